@@ -1,0 +1,53 @@
+# ibbook: two commands set everything up on a fresh machine.
+#   make test   — the whole test suite (lint, unit tests, smoke runs of every chapter, smoke book)
+#   make book   — execute every chapter at its default parameters and build the HTML book
+# Both create .venv with the pinned stack when it is missing.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.ibcore-installed
+NB ?=
+ARGS ?=
+
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+
+.PHONY: help venv test lint book run clean distclean
+
+help:
+	@echo "make test            run the whole test suite (creates .venv if needed)"
+	@echo "make book            execute every chapter (default parameters) and build book/_build/html"
+	@echo "make run NB=00 ARGS=\"-p seeds 5\"   rerun one chapter with parameters"
+	@echo "make clean           remove built notebooks, the book build, results and the cache"
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check \
+		-c requirements/constraints.txt -e ".[book,test]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ibbook)" >/dev/null
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check ibcore tests
+	$(VENV)/bin/ruff format --check ibcore tests
+
+test: lint
+	$(PY) -m pytest -ra
+
+book: $(STAMP)
+	$(PY) -m ibcore.pipeline book
+	@echo "open book/_build/html/index.html"
+
+run: $(STAMP)
+	@test -n "$(NB)" || { echo "usage: make run NB=00 ARGS=\"-p seeds 5\""; exit 2; }
+	$(PY) -m ibcore.pipeline run $(NB) $(ARGS)
+
+clean:
+	rm -rf book/_build book/chapters book/verdicts.md build results .cache
+
+distclean: clean
+	rm -rf $(VENV)

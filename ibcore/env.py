@@ -1,0 +1,130 @@
+"""``ibcore.setup``: one call at the top of every chapter (seeding, device, plotting style)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class Env:
+    """What :func:`setup` chose: the seed, the torch device and a one-line description."""
+
+    seed: int
+    device: torch.device
+    line: str
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """Resolve ``device`` ('auto', 'cpu', 'cuda', 'mps') to a :class:`torch.device` (all chapters).
+
+    'auto' takes CUDA when available, then Apple MPS, else the CPU.
+    """
+    if device not in DEVICES and not str(device).startswith("cuda:"):
+        raise ValueError(f"parameter 'device' = {device!r} is not allowed; choose one of {DEVICES}")
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"parameter 'device' = {device!r}, but CUDA is not available here")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("parameter 'device' = 'mps', but MPS is not available here")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) with ``seed`` (all chapters)."""
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"parameter 'seed' must be a non-negative integer, got {seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)
+    torch.manual_seed(int(seed))
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(int(seed))
+
+
+def set_plot_style() -> None:
+    """The book's plotting style: seaborn 'whitegrid', readable fonts, viridis for epochs."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 120,
+            "savefig.bbox": "tight",
+            "image.cmap": "viridis",
+            "axes.titleweight": "bold",
+        }
+    )
+
+
+def setup(
+    seed: int = 0, device: str = "auto", scale: str | None = None, quiet: bool = False
+) -> Env:
+    """Prepare a chapter: seed everything, pick the device, set the plotting style.
+
+    Serves every chapter (the first code cell of ``notebooks/0*_*.md``), in the spirit of
+    fastbook's one setup call. Deterministic algorithms are switched on where torch has them
+    (``warn_only``, so an op without a deterministic kernel warns instead of failing). Prints one
+    environment line; when ``scale == 'smoke'`` it also shows a banner saying the numbers on the
+    page are not results.
+
+    Returns an :class:`Env` with the chosen ``device``.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    seed_everything(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if hasattr(torch.backends, "cudnn"):
+        torch.backends.cudnn.benchmark = False
+    dev = pick_device(device)
+    set_plot_style()
+    from ibcore import __version__
+
+    line = (
+        f"ibcore {__version__} | python {platform.python_version()} | torch {torch.__version__} | "
+        f"numpy {np.__version__} | device {dev} | threads {torch.get_num_threads()} | seed {seed}"
+        + (f" | scale {scale}" if scale else "")
+    )
+    if not quiet:
+        print(line, file=sys.stdout)
+        if scale == "smoke":
+            smoke_banner()
+    return Env(seed=int(seed), device=dev, line=line)
+
+
+SMOKE_TEXT = (
+    "Built at scale 'smoke': a seconds-long run that only checks the pipeline. "
+    "The numbers and verdicts on this page are not results; rerun at scale 'cpu' or 'paper'."
+)
+
+
+def smoke_banner() -> None:
+    """Show the 'smoke scale: not results' banner in a notebook (all chapters)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+    except ImportError:  # pragma: no cover - IPython is always there in the book stack
+        print(SMOKE_TEXT)
+        return
+    if get_ipython() is None:
+        print(SMOKE_TEXT)
+        return
+    display(
+        HTML(
+            '<div class="admonition warning ibcore-smoke"><p class="admonition-title">'
+            f"Smoke run: not results</p><p>{SMOKE_TEXT}</p></div>"
+        )
+    )

@@ -1,0 +1,47 @@
+"""Named, cacheable training runs that more than one chapter uses.
+
+Each function is a pure function of its keyword parameters (so :func:`ibcore.cache.run_cached`
+can key on them) and returns a :class:`~ibcore.train.History`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ibcore.data import load_szt12
+from ibcore.models import build_mlp
+from ibcore.train import History, log_snapshots, train
+
+SZT_WIDTHS = (12, 10, 7, 5, 4, 3, 2)
+
+
+def szt_run(
+    *,
+    seed: int,
+    activation: str = "tanh",
+    epochs: int = 2000,
+    snapshots: int = 40,
+    lr: float = 4e-4,
+    batch_size: int = 256,
+    l2: float = 0.0,
+    split: str = "shuffled",
+    widths: Sequence[int] = SZT_WIDTHS,
+    init: str = "idnns",
+    eval_every: int = 10,
+    device: str = "cpu",
+) -> History:
+    """Train the 12-10-7-5-4-3-2 net on the 12-bit task and record all layers on all 4096 inputs.
+
+    Chapters 0 and 2 (Shwartz-Ziv & Tishby 2017 §3; Chelombiev et al. 2019 §4; spec claim 2 §4):
+    Adam, batch 256, fixed batch order, IDNNs truncated-normal init, optional hidden-layer L2,
+    snapshots at ``log_snapshots(epochs, snapshots)`` plus the final epoch. The seed sets the
+    split, the initial weights and nothing else.
+    """
+    data = load_szt12(seed=seed, split=split)
+    model = build_mlp(list(widths), activation, init=init, seed=seed)
+    record = sorted({*log_snapshots(epochs, snapshots).tolist(), epochs})
+    return train(
+        model, data, epochs=epochs, lr=lr, batch_size=batch_size, l2=l2, record_epochs=record,
+        shuffle=False, seed=seed, eval_every=eval_every, device=device,
+        desc=f"{activation} seed {seed}",
+    )  # fmt: skip

@@ -1,0 +1,39 @@
+"""Where ibcore writes things: results, figures, the cache, and where it looks for data.
+
+Every location can be moved with an environment variable, so tests and ``make run`` can keep their
+outputs apart from the book's:
+
+=================  ==============================  ================================
+variable           default                         holds
+=================  ==============================  ================================
+``IBCORE_RESULTS`` ``<repo>/results``              verdict JSON, figures
+``IBCORE_CACHE``   ``<repo>/.cache/ibcore``        cached training runs
+``IBCORE_DATA``    ``<repo>/data``                 torchvision data sets (MNIST, ...)
+=================  ==============================  ================================
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _dir(var: str, default: Path) -> Path:
+    return Path(os.environ.get(var) or default).expanduser()
+
+
+def results_dir() -> Path:
+    """Folder for verdict JSON files and figures (all chapters; ``IBCORE_RESULTS``)."""
+    return _dir("IBCORE_RESULTS", REPO_ROOT / "results")
+
+
+def cache_dir() -> Path:
+    """Folder of the result cache used by :func:`ibcore.cache.run_cached` (``IBCORE_CACHE``)."""
+    return _dir("IBCORE_CACHE", REPO_ROOT / ".cache" / "ibcore")
+
+
+def data_dir() -> Path:
+    """Data root for torchvision data sets (``IBCORE_DATA``); used by :mod:`ibcore.data`."""
+    return _dir("IBCORE_DATA", REPO_ROOT / "data")

@@ -1,0 +1,191 @@
+"""The notebook → book pipeline behind ``make book``, ``make run`` and the smoke tests.
+
+Notebooks live in git as MyST Markdown text notebooks (``notebooks/NN_name.md``). This module
+converts one to ``.ipynb`` with jupytext, executes it with papermill (default parameters, or the
+given ones), writes the verdicts page, and builds the HTML book with Jupyter Book 1.x from the
+executed notebooks without executing them again (``execute_notebooks: off``). A failing cell
+fails the step.
+
+Command line::
+
+    python -m ibcore.pipeline run NB [-p NAME VALUE ...] [--out FILE]   # one chapter
+    python -m ibcore.pipeline book [--scale smoke] [--book DIR] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ibcore.io import atomic_write_text
+from ibcore.paths import REPO_ROOT
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+BOOK = REPO_ROOT / "book"
+KERNEL = "python3"
+
+
+def notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
+    """Every chapter notebook (``NN_*.md``), in order."""
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.md"))
+
+
+def find_notebook(nb: str, folder: Path = NOTEBOOKS) -> Path:
+    """Resolve ``NB`` ('02', '02_adaptive_estimators' or a path) to a chapter notebook."""
+    p = Path(nb)
+    if p.suffix == ".md" and p.exists():
+        return p
+    hits = [q for q in notebooks(folder) if q.stem == nb or q.stem.startswith(f"{nb}_")]
+    if len(hits) != 1:
+        names = ", ".join(q.stem for q in notebooks(folder))
+        raise ValueError(f"NB={nb!r} matches {len(hits)} notebooks; choose one of: {names}")
+    return hits[0]
+
+
+def _coerce(value: str) -> Any:
+    """Parse a command-line parameter value like papermill's ``-p`` does (YAML scalars)."""
+    import yaml
+
+    return yaml.safe_load(value)
+
+
+def execute(
+    nb: Path,
+    out: Path,
+    parameters: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout_s: int | None = None,
+) -> Path:
+    """Convert ``nb`` with jupytext and execute it with papermill into ``out`` (all chapters).
+
+    The kernel is ``python3`` from the project's environment, run with ``MPLBACKEND=Agg``. The
+    executed notebook is written to a temporary file and moved into place only on success, so a
+    failing chapter leaves no half-written ``out`` behind (papermill's own partial output is kept
+    beside it as ``<out>.failed.ipynb`` for debugging).
+    """
+    import jupytext
+    import papermill as pm
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.running.ipynb")
+    failed = out.with_name(f"{out.stem}.failed.ipynb")
+    saved = {k: os.environ.get(k) for k in ["MPLBACKEND", *(env or {})]}
+    os.environ["MPLBACKEND"] = "Agg"
+    os.environ.update(env or {})
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            jupytext.read(nb),
+            str(tmp),
+            parameters=dict(parameters or {}),
+            kernel_name=KERNEL,
+            cwd=str(nb.parent),
+            progress_bar=False,
+            execution_timeout=timeout_s,
+        )
+    except BaseException:
+        if tmp.exists():
+            os.replace(tmp, failed)
+        raise
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    os.replace(tmp, out)
+    failed.unlink(missing_ok=True)
+    print(f"executed {nb.name} -> {out} in {time.perf_counter() - t0:.1f} s", flush=True)
+    return out
+
+
+def build_book(
+    book: Path = BOOK,
+    out: Path | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    results: Path | None = None,
+) -> Path:
+    """Execute every chapter into ``<book>/chapters/`` and build the HTML book (``make book``).
+
+    ``parameters`` (e.g. ``{"scale": "smoke"}``) go to every chapter. The verdicts page is
+    generated from ``results`` (default ``IBCORE_RESULTS``). Jupyter Book runs with warnings as
+    errors. Returns the folder of ``index.html``.
+    """
+    from ibcore.verdicts import render_page
+
+    chapters = book / "chapters"
+    env = dict(env or {})
+    if results is not None:
+        env["IBCORE_RESULTS"] = str(results)
+    for nb in notebooks():
+        execute(nb, chapters / f"{nb.stem}.ipynb", parameters, env=env)
+    res = Path(
+        env.get("IBCORE_RESULTS") or os.environ.get("IBCORE_RESULTS") or REPO_ROOT / "results"
+    )
+    atomic_write_text(book / "verdicts.md", render_page(res))
+    return jupyter_book(book, out)
+
+
+def jupyter_book(book: Path = BOOK, out: Path | None = None) -> Path:
+    """Run ``jupyter-book build`` (HTML, warnings as errors, keep going to report all of them)."""
+    exe = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(exe), "build", str(book), "--builder", "html", "--warningiserror", "--keep-going"]
+    if out is not None:
+        cmd += ["--path-output", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    sys.stdout.write(proc.stdout[-6000:])
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-6000:])
+        raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}); see the log above")
+    html = (out or book) / "_build" / "html"
+    print(f"book built: {html / 'index.html'}")
+    return html
+
+
+def clean_chapters(book: Path = BOOK) -> None:
+    """Remove executed chapters (so a build never shows a stale notebook)."""
+    shutil.rmtree(book / "chapters", ignore_errors=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line of the pipeline (see module docstring)."""
+    ap = argparse.ArgumentParser(prog="python -m ibcore.pipeline")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="execute one chapter with parameters")
+    r.add_argument("nb", help="chapter number or name, e.g. 02")
+    r.add_argument(
+        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE")
+    )
+    r.add_argument("--out", type=Path, default=None)
+    b = sub.add_parser("book", help="execute every chapter and build the HTML book")
+    b.add_argument("--scale", default=None, help="pass this scale to every chapter (e.g. smoke)")
+    b.add_argument("--book", type=Path, default=BOOK)
+    b.add_argument("--out", type=Path, default=None)
+    a = ap.parse_args(argv)
+    if a.cmd == "run":
+        nb = find_notebook(a.nb)
+        params = {k: _coerce(v) for k, v in a.parameter}
+        out = a.out or REPO_ROOT / "build" / "run" / f"{nb.stem}.ipynb"
+        try:
+            execute(nb, out, params)
+        except Exception as exc:
+            print(f"\n{nb.name} failed: {str(exc).strip().splitlines()[-1]}", file=sys.stderr)
+            return 1
+        print(f"verdicts: {os.environ.get('IBCORE_RESULTS') or REPO_ROOT / 'results'}")
+        return 0
+    params = {"scale": a.scale} if a.scale else None
+    build_book(a.book, a.out, params)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
