@@ -55,9 +55,22 @@ def seed_everything(seed: int) -> None:
 
 
 def set_plot_style() -> None:
-    """The book's plotting style: seaborn 'whitegrid', readable fonts, viridis for epochs."""
+    """The book's plotting style: seaborn 'whitegrid', readable fonts, viridis for epochs.
+
+    In a notebook it also selects the inline backend, so figures are embedded in the executed
+    notebook even when ``MPLBACKEND=Agg`` is set for headless runs.
+    """
     import matplotlib as mpl
     import seaborn as sns
+
+    try:
+        from IPython import get_ipython
+
+        ip = get_ipython()
+        if ip is not None and hasattr(ip, "kernel"):
+            ip.run_line_magic("matplotlib", "inline")
+    except ImportError:  # pragma: no cover
+        pass
 
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
     mpl.rcParams.update(

@@ -65,7 +65,7 @@ def execute(
 ) -> Path:
     """Convert ``nb`` with jupytext and execute it with papermill into ``out`` (all chapters).
 
-    The kernel is ``python3`` from the project's environment, run with ``MPLBACKEND=Agg``. The
+    The kernel is ``python3`` from the project's environment, run headless (``MPLBACKEND=Agg``; ``ibcore.setup`` selects the inline backend). The
     executed notebook is written to a temporary file and moved into place only on success, so a
     failing chapter leaves no half-written ``out`` behind (papermill's own partial output is kept
     beside it as ``<out>.failed.ipynb`` for debugging).

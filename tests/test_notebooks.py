@@ -1,0 +1,116 @@
+"""Smoke execution of every chapter through papermill, and a smoke build of the whole book."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from ibcore import pipeline
+from ibcore.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+NOTEBOOKS = pipeline.notebooks()
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory):
+    root = tmp_path_factory.mktemp("smoke")
+    book = root / "book"
+    shutil.copytree(
+        REPO_ROOT / "book", book, ignore=shutil.ignore_patterns("_build", "chapters", "verdicts.md")
+    )
+    env = {"IBCORE_RESULTS": str(root / "results"), "IBCORE_CACHE": str(root / "cache"),
+           "IBCORE_PROGRESS": "0"}  # fmt: skip
+    html = pipeline.build_book(
+        book, parameters={"scale": "smoke"}, env=env, results=root / "results"
+    )
+    return root, book, html
+
+
+def test_there_are_chapters_and_each_is_in_the_toc():
+    assert NOTEBOOKS, "no notebooks/NN_*.md found"
+    toc = (REPO_ROOT / "book" / "_toc.yml").read_text()
+    for nb in NOTEBOOKS:
+        assert f"chapters/{nb.stem}" in toc
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+def test_notebook_has_one_documented_parameters_cell_with_scale(nb):
+    import jupytext
+
+    cells = jupytext.read(nb).cells
+    idx = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(idx) == 1, f"{nb.name}: exactly one 'parameters' cell expected, found {len(idx)}"
+    i = idx[0]
+    assert re.search(r'^scale = "cpu"', cells[i].source, re.M), "default scale must be 'cpu'"
+    above = cells[i - 1]
+    assert above.cell_type == "markdown" and "`scale`" in above.source and "smoke" in above.source
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+def test_smoke_execution_outputs(smoke_book, nb):
+    root, book, _ = smoke_book
+    executed = json.loads((book / "chapters" / f"{nb.stem}.ipynb").read_text())
+    outputs = [
+        o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+    ]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "no figure"
+    assert any("ibcore-verdict" in "".join(o.get("data", {}).get("text/html", "")) for o in outputs)
+    assert executed["cells"][0]["cell_type"] == "markdown"
+    assert any("injected-parameters" in c["metadata"].get("tags", []) for c in executed["cells"])
+
+
+def test_smoke_verdicts_are_marked_smoke_only(smoke_book):
+    root, _, _ = smoke_book
+    records = [json.loads(p.read_text()) for p in (root / "results").glob("*.json")]
+    assert records, "no verdict JSON written"
+    assert {r["status"] for r in records} == {"smoke-only"}
+    assert all(r["scale"] == "smoke" for r in records)
+
+
+def test_smoke_book_html(smoke_book):
+    _, book, html = smoke_book
+    assert (html / "index.html").exists()
+    for nb in NOTEBOOKS:
+        page = (html / "chapters" / f"{nb.stem}.html").read_text()
+        assert "ibcore-verdict" in page and "<img" in page and "Smoke run: not results" in page
+        assert "Traceback" not in page
+    verdict_page = (html / "verdicts.html").read_text()
+    assert "smoke-only" in verdict_page
+    assert "Shwartz-Ziv" in (html / "references.html").read_text()
+
+
+def test_bad_parameter_stops_the_notebook_with_one_clear_line(tmp_path):
+    from papermill.exceptions import PapermillExecutionError
+
+    out = tmp_path / "bad.ipynb"
+    with pytest.raises(PapermillExecutionError) as exc:
+        pipeline.execute(NOTEBOOKS[0], out, {"scale": "fast"})
+    assert (
+        "parameter 'scale' = 'fast' is not allowed; choose one of ('smoke', 'cpu', 'paper')"
+        in str(exc.value)
+    )
+    assert not out.exists()  # nothing half-written at the target path
+    assert (tmp_path / "bad.failed.ipynb").exists()
+
+
+def test_run_command_line_reports_the_bad_parameter(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "ibcore.pipeline", "run", "00", "-p", "activation", "sigmoid",
+         "--out", str(tmp_path / "x.ipynb")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "parameter 'activation' = 'sigmoid' is not allowed" in proc.stderr
+
+
+def test_find_notebook():
+    assert pipeline.find_notebook("00").name == "00_information_plane.md"
+    with pytest.raises(ValueError, match=r"NB='99' matches 0 notebooks; choose one of"):
+        pipeline.find_notebook("99")

@@ -1,0 +1,47 @@
+import pytest
+
+from ibcore.params import Param, ParameterError, resolve, seeds_list
+from ibcore.presets import CHAPTERS, chapter_params
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (dict(scale="fast"), r"parameter 'scale' = 'fast' is not allowed; choose one of \('smoke', 'cpu', 'paper'\)"),
+        (dict(activation="sigmoid"), r"parameter 'activation' = 'sigmoid' is not allowed; choose one of \('tanh', 'relu'"),
+        (dict(seeds=0), r"parameter 'seeds' = 0 is out of range; it must be >= 1"),
+        (dict(seeds="3"), r"parameter 'seeds' must be of type int, got str '3'"),
+        (dict(epochs=1.5), r"parameter 'epochs' must be of type int, got float 1.5"),
+        (dict(lr=-1.0), r"parameter 'lr' = -1.0 is out of range; it must be >= 1e-07"),
+        (dict(split="random"), r"parameter 'split' = 'random' is not allowed; choose one of \('shuffled', 'idnns_unshuffled'\)"),
+        (dict(device="tpu"), r"parameter 'device' = 'tpu' is not allowed"),
+        (dict(epochs=True), r"parameter 'epochs' must be of type int, got bool True"),
+        (dict(colour="red"), r"unknown parameter 'colour'; this chapter's parameters are"),
+    ],
+)  # fmt: skip
+def test_bad_chapter_parameters_have_one_clear_line(values, message):
+    scale = values.pop("scale", "cpu")
+    with pytest.raises(ParameterError, match=message) as exc:
+        chapter_params("00", scale, **values)
+    assert "\n" not in str(exc.value)
+
+
+def test_none_takes_the_preset_and_ints_become_floats():
+    p = chapter_params("00", "smoke", lr=1, seeds=None)
+    assert (
+        p["scale"] == "smoke" and p["seeds"] == 1 and p["lr"] == 1.0 and isinstance(p["lr"], float)
+    )
+
+
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+@pytest.mark.parametrize("scale", ["smoke", "cpu", "paper"])
+def test_every_preset_validates(chapter, scale):
+    assert chapter_params(chapter, scale)["scale"] == scale
+
+
+def test_many_values_and_seeds_list():
+    schema = {"acts": Param(str, choices=("tanh", "relu"), many=True)}
+    assert resolve(schema, {"cpu": {}}, "cpu", acts="tanh, relu")["acts"] == ["tanh", "relu"]
+    with pytest.raises(ParameterError, match=r"parameter 'acts' = 'elu' is not allowed"):
+        resolve(schema, {"cpu": {}}, "cpu", acts=["tanh", "elu"])
+    assert seeds_list(3) == [0, 1, 2] and seeds_list([5, 7]) == [5, 7]
