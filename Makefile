@@ -20,6 +20,7 @@ help:
 	@echo "make test            run the whole test suite (creates .venv if needed)"
 	@echo "make book            execute every chapter (default parameters) and build book/_build/html"
 	@echo "make run NB=00 ARGS=\"-p seeds 5\"   rerun one chapter with parameters"
+	@echo "make bench           run the benchmarks (bench/), print medians, write bench/results.json"
 	@echo "make clean           remove built notebooks, the book build, results and the cache"
 
 $(STAMP): pyproject.toml requirements/constraints.txt
@@ -32,8 +33,8 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ibcore tests
-	$(VENV)/bin/ruff format --check ibcore tests
+	$(VENV)/bin/ruff check ibcore tests bench
+	$(VENV)/bin/ruff format --check ibcore tests bench
 
 test: lint
 	$(PY) -m pytest -ra
@@ -51,3 +52,7 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+.PHONY: bench
+bench: $(STAMP)
+	IBCORE_PROGRESS=0 $(PY) bench/run_all.py

@@ -45,3 +45,41 @@ def szt_run(
         shuffle=False, seed=seed, eval_every=eval_every, device=device,
         desc=f"{activation} seed {seed}",
     )  # fmt: skip
+
+
+def szt_ensemble_run(
+    *,
+    seeds: Sequence[int],
+    activation: str | Sequence[str] = "tanh",
+    epochs: int = 2000,
+    snapshots: int = 40,
+    lr: float = 4e-4,
+    batch_size: int = 256,
+    l2: float | Sequence[float] = 0.0,
+    split: str = "shuffled",
+    widths: Sequence[int] = SZT_WIDTHS,
+    init: str = "idnns",
+    eval_every: int = 10,
+    device: str = "cpu",
+) -> list[History]:
+    """:func:`szt_run` for many seeds at once, as one batched ensemble (one History per seed).
+
+    Chapters 0 and 2. ``activation`` and ``l2`` may be one value or one per seed. Equal to
+    separate :func:`szt_run` calls up to float round-off (see :mod:`ibcore.ensemble`).
+    """
+    from ibcore.ensemble import train_ensemble
+
+    seeds = [int(s) for s in seeds]
+    acts = [activation] * len(seeds) if isinstance(activation, str) else list(activation)
+    if len(acts) != len(seeds):
+        raise ValueError(f"parameter 'activation' needs one value per seed ({len(seeds)})")
+    datasets = [load_szt12(seed=s, split=split) for s in seeds]
+    members = [
+        build_mlp(list(widths), a, init=init, seed=s) for s, a in zip(seeds, acts, strict=True)
+    ]
+    record = sorted({*log_snapshots(epochs, snapshots).tolist(), epochs})
+    return train_ensemble(
+        members, datasets, epochs=epochs, seeds=seeds, lr=lr, batch_size=batch_size, l2=l2,
+        record_epochs=record, shuffle=False, eval_every=eval_every, device=device,
+        desc=f"{len(seeds)} nets",
+    )  # fmt: skip

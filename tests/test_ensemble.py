@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from ibcore.data import load_szt12
+from ibcore.ensemble import EnsembleMLP, train_ensemble
+from ibcore.models import build_mlp
+from ibcore.train import train
+
+WIDTHS = [12, 10, 7, 5, 4, 3, 2]
+
+
+def test_ensemble_equals_sequential_runs_for_k3():
+    seeds, acts, l2 = [0, 1, 2], ["tanh", "relu", "tanh"], [0.0, 0.015, 0.0]
+    data = [load_szt12(seed=s) for s in seeds]
+    kw = dict(epochs=6, lr=1e-3, batch_size=256, record_epochs=[0, 3, 6], shuffle=True)
+    sequential = [
+        train(build_mlp(WIDTHS, a, init="idnns", seed=s), d, l2=lam, seed=s, **kw)
+        for s, a, lam, d in zip(seeds, acts, l2, data, strict=True)
+    ]
+    members = [build_mlp(WIDTHS, a, init="idnns", seed=s) for s, a in zip(seeds, acts, strict=True)]
+    batched = train_ensemble(members, data, seeds=seeds, l2=l2, **kw)
+    for a, b in zip(sequential, batched, strict=True):
+        assert a.layers == b.layers and np.array_equal(a.epochs, b.epochs)
+        for k in a.activations:
+            np.testing.assert_allclose(a.activations[k], b.activations[k], atol=1e-5)
+        for k in ("train_loss", "train_acc", "test_loss", "test_acc", "epoch"):
+            np.testing.assert_allclose(a.metrics[k], b.metrics[k], atol=1e-5)
+        assert a.meta["l2"] == b.meta["l2"] and a.meta["seed"] == b.meta["seed"]
+    # the members really differ from each other
+    assert not np.allclose(batched[0].activations["h1"], batched[2].activations["h1"])
+
+
+def test_ensemble_rejects_mismatched_members():
+    with pytest.raises(ValueError, match="equal widths"):
+        EnsembleMLP([build_mlp([12, 4, 2]), build_mlp([12, 5, 2])])
+    with pytest.raises(ValueError, match="plain nets"):
+        EnsembleMLP([build_mlp([12, 4, 4, 2], shortcut="identity")])
+    with pytest.raises(ValueError, match=r"parameter 'l2' needs one value per member \(1\)"):
+        train_ensemble([build_mlp(WIDTHS)], [load_szt12()], epochs=1, seeds=[0], l2=[0.0, 0.1])
