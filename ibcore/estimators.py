@@ -1,25 +1,59 @@
 """Mutual-information estimators for information planes, in bits.
 
 Chapter 0 uses the fixed-width binning of Shwartz-Ziv & Tishby (2017) (spec claim 2 §1a); chapter 2
-adds the adaptive estimators of Chelombiev et al. (2019). For a deterministic network and
-distinct inputs X, H(T|X) = 0, so after binning
+adds the baselines of Saxe et al. (2018) and the adaptive estimators of Chelombiev, Houghton &
+O'Donnell (2019):
+
+* binning estimators (spec claim 2 §1a, §2a) — the IDNNs grid on [-1, 1] (``"fixed"``), Saxe's
+  ``floor(T / 0.07)`` grid (``"saxe_floor"``), equal-width bins on [low, running max]
+  (``"saxe_max"``) and entropy-based adaptive binning, EBAB (``"ebab"``);
+* kernel estimators (spec claim 2 §1b, §2b) — the Kolchinsky–Tracey pairwise-distance upper bound
+  (``"kde"``), its Bhattacharyya lower bound (``"kde_lower"``) and adaptive KDE (``"akde"``).
+
+For a deterministic network and distinct inputs X, H(T|X) = 0, so after binning
 
     I(X;T) = H(T_binned)          I(T;Y) = H(T_binned) − Σ_y p(y) H(T_binned | Y=y)
 
-Everything is vectorised: rows are turned into symbols with one ``np.unique(axis=0)`` call and
-the entropies come from ``np.bincount``; there is no Python loop over samples or unique inputs.
+Everything is vectorised: bins come from one sort per layer and snapshot, rows become integer
+symbols by a mixed-radix code, entropies come from run lengths of sorted codes, and the kernel
+estimators work on blocks of rows of the distance matrix. There is no Python loop over samples,
+units or unique inputs. :func:`information_plane` runs any registered estimator over a whole
+recorded history in one call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
+from ibcore.models import ACTIVATIONS
 from ibcore.train import History
 
 ArrayLike = np.ndarray | torch.Tensor
+
+LOW_BY_ACTIVATION: dict[str, float] = {
+    "tanh": -1.000001,
+    "elu": -1.000001,
+    "relu": 0.0,
+    "softplus": 0.0,
+}
+"""The lowest bin edge the authors' code uses per activation (Chelombiev et al. 2019,
+``set_up_bins``); other activations get the generic ``min − ε`` (spec claim 2 §2a)."""
+
+QUANTILE_BASES = ("unique", "samples")
+MAX_OVER = ("running", "snapshot", "layer", "all")
+AKDE_SCALES = ("max", "running_max", "range")
+KDE_BOUNDS = ("upper", "lower")
+
+_LN2 = math.log(2.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# input checks
+# ------------------------------------------------------------------------------------------------
 
 
 def as_layer(t: ArrayLike, name: str = "T") -> np.ndarray:
@@ -46,10 +80,101 @@ def as_labels(y: ArrayLike, n: int) -> np.ndarray:
     if a.shape[0] != n:
         raise ValueError(f"labels do not match the samples: {a.shape[0]} labels for {n} samples")
     if not np.issubdtype(a.dtype, np.integer):
-        if not np.all(np.equal(np.mod(a, 1), 0)):
+        if not np.issubdtype(a.dtype, np.number) or not np.all(np.equal(np.mod(a, 1), 0)):
             raise ValueError("labels must be integers (class indices)")
         a = a.astype(np.int64)
     return a
+
+
+def _snapshots(t: ArrayLike, name: str = "T") -> np.ndarray:
+    """A layer as a float array S × N × d (2-D = one snapshot); float32/float64 kept as they are."""
+    a = t.detach().cpu().numpy() if torch.is_tensor(t) else np.asarray(t)
+    if a.ndim == 1:
+        a = a[None, :, None]
+    elif a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3:
+        raise ValueError(
+            f"{name} must be samples × units (or snapshots × samples × units), got shape {a.shape}"
+        )
+    if 0 in a.shape:
+        raise ValueError(f"{name} is empty (shape {a.shape}): a layer needs samples and units")
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+        raise ValueError(f"{name} must hold numbers, got dtype {a.dtype}")
+    if a.dtype not in (np.float32, np.float64):
+        a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or inf activations; the run diverged upstream")
+    return a
+
+
+def _label_ids(y: ArrayLike, n: int) -> tuple[np.ndarray, int]:
+    """Labels checked against ``n`` samples, recoded to 0..K−1; returns (ids, K)."""
+    lab = as_labels(y, n)
+    _, ids = np.unique(lab, return_inverse=True)
+    ids = ids.reshape(-1).astype(np.int64)
+    return ids, int(ids.max()) + 1
+
+
+def _check_choice(param: str, value: object, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ValueError(f"parameter '{param}' = {value!r} is not allowed; choose one of {allowed}")
+
+
+def _check_int(param: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ValueError(f"parameter '{param}' must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _check_positive(param: str, value: object) -> float:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"parameter '{param}' must be a positive number, got {value!r}") from None
+    if not (v > 0 and math.isfinite(v)):
+        raise ValueError(f"parameter '{param}' must be a positive finite number, got {value!r}")
+    return v
+
+
+def _activation_low(activation: str | None) -> float | None:
+    """The authors' activation-dependent lowest edge, or None for the generic ``min − ε``."""
+    if activation is None:
+        return None
+    _check_choice("activation", activation, tuple(ACTIVATIONS))
+    return LOW_BY_ACTIVATION.get(activation)
+
+
+def _generic_low(mn: np.ndarray, mx: np.ndarray) -> np.ndarray:
+    """``min − ε`` with ε = 1e-6 of the largest of range, |min| and |max| (1e-6 if all are 0)."""
+    mn = np.asarray(mn, dtype=np.float64)
+    mx = np.asarray(mx, dtype=np.float64)
+    eps = 1e-6 * np.maximum.reduce([mx - mn, np.abs(mn), np.abs(mx)])
+    return mn - np.where(eps > 0, eps, 1e-6)
+
+
+def _resolve_low(
+    low: float | None, activation: str | None, mn: np.ndarray, mx: np.ndarray, name: str
+) -> np.ndarray:
+    """Per-snapshot lowest edge: explicit ``low``, else by activation, else ``min − ε``."""
+    if low is not None:
+        lo = np.full(np.shape(mn), float(low))
+        if not np.isfinite(lo).all():
+            raise ValueError(f"parameter 'low' must be finite, got {low!r}")
+    else:
+        act_low = _activation_low(activation)
+        lo = _generic_low(mn, mx) if act_low is None else np.full(np.shape(mn), act_low)
+    if (np.asarray(mn) < lo).any():
+        raise ValueError(
+            f"{name} has values below the lowest bin edge low={float(np.max(lo))!r}; pass a "
+            "smaller 'low', the right 'activation', or neither (low = min − ε)"
+        )
+    return lo
+
+
+# ------------------------------------------------------------------------------------------------
+# plug-in MI of binned layers (vectorised over snapshots)
+# ------------------------------------------------------------------------------------------------
 
 
 def entropy_bits(counts: np.ndarray) -> float:
@@ -81,6 +206,86 @@ def discrete_mi(symbols: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return h_t, float(max(h_t - h_t_given_y, 0.0))
 
 
+def _row_keys(codes: np.ndarray, base: int) -> np.ndarray:
+    """One int64 key per row of integer symbols ``codes`` (S × N × d, values in [0, base)).
+
+    Mixed-radix code over units (up to 62 bits); wider rows are cut into chunks of units whose keys
+    are made dense by one ``np.unique(axis=0)``. Equal rows ⇔ equal keys, within a snapshot.
+    """
+    s, n, d = codes.shape
+    bits = max(1, math.ceil(math.log2(max(base, 2))))
+    per = max(1, 62 // bits)
+    if d <= per:
+        w = np.asarray(base, dtype=np.int64) ** np.arange(d, dtype=np.int64)
+        return codes @ w if d > 1 else codes[..., 0].astype(np.int64)
+    n_chunks = math.ceil(d / per)
+    pad = np.zeros((s, n, n_chunks * per - d), dtype=np.int64)
+    c = np.concatenate([codes, pad], axis=2).reshape(s * n, n_chunks, per)
+    w = np.asarray(base, dtype=np.int64) ** np.arange(per, dtype=np.int64)
+    _, inv = np.unique(c @ w, axis=0, return_inverse=True)
+    return inv.reshape(s, n).astype(np.int64)
+
+
+def _sorted_row_entropy(keys: np.ndarray) -> np.ndarray:
+    """Plug-in entropy in bits of the symbols in each row of ``keys`` (S × N int64)."""
+    s, n = keys.shape
+    srt = np.sort(keys, axis=1)
+    new = np.ones_like(srt, dtype=bool)
+    new[:, 1:] = srt[:, 1:] != srt[:, :-1]
+    starts = np.flatnonzero(new)
+    lengths = np.diff(np.append(starts, s * n)).astype(np.float64)
+    clogc = np.bincount(starts // n, weights=lengths * np.log2(lengths), minlength=s)
+    return np.clip(np.log2(n) - clogc / n, 0.0, np.log2(n))
+
+
+def _plugin_mi(codes: np.ndarray, base: int, y_id: np.ndarray, n_y: int) -> np.ndarray:
+    """I(X;T), I(T;Y) in bits (S × 2) for binned snapshots ``codes`` (S × N × d ints in [0, base)).
+
+    I(X;T) = H(T); I(T;Y) = H(T) + H(Y) − H(T, Y) — the same plug-in quantities as
+    :func:`discrete_mi`, computed for all snapshots at once.
+    """
+    keys = _row_keys(codes.astype(np.int64, copy=False), base)
+    if keys.size and keys.max() >= (2**62) // max(n_y, 1):
+        _, keys = np.unique(keys, return_inverse=True)
+        keys = keys.reshape(codes.shape[:2]).astype(np.int64)
+    h_t = _sorted_row_entropy(keys)
+    h_ty = _sorted_row_entropy(keys * n_y + y_id[None, :])
+    h_y = entropy_bits(np.bincount(y_id, minlength=n_y))
+    ity = np.clip(h_t + h_y - h_ty, 0.0, None)
+    return np.stack([h_t, np.minimum(ity, h_t)], axis=1)
+
+
+def _digitize_rows(v: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``np.digitize`` (number of edges ≤ value) of each snapshot row of ``v`` (S × M) against
+    its own sorted ``edges`` (S × K), vectorised over snapshots and values.
+
+    Up to 64 edges: one SIMD comparison pass per edge (a loop over edges, not samples); more: a
+    branchless binary search, log2(K) gather-and-compare passes.
+    """
+    s, k = edges.shape
+    if k <= 64:
+        out = np.zeros(v.shape, dtype=np.uint8)
+        for j in range(k):
+            out += v >= edges[:, j, None]
+        return out.astype(np.int64)
+    p = 1 << k.bit_length()  # a power of two > K; pad the edges to P − 1 with +inf
+    pad = np.full((s, p - 1), np.inf, dtype=edges.dtype)
+    pad[:, :k] = edges
+    flat = pad.reshape(-1)
+    base = (np.arange(s, dtype=np.int64) * (p - 1))[:, None]
+    pos = np.zeros(v.shape, dtype=np.int64)
+    step = p // 2
+    while step:
+        pos += (flat[base + pos + (step - 1)] <= v) * step
+        step //= 2
+    return pos
+
+
+# ------------------------------------------------------------------------------------------------
+# fixed-width binning: IDNNs grid, Saxe floor grid, Saxe [low, max] grid
+# ------------------------------------------------------------------------------------------------
+
+
 def bin_fixed(t: ArrayLike, n_bins: int = 30, low: float = -1.0, high: float = 1.0) -> np.ndarray:
     """Discretise with the IDNNs fixed grid (spec claim 2 §1a): ``n_bins`` edges on [low, high].
 
@@ -89,12 +294,25 @@ def bin_fixed(t: ArrayLike, n_bins: int = 30, low: float = -1.0, high: float = 1
     below ``low`` wrap to the top edge too (NumPy's index −1), a quirk of the original.
     """
     a = as_layer(t)
-    if n_bins < 2:
+    _check_fixed(n_bins, low, high)
+    bins = np.linspace(low, high, n_bins)
+    return bins[np.digitize(a, bins) - 1]
+
+
+def _check_fixed(n_bins: int, low: float, high: float) -> None:
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int | np.integer) or n_bins < 2:
         raise ValueError(f"parameter 'n_bins' must be >= 2, got {n_bins}")
     if not high > low:
         raise ValueError(f"parameter 'high' ({high}) must be greater than 'low' ({low})")
+
+
+def _fixed_codes(a: np.ndarray, n_bins: int, low: float, high: float) -> np.ndarray:
+    """Integer version of :func:`bin_fixed` (0..n_bins−1, below-``low`` wrapped to the top)."""
     bins = np.linspace(low, high, n_bins)
-    return bins[np.digitize(a, bins) - 1]
+    s = a.shape[0]
+    idx = _digitize_rows(a.reshape(s, -1), np.broadcast_to(bins, (s, n_bins))).reshape(a.shape)
+    idx[idx == 0] = n_bins
+    return idx - 1
 
 
 def mi_fixed_binning(
@@ -104,24 +322,534 @@ def mi_fixed_binning(
     return discrete_mi(bin_fixed(t, n_bins, low, high), y)
 
 
-ESTIMATORS: dict[str, Callable[..., tuple[float, float]]] = {"fixed": mi_fixed_binning}
+def _fixed_history(
+    a: np.ndarray,
+    y_id: np.ndarray,
+    n_y: int,
+    n_bins: int = 30,
+    low: float = -1.0,
+    high: float = 1.0,
+) -> np.ndarray:
+    _check_fixed(n_bins, low, high)
+    return _plugin_mi(_fixed_codes(a, n_bins, low, high), n_bins, y_id, n_y)
+
+
+def bin_floor(t: ArrayLike, binsize: float = 0.07) -> np.ndarray:
+    """Saxe et al. (2018) binning: the integer bin ``floor(T / binsize)`` of every value.
+
+    Chapter 2 baseline (``simplebinmi.bin_calc_information2`` of artemyk/ibsgd; spec claim 2 §1a).
+    The grid has no range, so nothing saturates at ±1. float32 input is divided in float32, as in
+    the original (Keras activations). Returns an int64 array N × d.
+    """
+    a = _snapshots(t)[0]
+    return _floor_codes(a[None], _check_positive("binsize", binsize))[0][0]
+
+
+def _floor_codes(a: np.ndarray, binsize: float) -> tuple[np.ndarray, int]:
+    """floor(a / binsize) as int64 (S × N × d) and, shifted to start at 0, their radix."""
+    fl = np.floor(a / a.dtype.type(binsize))
+    if not np.isfinite(fl).all() or np.abs(fl).max() >= 2.0**52:
+        raise ValueError(
+            f"activations / binsize exceed 2**52 (max |T| = {float(np.abs(a).max())!r}); "
+            "use a larger 'binsize'"
+        )
+    codes = fl.astype(np.int64)
+    return codes, int(codes.max() - codes.min()) + 1
+
+
+def mi_saxe_floor(t: ArrayLike, y: ArrayLike, binsize: float = 0.07) -> tuple[float, float]:
+    """I(X;T), I(T;Y) in bits with Saxe et al.'s ``floor(T / 0.07)`` bins (chapter 2, §1a).
+
+    Saxe et al. (2018) §2 and its code (natural log there, converted to bits here).
+    """
+    a = _snapshots(t)
+    y_id, n_y = _label_ids(y, a.shape[1])
+    return tuple(_floor_history(a, y_id, n_y, binsize)[0])  # type: ignore[return-value]
+
+
+def _floor_history(a: np.ndarray, y_id: np.ndarray, n_y: int, binsize: float = 0.07) -> np.ndarray:
+    codes, base = _floor_codes(a, _check_positive("binsize", binsize))
+    return _plugin_mi(codes - codes.min(), base, y_id, n_y)
+
+
+def _range_codes(a: np.ndarray, low_s: np.ndarray, high_s: np.ndarray, n_bins: int) -> np.ndarray:
+    """Equal-width bins ``np.linspace(low, high, n_bins)`` per snapshot → ints 0..n_bins−1."""
+    high_s = np.maximum(high_s, low_s)
+    edges = np.linspace(low_s, high_s, n_bins, axis=1).astype(a.dtype)
+    s, n, d = a.shape
+    return (_digitize_rows(a.reshape(s, n * d), edges) - 1).reshape(s, n, d)
+
+
+def mi_saxe_max(
+    t: ArrayLike,
+    y: ArrayLike,
+    n_bins: int = 30,
+    low: float | None = None,
+    high: float | None = None,
+    activation: str | None = None,
+) -> tuple[float, float]:
+    """I(X;T), I(T;Y) in bits with ``n_bins`` equal-width edges on [low, high] (chapter 2, §1a).
+
+    The "ReLU max" binning of Saxe et al. (2018) and Chelombiev et al. (2019) code
+    (``set_up_bins``, ``maxentropy=False``): ``np.linspace(low, max, n_bins)``. For one layer
+    ``high`` defaults to its own maximum; :func:`information_plane` with ``estimator="saxe_max"``
+    uses the running maximum over epochs (``max_over="running"``, the authors' per-layer path) or
+    one maximum (``"layer"``, ``"all"`` = Saxe's over all layers). ``low``: explicit, else the
+    authors' value for ``activation`` (0 for ReLU/softplus, −1.000001 for tanh/ELU), else
+    ``min − ε``. Values below ``low`` raise ``ValueError``.
+    """
+    a = _snapshots(t)
+    y_id, n_y = _label_ids(y, a.shape[1])
+    if high is not None:
+        high = float(high)
+        if not math.isfinite(high) or high < a.max():
+            raise ValueError(f"parameter 'high' ({high}) must be finite and >= the layer's maximum")
+    return tuple(  # type: ignore[return-value]
+        _saxe_max_history({"T": a}, y_id, n_y, n_bins, low, activation, "snapshot", high)["T"][0]
+    )
+
+
+def _saxe_max_history(
+    layers: Mapping[str, np.ndarray],
+    y_id: np.ndarray,
+    n_y: int,
+    n_bins: int = 30,
+    low: float | None = None,
+    activation: str | None = None,
+    max_over: str = "running",
+    high: float | None = None,
+) -> dict[str, np.ndarray]:
+    _check_int("n_bins", n_bins, 2)
+    _check_choice("max_over", max_over, MAX_OVER)
+    stats = {k: (a.min(axis=(1, 2)), a.max(axis=(1, 2))) for k, a in layers.items()}
+    if max_over == "all":
+        g_mn = min(float(mn.min()) for mn, _ in stats.values())
+        g_mx = max(float(mx.max()) for _, mx in stats.values())
+    out = {}
+    for name, a in layers.items():
+        mn, mx = stats[name]
+        if max_over == "running":
+            mn, mx = np.minimum.accumulate(mn), np.maximum.accumulate(mx)
+        elif max_over == "layer":
+            mn, mx = np.full_like(mn, mn.min()), np.full_like(mx, mx.max())
+        elif max_over == "all":
+            mn, mx = np.full_like(mn, g_mn), np.full_like(mx, g_mx)
+        lo = _resolve_low(low, activation, mn, mx, f"layer {name!r}")
+        hi = mx.astype(np.float64) if high is None else np.full(mx.shape, high)
+        out[name] = _plugin_mi(_range_codes(a, lo, hi, n_bins), n_bins, y_id, n_y)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# EBAB: entropy-based adaptive binning
+# ------------------------------------------------------------------------------------------------
+
+
+def _ebab_edges(
+    a: np.ndarray,
+    n_bins: int,
+    low: float | None,
+    activation: str | None,
+    quantile_basis: str,
+    name: str = "T",
+) -> np.ndarray:
+    """EBAB edges for every snapshot of ``a`` (S × N × d) → S × (n_bins + 2), dtype of ``a``."""
+    _check_int("n_bins", n_bins, 1)
+    _check_choice("quantile_basis", quantile_basis, QUANTILE_BASES)
+    s = a.shape[0]
+    srt = np.sort(a.reshape(s, -1), axis=1)
+    lo64 = _resolve_low(low, activation, srt[:, 0], srt[:, -1], name)
+    valid = srt != lo64[:, None]  # values equal to low are left out (np.setdiff1d in the original)
+    lo = lo64.astype(a.dtype)  # the original casts its edges to the data's float32
+    if quantile_basis == "unique":
+        keep = valid.copy()
+        keep[:, 1:] &= srt[:, 1:] != srt[:, :-1]
+    else:
+        keep = valid
+    u = keep.sum(1)  # U: number of values (unique or all) above low, per snapshot
+    pos = np.flatnonzero(keep)  # their flat positions, grouped by snapshot in sorted order
+    off = np.cumsum(u) - u
+    k = np.arange(n_bins)
+    ind = (k[None, :] * (u[:, None] / n_bins)).astype(np.int64)  # int(k * (U / B)), as the code
+    ind = np.concatenate([ind, (u - 1)[:, None]], axis=1)  # ... then the largest value
+    safe = np.where(u[:, None] > 0, off[:, None] + ind, 0)
+    vals = srt.reshape(-1)[pos[safe]] if pos.size else np.zeros(ind.shape, dtype=a.dtype)
+    vals = np.where(u[:, None] > 0, vals, lo[:, None])  # nothing above low: one bin
+    return np.concatenate([lo[:, None], vals], axis=1)
+
+
+def ebab_edges(
+    t: ArrayLike,
+    n_bins: int = 30,
+    low: float | None = None,
+    activation: str | None = None,
+    quantile_basis: str = "unique",
+) -> np.ndarray:
+    """Bin edges of entropy-based adaptive binning (EBAB) for one layer (chapter 2; spec §2a).
+
+    Chelombiev et al. (2019) §3 and their code (``set_up_bins``, ``maxentropy=True``): all values
+    of the layer are pooled over samples and units; the edges are
+    ``[low, u[int(k·U/B)] for k in 0..B−1, u[U−1]]`` where u are the sorted *unique* values above
+    ``low`` (``quantile_basis="unique"``; ``"samples"`` takes all values, ties included), U their
+    number and B = ``n_bins`` — B + 2 edges, duplicates possible. ``low``: explicit, else the
+    authors' value for ``activation`` (:data:`LOW_BY_ACTIVATION`), else ``min − ε``. A 3-D input
+    (snapshots × samples × units) gives one row of edges per snapshot.
+    """
+    a = _snapshots(t)
+    e = _ebab_edges(a, n_bins, low, activation, quantile_basis)
+    return e[0] if np.ndim(t) < 3 else e
+
+
+def bin_ebab(
+    t: ArrayLike,
+    n_bins: int = 30,
+    low: float | None = None,
+    activation: str | None = None,
+    quantile_basis: str = "unique",
+) -> np.ndarray:
+    """EBAB-discretised layer: each value replaced by the largest edge ≤ it (chapter 2; §2a).
+
+    As the authors' ``bins[np.digitize(v, bins) - 1]`` with the edges of :func:`ebab_edges`;
+    the largest value maps to the last edge. Returns an array shaped like ``t`` (N × d).
+    """
+    a = _snapshots(t)
+    e = _ebab_edges(a, n_bins, low, activation, quantile_basis)
+    idx = _digitize_rows(a.reshape(a.shape[0], -1), e)
+    out = np.take_along_axis(e, idx - 1, axis=1).reshape(a.shape)
+    return out[0] if np.ndim(t) < 3 else out
+
+
+def _ebab_history(
+    a: np.ndarray,
+    y_id: np.ndarray,
+    n_y: int,
+    n_bins: int = 30,
+    low: float | None = None,
+    activation: str | None = None,
+    quantile_basis: str = "unique",
+    name: str = "T",
+) -> np.ndarray:
+    e = _ebab_edges(a, n_bins, low, activation, quantile_basis, name)
+    s, n, d = a.shape
+    codes = (_digitize_rows(a.reshape(s, n * d), e) - 1).reshape(s, n, d)
+    return _plugin_mi(codes, n_bins + 2, y_id, n_y)
+
+
+def mi_ebab(
+    t: ArrayLike,
+    y: ArrayLike,
+    n_bins: int = 30,
+    low: float | None = None,
+    activation: str | None = None,
+    quantile_basis: str = "unique",
+) -> tuple[float, float]:
+    """I(X;T), I(T;Y) in bits under EBAB (chapter 2; Chelombiev et al. 2019 §3; spec §2a).
+
+    Edges from :func:`ebab_edges` (30 bins by default), then the plug-in estimate of
+    :func:`discrete_mi`. Exactly invariant to T → c·T for c > 0 (with ``low`` generic or 0).
+    """
+    a = _snapshots(t)
+    y_id, n_y = _label_ids(y, a.shape[1])
+    res = _ebab_history(a, y_id, n_y, n_bins, low, activation, quantile_basis)
+    return float(res[0, 0]), float(res[0, 1])
+
+
+# ------------------------------------------------------------------------------------------------
+# KDE: Kolchinsky–Tracey pairwise-distance bounds, adaptive KDE
+# ------------------------------------------------------------------------------------------------
+
+
+def _as_tensor(
+    t: ArrayLike, device: str | torch.device | None, dtype: torch.dtype, name: str = "T"
+) -> torch.Tensor:
+    """A layer N × d as a tensor of ``dtype`` on ``device`` (default: the tensor's own, or CPU)."""
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"parameter 'dtype' must be torch.float32 or torch.float64, got {dtype}")
+    if torch.is_tensor(t):
+        x = t.detach()
+        x = x.to(device=device if device is not None else x.device, dtype=dtype)
+    else:
+        a = np.asarray(t)
+        if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+            raise ValueError(f"{name} must hold numbers, got dtype {a.dtype}")
+        if a.dtype not in (np.float32, np.float64):
+            a = a.astype(np.float64)
+        x = torch.as_tensor(a, device=device or "cpu").to(dtype)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array (samples × units), got shape {tuple(x.shape)}"
+        )
+    if 0 in x.shape:
+        raise ValueError(
+            f"{name} is empty (shape {tuple(x.shape)}): a layer needs samples and units"
+        )
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or inf activations; the run diverged upstream")
+    return x
+
+
+def _kde_core(
+    x: torch.Tensor,
+    y_id: np.ndarray,
+    n_y: int,
+    noise_vars: Sequence[float],
+    chunk_size: int | None = None,
+) -> np.ndarray:
+    """Kolchinsky–Tracey upper-bound I(X;T), I(T;Y) in bits for each noise variance (V × 2).
+
+    With D_ij = ‖t_i − t_j‖² and K_ij = exp(−D_ij / 2σ²), in nats
+    A(S) = ln|S| − mean_{i∈S} ln Σ_{j∈S} K_ij;  I(X;T) = A(all);  I(T;Y) = A(all) − Σ_y p_y A(y).
+    Rows are processed in blocks (``chunk_size`` rows at a time) so memory is O(chunk · N).
+    Distances use the Gram identity on centred data in ``x.dtype`` (as Kolchinsky's code); the
+    diagonal is set to exactly 0 and −D/2σ² is clipped to [−80, 0]. Samples are sorted by class
+    so each class is a block of columns: one exp pass gives the total and the own-class kernel sums.
+    """
+    n = x.shape[0]
+    dev = x.device
+    order = torch.as_tensor(np.argsort(y_id, kind="stable"), device=dev)
+    ys_np = np.sort(y_id, kind="stable")
+    counts = np.bincount(ys_np, minlength=n_y)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    blocks = [(int(bounds[k]), int(bounds[k + 1])) for k in range(n_y) if counts[k] > 0]
+    cls_of_block = torch.as_tensor(
+        np.repeat(np.arange(len(blocks)), counts[counts > 0]), device=dev
+    )
+    x = x[order]
+    x = x - x.mean(0, keepdim=True)
+    half_sq = 0.5 * (x * x).sum(1, keepdim=True)
+    ones = torch.ones_like(half_sq)
+    left = torch.cat([x, -half_sq, ones], 1)  # left_i · right_j = t_i·t_j − |t_i|²/2 − |t_j|²/2
+    right = torch.cat([x, ones, -half_sq], 1)  # = −D_ij / 2
+    if chunk_size is None:
+        budget = 2**26 if dev.type == "cuda" else 2**22
+        chunk_size = max(1, budget // n)
+    chunk_size = _check_int("chunk_size", chunk_size, 1)
+    inv_vars = [1.0 / v for v in noise_vars]
+    acc_all = torch.zeros(len(inv_vars), dtype=torch.float64, device=dev)
+    acc_own = torch.zeros(len(inv_vars), len(blocks), dtype=torch.float64, device=dev)
+    for i0 in range(0, n, chunk_size):
+        i1 = min(n, i0 + chunk_size)
+        logit = left[i0:i1] @ right.T  # −D/2, rows i0..i1, all columns
+        logit.diagonal(offset=i0).fill_(0.0)
+        cls = cls_of_block[i0:i1]
+        for v, inv in enumerate(inv_vars):
+            # the last variance reuses the block in place; earlier ones work on a copy
+            kern = logit.mul_(inv) if v == len(inv_vars) - 1 else logit * inv
+            # D ≥ 0; and exp(−80) ≈ 2e-35 instead of a denormal (slow on CPU), a relative change
+            # of at most N·2e-35 to sums that are ≥ 1 (the diagonal term)
+            kern.clamp_(min=-80.0, max=0.0).exp_()
+            sums = torch.stack([kern[:, a:b].sum(1) for a, b in blocks], 1)  # rows × classes
+            own = sums.gather(1, cls[:, None]).squeeze(1)
+            acc_all[v] += sums.sum(1).double().log().sum()
+            acc_own[v].index_add_(0, cls, own.double().log())
+    acc_all_np = acc_all.cpu().numpy()
+    acc_own_np = acc_own.cpu().numpy()
+    cnt = counts[counts > 0].astype(np.float64)
+    a_all = math.log(n) - acc_all_np / n  # V
+    a_cls = np.log(cnt)[None, :] - acc_own_np / cnt[None, :]  # V × classes
+    ixt = np.clip(a_all / _LN2, 0.0, math.log2(n))
+    ity = (a_all - a_cls @ (cnt / n)) / _LN2
+    ity = np.clip(ity, 0.0, ixt)
+    return np.stack([ixt, ity], axis=1)
+
+
+def _kde_vars(noise_var: float, bound: str) -> float:
+    _check_choice("bound", bound, KDE_BOUNDS)
+    v = _check_positive("noise_var", noise_var)
+    return 4.0 * v if bound == "lower" else v
+
+
+def mi_kde(
+    t: ArrayLike,
+    y: ArrayLike,
+    noise_var: float = 1e-3,
+    *,
+    bound: str = "upper",
+    chunk_size: int | None = None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[float, float]:
+    """I(X;T), I(T;Y) in bits of T + N(0, σ² I) by pairwise distances (chapter 2; spec §1b).
+
+    Kolchinsky & Tracey (2017), as used by Saxe et al. (2018) §2 (``kde.py`` of artemyk/ibsgd):
+    with K_ij = exp(−‖t_i − t_j‖² / 2σ²),
+    ``I(X;T) = −(1/N) Σ_i log2[(1/N) Σ_j K_ij]`` and ``I(T;Y) = H(T̃) − Σ_y p(y) H(T̃ | Y=y)``
+    with each class term computed the same way on its own rows. ``bound="upper"`` is the
+    pairwise-KL upper bound; ``"lower"`` the Bhattacharyya lower bound (the same formula with
+    4σ², plus (d/2) ln ¼, which cancels in both MI terms). Default σ² = 1e-3 (Saxe et al.'s value
+    for this task; 1e-1 for MNIST). Results lie in [0, log2 N]; I(T;Y) ≤ min(I(X;T), H(Y)).
+
+    Runs in torch (float32 by default) on ``device`` (default: the tensor's own device, CPU for
+    NumPy input), ``chunk_size`` rows of the N × N kernel at a time (default: about 4M entries per
+    block on CPU, 64M on CUDA), so N = 60,000 needs tens of MB, never the full matrix.
+    """
+    x = _as_tensor(t, device, dtype)
+    y_id, n_y = _label_ids(y, x.shape[0])
+    res = _kde_core(x, y_id, n_y, [_kde_vars(noise_var, bound)], chunk_size)
+    return float(res[0, 0]), float(res[0, 1])
+
+
+def mi_kde_lower(
+    t: ArrayLike,
+    y: ArrayLike,
+    noise_var: float = 1e-3,
+    *,
+    chunk_size: int | None = None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[float, float]:
+    """Bhattacharyya lower bound of :func:`mi_kde` in bits (chapter 2; Kolchinsky & Tracey; §1b)."""
+    return mi_kde(t, y, noise_var, bound="lower", chunk_size=chunk_size, device=device, dtype=dtype)
+
+
+def akde_noise_var(
+    t: ArrayLike, alpha: float = 0.1, power: float = 1.0, scale: str = "max"
+) -> np.ndarray:
+    """Adaptive-KDE noise variance σ² = alpha · stat^power per snapshot (chapter 2; spec §2b).
+
+    Chelombiev et al. (2019) §3: the noise variance is proportional to the layer's activity.
+    ``stat`` is max |T| of the snapshot (``scale="max"``), its running maximum over snapshots
+    (``"running_max"``), or max − min (``"range"``). ``power=1`` is σ² ∝ max as in the paper;
+    ``power=2`` (σ ∝ max) makes aKDE exactly invariant to T → c·T, like EBAB. ``t`` is N × d
+    (returns a 0-d array) or snapshots × N × d (returns one value per snapshot).
+    """
+    a = _snapshots(t)
+    alpha = _check_positive("alpha", alpha)
+    power = _check_positive("power", power)
+    _check_choice("scale", scale, AKDE_SCALES)
+    if scale == "range":
+        stat = a.max(axis=(1, 2)).astype(np.float64) - a.min(axis=(1, 2))
+    else:
+        stat = np.abs(a).max(axis=(1, 2)).astype(np.float64)
+        if scale == "running_max":
+            stat = np.maximum.accumulate(stat)
+    var = alpha * stat**power
+    return var[0] if np.ndim(t) < 3 else var
+
+
+def mi_akde(
+    t: ArrayLike,
+    y: ArrayLike,
+    alpha: float = 0.1,
+    power: float = 1.0,
+    scale: str = "max",
+    *,
+    bound: str = "upper",
+    chunk_size: int | None = None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[float, float]:
+    """I(X;T), I(T;Y) in bits by adaptive KDE (chapter 2; Chelombiev et al. 2019 §3; spec §2b).
+
+    :func:`mi_kde` with σ² = :func:`akde_noise_var` (alpha · max|T|^power by default; the paper's
+    constant is not recovered, alpha = 0.1 is our default). For one layer ``"running_max"`` is
+    its own maximum; over a history use :func:`information_plane`. With ``power=1`` rescaling T
+    still changes I(X;T); only ``power=2`` is scale-invariant. A layer with zero activity (all
+    rows equal) gives (0, 0).
+    """
+    var = float(akde_noise_var(_snapshots(t), alpha, power, scale)[0])
+    return mi_kde(
+        t, y, var if var > 0 else 1.0, bound=bound, chunk_size=chunk_size, device=device,
+        dtype=dtype,
+    )  # fmt: skip
+
+
+def _kde_history(
+    layer: ArrayLike,
+    y_id: np.ndarray,
+    n_y: int,
+    variances: np.ndarray,
+    chunk_size: int | None,
+    device: str | torch.device | None,
+    dtype: torch.dtype,
+    name: str,
+) -> np.ndarray:
+    out = np.empty((len(variances), 2))
+    for s, var in enumerate(variances):
+        x = _as_tensor(layer[s], device, dtype, name)
+        out[s] = _kde_core(x, y_id, n_y, [float(var)], chunk_size)[0]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# registry and the information plane of a whole history
+# ------------------------------------------------------------------------------------------------
+
+
+ESTIMATORS: dict[str, Callable[..., tuple[float, float]]] = {
+    "fixed": mi_fixed_binning,
+    "saxe_floor": mi_saxe_floor,
+    "saxe_max": mi_saxe_max,
+    "ebab": mi_ebab,
+    "kde": mi_kde,
+    "kde_lower": mi_kde_lower,
+    "akde": mi_akde,
+}
+"""Single-layer estimators by name: ``fn(T, labels, **options) -> (I(X;T), I(T;Y))`` in bits."""
+
+BINNING_ESTIMATORS = ("fixed", "saxe_floor", "saxe_max", "ebab")
+KDE_ESTIMATORS = ("kde", "kde_lower", "akde")
+
+
+def _kde_plane(
+    layers: Mapping[str, ArrayLike],
+    y_id: np.ndarray,
+    n_y: int,
+    estimator: str,
+    kwargs: dict,
+) -> dict[str, np.ndarray]:
+    chunk_size = kwargs.pop("chunk_size", None)
+    device = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", torch.float32)
+    if estimator == "akde":
+        opts = {k: kwargs.pop(k) for k in ("alpha", "power", "scale", "bound") if k in kwargs}
+        bound = opts.pop("bound", "upper")
+        _check_choice("bound", bound, KDE_BOUNDS)
+    else:
+        bound = "lower" if estimator == "kde_lower" else kwargs.pop("bound", "upper")
+        noise_var = kwargs.pop("noise_var", 1e-3)
+    if kwargs:
+        raise ValueError(f"unknown options for estimator {estimator!r}: {sorted(kwargs)}")
+    out = {}
+    for name, layer in layers.items():
+        if estimator == "akde":
+            snaps = layer.detach().cpu().numpy() if torch.is_tensor(layer) else layer
+            var = akde_noise_var(snaps, **opts)
+            var = np.where(var > 0, var, 1.0) * (4.0 if bound == "lower" else 1.0)
+        else:
+            var = np.full(len(layer), _kde_vars(noise_var, bound))
+        out[name] = _kde_history(
+            layer, y_id, n_y, var, chunk_size, device, dtype, f"layer {name!r}"
+        )
+    return out
 
 
 def information_plane(
-    history: History | Mapping[str, np.ndarray],
+    history: History | Mapping[str, ArrayLike],
     labels: ArrayLike | None = None,
     estimator: str = "fixed",
+    *,
+    subsample: int | None = None,
+    subsample_seed: int = 0,
     **kwargs: object,
 ) -> dict[str, np.ndarray]:
     """I(X;T) and I(T;Y) in bits for every recorded layer at every snapshot, in one call.
 
-    Chapters 0 and 2. ``history`` is a :class:`~ibcore.train.History` (labels: its probe labels) or
-    a mapping {layer: S × N × d}. Returns {layer: array S × 2} with columns (I(X;T), I(T;Y)).
+    Chapters 0 and 2 (spec claim 2 §1–§2). ``history`` is a :class:`~ibcore.train.History`
+    (labels: its probe labels) or a mapping {layer: S × N × d} (NumPy or torch). ``estimator`` is
+    a name in :data:`ESTIMATORS`; ``kwargs`` are its options, e.g. ``n_bins`` (fixed, saxe_max,
+    ebab), ``binsize`` (saxe_floor), ``activation``/``low``/``quantile_basis`` (ebab),
+    ``noise_var`` (kde), ``alpha``/``power``/``scale`` (akde), ``chunk_size``/``device``/``dtype``
+    (kernel estimators). History-wide options: ``max_over`` for ``"saxe_max"`` (``"running"``
+    maximum over epochs per layer, the default; ``"snapshot"``, ``"layer"``, ``"all"``) and
+    ``scale="running_max"`` for ``"akde"``. ``subsample`` keeps a fixed random subset of that many
+    inputs (seeded by ``subsample_seed``), e.g. 1024 for the kernel estimators on CPU.
+
+    Returns {layer: array S × 2} with columns (I(X;T), I(T;Y)).
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(
-            f"parameter 'estimator' = {estimator!r} is not allowed; choose one of {tuple(ESTIMATORS)}"
-        )
+    _check_choice("estimator", estimator, tuple(ESTIMATORS))
     if isinstance(history, History):
         acts, labels = history.activations, history.probe_labels if labels is None else labels
     else:
@@ -130,16 +858,45 @@ def information_plane(
         raise ValueError("information_plane needs labels when given a plain mapping of activations")
     if not acts:
         raise ValueError("no recorded activations: train with record_epochs and keep_activations")
-    fn = ESTIMATORS[estimator]
-    out = {}
+    layers: dict[str, ArrayLike] = {}
+    n = None
     for name, snaps in acts.items():
-        snaps = np.asarray(snaps)
-        if snaps.ndim != 3:
-            raise ValueError(
-                f"layer {name!r}: expected snapshots × samples × units, got {snaps.shape}"
-            )
-        out[name] = np.array([fn(s, labels, **kwargs) for s in snaps])
-    return out
+        shape = tuple(snaps.shape) if hasattr(snaps, "shape") else np.shape(snaps)
+        if len(shape) != 3:
+            raise ValueError(f"layer {name!r}: expected snapshots × samples × units, got {shape}")
+        if n is not None and shape[1] != n:
+            raise ValueError(f"layer {name!r} has {shape[1]} samples, the first layer has {n}")
+        n = shape[1]
+        layers[name] = snaps if torch.is_tensor(snaps) else np.asarray(snaps)
+    y = as_labels(labels, int(n))  # type: ignore[arg-type]
+    if subsample is not None:
+        k = _check_int("subsample", subsample, 1)
+        if k > n:  # type: ignore[operator]
+            raise ValueError(f"parameter 'subsample' ({k}) exceeds the number of samples ({n})")
+        idx = np.sort(np.random.default_rng(subsample_seed).choice(n, k, replace=False))
+        y = y[idx]
+        layers = {
+            name: s[:, torch.as_tensor(idx, device=s.device)] if torch.is_tensor(s) else s[:, idx]
+            for name, s in layers.items()
+        }
+    y_id, n_y = _label_ids(y, len(y))
+    kw = dict(kwargs)
+    if estimator in KDE_ESTIMATORS:
+        return _kde_plane(layers, y_id, n_y, estimator, kw)
+    arrays = {name: _snapshots(s, f"layer {name!r}") for name, s in layers.items()}
+    if estimator == "saxe_max":
+        return _saxe_max_history(arrays, y_id, n_y, **kw)  # type: ignore[arg-type]
+    if estimator == "ebab":
+        return {
+            name: _ebab_history(a, y_id, n_y, **kw, name=f"layer {name!r}")  # type: ignore
+            for name, a in arrays.items()
+        }
+    batched = {"fixed": _fixed_history, "saxe_floor": _floor_history}
+    if estimator in batched:
+        fn = batched[estimator]
+        return {name: fn(a, y_id, n_y, **kw) for name, a in arrays.items()}  # type: ignore
+    fn = ESTIMATORS[estimator]  # an estimator registered by a user: one call per snapshot
+    return {name: np.array([fn(s, y, **kw) for s in a]) for name, a in arrays.items()}
 
 
 def compression(ixt: ArrayLike) -> float:

@@ -14,7 +14,19 @@ where ``f`` is the activation, ``s`` the optional branch scale and ``S_l`` the s
 ``identity``       identity shortcut (IS), ``S_l(T) = T``; needs ``h_{l-1} == h_l``
 ``projection``     non-identity shortcut (NIS), a learned linear map ``S_l(T) = W_s T`` (no bias)
 ``fixed``          NIS with a fixed random projection (not trained), an ablation for chapter 4
+``hyper``          hyper-residual (chapter 1): the mean of *all* earlier hidden outputs,
+                   ``S_l = (T_1 + … + T_{l-1}) / (l-1)``; needs equal hidden widths
 =================  ===========================================================================
+
+The same names serve the chapter-4 conv and token models (:func:`build_cnn`,
+:func:`build_token_net`): ``identity`` is the identity shortcut (IS); ``projection`` and ``fixed``
+are non-identity shortcuts (NIS) — a 1×1 convolution in the CNN, ``nn.Linear(d, d, bias=False)``
+on both residual sublayers of the ViT/MLP-Mixer blocks; ``none`` removes the shortcut (also NIS in
+Lyu & Rodrigues 2024). :data:`IDENTITY_SHORTCUTS` lists the IS kinds.
+
+``hyper`` is our interpretation of the hyper-residual nets of Orhan & Pitkow (2018, §4): their
+exact definition was not recovered, so we use the "mean" mode of spec claim 1 §4, whose variance
+stays bounded with depth. Block 2 sees ``T_1`` alone, exactly as with ``identity``.
 
 The recorded representation of layer ``l`` (``h1`` … ``hk``) is the block output ``T_l``, i.e. what
 layer ``l+1`` sees, skip contribution included (Orhan & Pitkow 2018; Lyu & Rodrigues 2024).
@@ -49,10 +61,10 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 }
 SATURATING = frozenset({"tanh", "softsign"})
 
-SHORTCUTS = ("none", "identity", "projection", "fixed")
+SHORTCUTS = ("none", "identity", "projection", "fixed", "hyper")
 IDENTITY_SHORTCUTS = frozenset({"identity"})
 
-INITS = ("default", "idnns", "he", "lecun")
+INITS = ("default", "idnns", "he", "lecun", "he_scaled")
 """Weight initialisations:
 
 * ``default`` — PyTorch's (U(±1/√fan_in) for weights and biases); chapter 3 needs exactly this.
@@ -60,6 +72,11 @@ INITS = ("default", "idnns", "he", "lecun")
   activations and 2 otherwise, biases 0 (Chelombiev et al. code; spec claim 2 §4).
 * ``he`` — normal, std = √(2/fan_in), biases 0.
 * ``lecun`` — normal, std = 1/√fan_in, biases 0.
+* ``he_scaled`` — ``he``, then the weights of blocks 2..k (the branches that can carry a shortcut)
+  multiplied by 1/√k, k = the number of hidden blocks; stem and head stay ``he`` (chapter 1: the
+  residual-branch scaling at initialisation of spec claim 1 §6b and its addendum). Unlike
+  ``branch_scale``, which multiplies the branch output in every forward pass, this changes only
+  the starting point: under Adam the branch weights then move at the full learning rate.
 """
 
 
@@ -76,8 +93,28 @@ def make_activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
+class HyperShortcut(nn.Module):
+    """The parameter-free ``hyper`` shortcut: returns the mean of all earlier hidden outputs.
+
+    Chapter 1 (Orhan & Pitkow 2018, §4, hyper-residual nets; spec claim 1 §4, "mean" mode).
+    :class:`MLP` passes that mean in as ``history_mean``.
+    """
+
+    def forward(self, x: torch.Tensor, history_mean: torch.Tensor | None) -> torch.Tensor:  # noqa: D102
+        if history_mean is None:
+            raise ValueError(
+                "a shortcut='hyper' block needs the mean of all earlier hidden outputs; "
+                "call it through MLP.forward (or pass skip=...)"
+            )
+        return history_mean
+
+
 class Block(nn.Module):
-    """One hidden layer: ``T = f(W x + b) * branch_scale + shortcut(x)`` (see module docstring)."""
+    """One hidden layer: ``T = f(W x + b) * branch_scale + shortcut(x)`` (see module docstring).
+
+    For ``shortcut='hyper'`` the shortcut term is ``skip``, the mean of all earlier hidden outputs,
+    which :class:`MLP` passes in.
+    """
 
     def __init__(
         self,
@@ -93,13 +130,15 @@ class Block(nn.Module):
         self.act = make_activation(activation)
         self.branch_scale = branch_scale
         self.kind = shortcut
-        if shortcut == "identity":
+        if shortcut in ("identity", "hyper"):
             if d_in != d_out:
                 raise ValueError(
-                    f"shortcut='identity' needs equal widths, got a {d_in} -> {d_out} layer; "
+                    f"shortcut={shortcut!r} needs equal widths, got a {d_in} -> {d_out} layer; "
                     "use equal hidden widths or shortcut='projection'"
                 )
-            self.shortcut: nn.Module | None = nn.Identity()
+            self.shortcut: nn.Module | None = (
+                nn.Identity() if shortcut == "identity" else HyperShortcut()
+            )
         elif shortcut in ("projection", "fixed"):
             self.shortcut = nn.Linear(d_in, d_out, bias=False)
             if shortcut == "fixed":
@@ -107,11 +146,13 @@ class Block(nn.Module):
         else:
             self.shortcut = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:  # noqa: D102
         h = self.act(self.linear(x))
         if self.branch_scale is not None:
             h = h * self.branch_scale
-        if self.shortcut is not None:
+        if self.kind == "hyper":
+            h = h + self.shortcut(x, skip)
+        elif self.shortcut is not None:
             h = h + self.shortcut(x)
         return h
 
@@ -124,6 +165,7 @@ class MLP(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.head = head
         self.config = dict(config)
+        self.needs_history = any(b.kind == "hyper" for b in self.blocks)
 
     @property
     def layer_names(self) -> list[str]:
@@ -142,8 +184,14 @@ class MLP(nn.Module):
         """Logits; with ``return_hidden`` also the list of hidden representations ``T_1..T_k``."""
         x = x.flatten(1)
         hidden = []
-        for block in self.blocks:
-            x = block(x)
+        total: torch.Tensor | None = None  # running sum of T_1..T_{l-1}, for 'hyper' blocks
+        for i, block in enumerate(self.blocks):
+            if block.kind == "hyper":
+                x = block(x, total / i)
+            else:
+                x = block(x)
+            if self.needs_history:
+                total = x if total is None else total + x
             if return_hidden:
                 hidden.append(x)
         logits = self.head(x)
@@ -166,11 +214,15 @@ def init_weights(model: MLP, init: str, activation: str) -> None:
             if init == "idnns":
                 he = 1.0 if activation in SATURATING else 2.0
                 _trunc_normal_(lin.weight, he / math.sqrt(fan_in))
-            elif init == "he":
+            elif init in ("he", "he_scaled"):
                 lin.weight.normal_(0.0, math.sqrt(2.0 / fan_in))
             else:  # lecun
                 lin.weight.normal_(0.0, 1.0 / math.sqrt(fan_in))
             lin.bias.zero_()
+    if init == "he_scaled":
+        with torch.no_grad():
+            for b in model.blocks[1:]:
+                b.linear.weight.mul_(1.0 / math.sqrt(len(model.blocks)))
 
 
 def build_mlp(
@@ -223,3 +275,231 @@ def build_mlp(
     model = MLP(blocks, head, config)
     init_weights(model, init, activation)
     return model
+
+
+class ConvBlock(nn.Module):
+    """One residual conv block: ``T = f(conv3x3(x)) + S(x)``, S from the same :data:`SHORTCUTS`.
+
+    Chapter 4 (Lyu & Rodrigues 2024 §3, ResNet-like IS/NIS models): ``identity`` adds ``x``;
+    ``projection`` a learned 1×1 convolution (ResNet "option C"); ``fixed`` a frozen random 1×1
+    convolution; ``none`` nothing. ``hyper`` is not defined for conv nets.
+    """
+
+    def __init__(self, c_in: int, c_out: int, activation: str, shortcut: str = "none") -> None:
+        super().__init__()
+        _check_choice("shortcut", shortcut, SHORTCUTS[:4])
+        self.conv = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.act = make_activation(activation)
+        self.kind = shortcut
+        if shortcut == "identity":
+            if c_in != c_out:
+                raise ValueError(
+                    f"shortcut='identity' needs equal channels, got {c_in} -> {c_out}; "
+                    "use shortcut='projection'"
+                )
+            self.shortcut: nn.Module | None = nn.Identity()
+        elif shortcut in ("projection", "fixed"):
+            self.shortcut = nn.Conv2d(c_in, c_out, 1, bias=False)
+            if shortcut == "fixed":
+                self.shortcut.weight.requires_grad_(False)
+        else:
+            self.shortcut = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        h = self.act(self.conv(x))
+        return h if self.shortcut is None else h + self.shortcut(x)
+
+
+class ConvNet(MLP):
+    """A small residual CNN: conv stem, :class:`ConvBlock` s, flatten + linear head.
+
+    Built by :func:`build_cnn`; a subclass of :class:`MLP` so that the book's one training loop and
+    recorder treat it alike (layers ``h1`` … ``hk`` are the block outputs, flattened when recorded).
+    """
+
+    def forward(
+        self, x: torch.Tensor, return_hidden: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits; with ``return_hidden`` also the block outputs (N × C × H × W)."""
+        x = x.reshape(x.shape[0], *self.config["in_shape"])
+        hidden = []
+        for block in self.blocks:
+            x = block(x)
+            if return_hidden:
+                hidden.append(x)
+        logits = self.head(x.flatten(1))
+        return (logits, hidden) if return_hidden else logits
+
+
+def build_cnn(
+    in_shape: Sequence[int],
+    channels: int,
+    depth: int,
+    n_classes: int,
+    activation: str = "relu",
+    shortcut: str = "none",
+    seed: int | None = None,
+) -> ConvNet:
+    """A small residual CNN with the shortcut kinds of :data:`SHORTCUTS` (chapter 4).
+
+    Lyu & Rodrigues 2024 §3 (ResNet-like IS vs NIS models). Block 1 is a 3×3 conv stem
+    ``in_shape[0] → channels`` without shortcut; blocks 2..depth are :class:`ConvBlock` s with
+    ``shortcut``; the head is a linear map of the flattened last block. Inputs may come flat
+    (e.g. digits' 64 features) and are reshaped to ``in_shape`` = (C, H, W).
+    """
+    in_shape = tuple(int(s) for s in in_shape)
+    if len(in_shape) != 3 or min(in_shape) < 1:
+        raise ValueError(f"parameter 'in_shape' must be (C, H, W) positive, got {in_shape}")
+    if channels < 1 or depth < 1 or n_classes < 2:
+        raise ValueError(
+            f"build_cnn needs channels >= 1, depth >= 1, n_classes >= 2; got "
+            f"{channels}, {depth}, {n_classes}"
+        )
+    _check_choice("activation", activation, tuple(ACTIVATIONS))
+    _check_choice("shortcut", shortcut, SHORTCUTS[:4])
+    if seed is not None:
+        torch.manual_seed(seed)
+    blocks = [ConvBlock(in_shape[0], channels, activation, "none")]
+    blocks += [ConvBlock(channels, channels, activation, shortcut) for _ in range(depth - 1)]
+    head = nn.Linear(channels * in_shape[1] * in_shape[2], n_classes)
+    config = dict(
+        arch="cnn", in_shape=list(in_shape), channels=channels, depth=depth,
+        activation=activation, shortcut=shortcut,
+    )  # fmt: skip
+    return ConvNet(blocks, head, config)
+
+
+def _token_shortcut(kind: str, d: int) -> nn.Module | None:
+    """Shortcut of one residual sublayer of a token model: same names as :data:`SHORTCUTS`."""
+    if kind == "identity":
+        return nn.Identity()
+    if kind in ("projection", "fixed"):
+        lin = nn.Linear(d, d, bias=False)
+        if kind == "fixed":
+            lin.weight.requires_grad_(False)
+        return lin
+    return None
+
+
+class PatchEmbed(nn.Module):
+    """Stem of the token models: non-overlapping ``patch``×``patch`` patches → ``dim``, + position."""
+
+    def __init__(self, in_shape: Sequence[int], patch: int, dim: int) -> None:
+        super().__init__()
+        c, h, w = in_shape
+        if h % patch or w % patch:
+            raise ValueError(f"parameter 'patch' = {patch} must divide the image size {h}×{w}")
+        self.in_shape, self.patch = tuple(in_shape), patch
+        self.kind = "none"  # the stem has no shortcut
+        self.n_tokens = (h // patch) * (w // patch)
+        self.proj = nn.Linear(c * patch * patch, dim)
+        self.pos = nn.Parameter(torch.randn(self.n_tokens, dim) * 0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        x = x.reshape(x.shape[0], *self.in_shape)
+        p = nn.functional.unfold(x, self.patch, stride=self.patch)  # N × (C p p) × T
+        return self.proj(p.transpose(1, 2)) + self.pos
+
+
+class TokenBlock(nn.Module):
+    """A ViT or MLP-Mixer block with two residual sublayers, each ``S(x) + F(LayerNorm(x))``.
+
+    Chapter 4 (Lyu & Rodrigues 2024 §3: ViT and MLP-Mixer as IS models; spec claim 4 §3: the NIS
+    version replaces each identity by ``nn.Linear(d, d, bias=False)``). ``arch='vit'``: multi-head
+    self-attention, then an MLP (ratio 2); ``arch='mixer'``: a token-mixing MLP, then a
+    channel-mixing MLP. ``shortcut`` is one of ``none``/``identity``/``projection``/``fixed``.
+    """
+
+    def __init__(self, arch: str, n_tokens: int, dim: int, shortcut: str, heads: int = 4) -> None:
+        super().__init__()
+        _check_choice("arch", arch, ("vit", "mixer"))
+        _check_choice("shortcut", shortcut, SHORTCUTS[:4])
+        self.arch, self.kind = arch, shortcut
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        if arch == "vit":
+            self.mix = nn.MultiheadAttention(dim, heads, batch_first=True)
+        else:
+            self.mix = nn.Sequential(
+                nn.Linear(n_tokens, 2 * n_tokens), nn.GELU(), nn.Linear(2 * n_tokens, n_tokens)
+            )
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        self.s1, self.s2 = _token_shortcut(shortcut, dim), _token_shortcut(shortcut, dim)
+
+    def _mix(self, x: torch.Tensor) -> torch.Tensor:
+        if self.arch == "vit":
+            return self.mix(x, x, x, need_weights=False)[0]
+        return self.mix(x.transpose(1, 2)).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        h = self._mix(self.norm1(x))
+        x = h if self.s1 is None else h + self.s1(x)
+        h = self.mlp(self.norm2(x))
+        return h if self.s2 is None else h + self.s2(x)
+
+
+class TokenHead(nn.Module):
+    """LayerNorm, mean over tokens, linear classifier."""
+
+    def __init__(self, dim: int, n_classes: int) -> None:
+        super().__init__()
+        self.norm, self.fc = nn.LayerNorm(dim), nn.Linear(dim, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return self.fc(self.norm(x).mean(1))
+
+
+class TokenNet(MLP):
+    """A small ViT or MLP-Mixer built by :func:`build_token_net` (layers: ``h1`` = patch embedding,
+    ``h2`` … = blocks, recorded as flattened N × (tokens·dim))."""
+
+    def forward(
+        self, x: torch.Tensor, return_hidden: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits; with ``return_hidden`` also every block's tokens (N × T × dim)."""
+        hidden = []
+        for block in self.blocks:
+            x = block(x)
+            if return_hidden:
+                hidden.append(x)
+        logits = self.head(x)
+        return (logits, hidden) if return_hidden else logits
+
+
+def build_token_net(
+    arch: str,
+    in_shape: Sequence[int],
+    patch: int,
+    dim: int,
+    depth: int,
+    n_classes: int,
+    shortcut: str = "identity",
+    heads: int = 4,
+    seed: int | None = None,
+) -> TokenNet:
+    """A small ViT (``arch='vit'``) or MLP-Mixer (``'mixer'``) with the :data:`SHORTCUTS` names.
+
+    Chapter 4 (Lyu & Rodrigues 2024 §3; spec claim 4 §3). Block 1 is the patch embedding (no
+    shortcut); blocks 2..depth are :class:`TokenBlock` s whose two residual sublayers both use
+    ``shortcut``: ``identity`` = the standard (IS) model, ``projection``/``fixed`` = NIS.
+    """
+    _check_choice("arch", arch, ("vit", "mixer"))
+    _check_choice("shortcut", shortcut, SHORTCUTS[:4])
+    in_shape = tuple(int(s) for s in in_shape)
+    if len(in_shape) != 3 or min(in_shape) < 1:
+        raise ValueError(f"parameter 'in_shape' must be (C, H, W) positive, got {in_shape}")
+    if depth < 2 or n_classes < 2 or dim < 1 or (arch == "vit" and dim % heads):
+        raise ValueError(
+            f"build_token_net needs depth >= 2, n_classes >= 2 and dim divisible by heads; got "
+            f"depth={depth}, n_classes={n_classes}, dim={dim}, heads={heads}"
+        )
+    if seed is not None:
+        torch.manual_seed(seed)
+    stem = PatchEmbed(in_shape, patch, dim)
+    blocks = [stem] + [
+        TokenBlock(arch, stem.n_tokens, dim, shortcut, heads) for _ in range(depth - 1)
+    ]
+    config = dict(
+        arch=arch, in_shape=list(in_shape), patch=patch, dim=dim, depth=depth, heads=heads,
+        shortcut=shortcut,
+    )  # fmt: skip
+    return TokenNet(blocks, TokenHead(dim, n_classes), config)

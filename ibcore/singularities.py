@@ -27,6 +27,10 @@ Hessian measures (spec §2 and §6.4): :func:`hessian_full`, :func:`hessian_eigs
 
 Learning-speed summaries (spec §6.5): :func:`epochs_to_accuracy` and :func:`loss_auc`.
 
+The toy model (spec §3.1): a scalar deep linear chain with and without skips,
+:func:`toy_chain_loss`, :func:`toy_chain` (gradient descent) and :func:`toy_chain_hessian`.
+The deep-network runs that use these measures are in :mod:`ibcore.skipnets`.
+
 Every array input may be a numpy array or a torch tensor. It is converted to float64 numpy
 inside the function. Bad input raises :class:`ValueError` with a message that names the
 argument. The thresholds are the spec's [SPEC] choices, not the paper's: the paper's exact
@@ -59,6 +63,9 @@ __all__ = [
     "overlap_fraction",
     "overlap_mask",
     "participation_ratio",
+    "toy_chain",
+    "toy_chain_hessian",
+    "toy_chain_loss",
     "unit_measures",
     "weight_elimination_fraction",
     "weight_overlap_fraction",
@@ -869,3 +876,131 @@ def loss_auc(loss_per_epoch: Sequence[float] | np.ndarray | Tensor) -> float:
     """
     L = _as_vector(loss_per_epoch, "loss_per_epoch", min_len=2)
     return float(np.trapezoid(L, dx=1.0))
+
+
+# --------------------------------------------------------------------------------------------
+# 3 the toy model: a scalar deep linear chain, with and without skips
+# --------------------------------------------------------------------------------------------
+
+
+def _check_chain(depth: int, target: float) -> tuple[int, float]:
+    if isinstance(depth, bool) or not isinstance(depth, int | np.integer) or depth < 1:
+        raise ValueError(f"depth must be a positive integer, got {depth!r}")
+    t = float(target)
+    if not math.isfinite(t):
+        raise ValueError(f"target must be a finite number, got {target!r}")
+    return int(depth), t
+
+
+def toy_chain_loss(w: Tensor, residual: bool, target: float = 2.0) -> Tensor:
+    """Loss of the scalar chain, ``½ (Π_l a_l − c)²`` with ``a_l = w_l`` or ``1 + w_l``.
+
+    The chain maps ``x`` to ``y = (Π_l a_l) x`` and learns ``y* = c x``; with ``E[x²] = 1`` the
+    expected squared error is exactly this function of the weights. The plain chain
+    (``a_l = w_l``) has an elimination singularity at the origin: there the gradient and the
+    Hessian vanish (to order ``depth − 2``). The residual chain (``a_l = 1 + w_l``) moves that
+    singularity to ``w_l = −1``, its "ghost", far from a small initialisation.
+
+    Args:
+        w: weights, shape ``(depth,)`` (a leading batch dimension ``(B, depth)`` also works).
+        residual: skip connections around every weight.
+        target: the slope ``c``.
+
+    Returns:
+        The loss, a tensor of shape ``()`` (or ``(B,)``).
+
+    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §3 (simplified models,
+    "ghosts" of the singularities); spec claim 1 §1.1 and §3.1.
+    """
+    a = 1.0 + w if residual else w
+    return 0.5 * (torch.prod(a, dim=-1) - float(target)) ** 2
+
+
+def toy_chain(
+    *,
+    depth: int = 10,
+    residual: bool,
+    steps: int = 2000,
+    lr: float = 0.05,
+    init_std: float = 0.1,
+    target: float = 2.0,
+    n_runs: int = 1,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Train the scalar chain (:func:`toy_chain_loss`) by full gradient descent.
+
+    The gradient is exact and vectorised over ``n_runs`` independent initialisations
+    ``w_l ~ N(0, init_std²)`` (prefix and suffix products, no division by ``w_l``). From a small
+    initialisation the plain chain sits near its elimination singularity at the origin and
+    plateaus for a number of steps that grows with ``depth``; the residual chain does not.
+
+    Args:
+        depth: number of weights ``L``.
+        residual: ``a_l = 1 + w_l`` (True) or ``a_l = w_l`` (False).
+        steps: gradient-descent steps.
+        lr: step size (> 0).
+        init_std: standard deviation of the initial weights (>= 0).
+        target: the slope ``c`` to learn.
+        n_runs: independent initialisations, drawn from ``numpy.random.default_rng(seed)``.
+        seed: seed of the initialisations.
+
+    Returns:
+        ``{"loss": (n_runs, steps + 1), "w0": (n_runs, depth), "w": (n_runs, depth)}``: the
+        loss before each step (entry 0 is at initialisation) and the initial and final weights.
+
+    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §3 (plateaus near
+    singularities in simplified models); spec claim 1 §3.1 and §8.
+    """
+    depth, c = _check_chain(depth, target)
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    if isinstance(n_runs, bool) or not isinstance(n_runs, int | np.integer) or n_runs < 1:
+        raise ValueError(f"n_runs must be a positive integer, got {n_runs!r}")
+    if not (float(lr) > 0 and math.isfinite(float(lr))):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    if not (float(init_std) >= 0 and math.isfinite(float(init_std))):
+        raise ValueError(f"init_std must be a finite number >= 0, got {init_std!r}")
+    w = np.random.default_rng(seed).normal(0.0, float(init_std), (int(n_runs), depth))
+    w0 = w.copy()
+    ones = np.ones((w.shape[0], 1))
+    loss = np.full((w.shape[0], int(steps) + 1), np.nan)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(int(steps) + 1):
+            a = 1.0 + w if residual else w
+            pre = np.concatenate([ones, np.cumprod(a[:, :-1], axis=1)], axis=1)  # Π_{k<l} a_k
+            suf = np.concatenate([np.cumprod(a[:, :0:-1], axis=1)[:, ::-1], ones], axis=1)
+            err = pre[:, -1] * a[:, -1] - c  # suf[l] = Π_{k>l} a_k
+            loss[:, t] = 0.5 * err**2
+            if not np.all(np.isfinite(loss[:, t])):
+                break
+            if t < steps:
+                w = w - float(lr) * err[:, None] * pre * suf
+    if not np.all(np.isfinite(loss)):
+        raise FloatingPointError(f"toy_chain diverged (lr={lr!r} is too large for depth {depth})")
+    return {"loss": loss, "w0": w0, "w": w}
+
+
+def toy_chain_hessian(w: ArrayLike, residual: bool, target: float = 2.0) -> np.ndarray:
+    """Eigenvalues of the Hessian of :func:`toy_chain_loss` at ``w``, by :func:`hessian_full`.
+
+    Near the origin the plain chain's Hessian is (numerically) zero: all ``L`` eigenvalues are of
+    order ``|w|^{L−2}``, a fully degenerate saddle. The residual chain's Hessian there is close
+    to the identity (exactly ``I`` at ``w = 0`` for ``target = 2``). At ``w_l ≈ −1`` (its ghost)
+    the residual chain is as degenerate as the plain chain at the origin.
+
+    Args:
+        w: weights, shape ``(depth,)``, finite.
+        residual: skip connections around every weight.
+        target: the slope ``c``.
+
+    Returns:
+        Eigenvalues, shape ``(depth,)``, ascending, float64.
+
+    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and §3 (the Hessian
+    is singular at the singularities); spec claim 1 §3.1.
+    """
+    wv = _as_vector(w, "w")
+    _check_chain(wv.size, target)
+    wt = torch.tensor(wv, dtype=torch.float64, requires_grad=True)
+    H = hessian_full(lambda: toy_chain_loss(wt, residual, target), [wt])
+    return torch.linalg.eigvalsh(H).numpy()

@@ -1,0 +1,279 @@
+"""Chapter 1's architectures and cacheable runs: plain, residual and hyper-residual nets.
+
+Chapter 1 (``notebooks/01_skip_singularities``) reproduces Orhan & Pitkow, ICLR 2018,
+"Skip connections eliminate singularities". Every net comes from the one model builder
+:func:`ibcore.models.build_mlp` and is trained by the one loop :func:`ibcore.train.train`; the
+measures are those of :mod:`ibcore.singularities`. The two runners are pure functions of their
+keyword parameters, so :func:`ibcore.cache.run_cached` can key on them:
+
+* :func:`skip_run` trains one architecture and seed and computes the unit-level singularity
+  measures of every hidden layer at recorded epochs (spec claim 1 §6.1–§6.3);
+* :func:`hessian_run` trains a small net and takes the full float64 Hessian spectrum of its
+  training loss at recorded epochs (spec claim 1 §2 and §6.4).
+
+The architectures (:data:`ARCHITECTURES`) share one base initialisation (He normal, biases 0).
+Skip nets start with their branch weights scaled by ``depth^-1/2`` (``init='he_scaled'``, spec
+claim 1 §6b): without that, a post-activation ReLU residual net adds positive mass at every block
+and its activations explode. ``plain_scaled`` is the control of the same section: a plain net with
+the same scaled initialisation, to tell whether the initialisation alone explains what the skips
+do. ``residual_bs`` scales the branch *output* instead (``branch_scale = depth^-1/2`` in every
+forward pass), the other reading of §6b.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+
+from ibcore.data import load_dataset
+from ibcore.models import MLP, build_mlp
+from ibcore.singularities import (
+    hessian_eigs,
+    unit_measures,
+    weight_elimination_fraction,
+    weight_overlap_fraction,
+)
+from ibcore.train import ActivationRecorder, History, train
+
+__all__ = [
+    "ARCHITECTURES",
+    "UNIT_MEASURES",
+    "architecture",
+    "hessian_run",
+    "skip_run",
+]
+
+ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "plain": dict(shortcut="none", init="he", branch_scale=False, label="plain"),
+    "residual": dict(shortcut="identity", init="he_scaled", branch_scale=False, label="residual"),
+    "hyper": dict(shortcut="hyper", init="he_scaled", branch_scale=False, label="hyper-residual"),
+    "plain_scaled": dict(
+        shortcut="none", init="he_scaled", branch_scale=False, label="plain, scaled init (control)"
+    ),
+    "residual_bs": dict(
+        shortcut="identity", init="he", branch_scale=True, label="residual, branch × depth^-1/2"
+    ),
+}
+"""Chapter 1's architectures: shortcut kind, initialisation, and whether the branch output is
+multiplied by ``depth^-1/2`` (``branch_scale``)."""
+
+UNIT_MEASURES = (
+    "elim_frac",
+    "dead_relu_frac",
+    "overlap_frac",
+    "norm_rank",
+    "participation_ratio",
+    "weight_elim_frac",
+    "weight_overlap_frac",
+)
+"""Per-layer measures that :func:`skip_run` records (each an ``S × k`` array in the History)."""
+
+
+def architecture(name: str, depth: int) -> dict[str, Any]:
+    """``build_mlp`` keyword arguments of architecture ``name`` at ``depth`` hidden layers.
+
+    Returns ``{"shortcut": ..., "init": ..., "branch_scale": depth**-0.5 or None}``. Chapter 1;
+    Orhan & Pitkow 2018 §4 (plain, residual, hyper-residual); spec claim 1 §6b (scaling, control).
+    """
+    if name not in ARCHITECTURES:
+        raise ValueError(
+            f"parameter 'arch' = {name!r} is not allowed; choose one of {tuple(ARCHITECTURES)}"
+        )
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"parameter 'depth' must be a positive integer, got {depth!r}")
+    a = ARCHITECTURES[name]
+    bs = depth**-0.5 if a["branch_scale"] else None
+    return {"shortcut": a["shortcut"], "init": a["init"], "branch_scale": bs}
+
+
+@contextmanager
+def _torch_threads(threads: int | None, device: str) -> Iterator[None]:
+    """Run with ``threads`` torch and BLAS threads (restored afterwards); no-op if None.
+
+    Tiny autograd graphs and the small SVDs of the measures run several times slower (numpy's
+    SVD of a 1437 × 32 matrix up to 70×) with 2 threads on a busy 2-core machine. Off the CPU
+    only the numpy/BLAS side (the measures) is limited.
+    """
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    old = torch.get_num_threads()
+    on_cpu = torch.device(device).type == "cpu"
+    if on_cpu:
+        torch.set_num_threads(int(threads))
+    try:
+        with threadpool_limits(int(threads)):
+            yield
+    finally:
+        if on_cpu:
+            torch.set_num_threads(old)
+
+
+def _check_threads(threads: int | None) -> None:
+    if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
+        raise ValueError(f"parameter 'threads' must be a positive integer or None, got {threads!r}")
+
+
+def _record_epochs(epochs: int, every: int) -> list[int]:
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"parameter 'measure_every' must be a positive integer, got {every!r}")
+    return sorted({*range(0, epochs + 1, every), epochs})
+
+
+def _unit_measure_fn(
+    model: MLP, x_probe: torch.Tensor, tau: float, rho: float, rel_tol: float
+) -> Any:
+    """A ``train(measures=...)`` function: the :data:`UNIT_MEASURES` of every hidden layer."""
+    branch_rec = ActivationRecorder(
+        model, layers={f"h{i + 1}": b.act for i, b in enumerate(model.blocks)}, output=None
+    )
+
+    def fn(acts: dict[str, torch.Tensor]) -> np.ndarray:
+        layers = {k: acts[k] for k in model.layer_names}
+        branches = branch_rec.capture(x_probe)
+        um = unit_measures(layers, branches, tau=tau, rho=rho, rel_tol=rel_tol)["per_layer"]
+        rows = [[um[k][m] for k in model.layer_names] for m in UNIT_MEASURES[:5]]
+        w_elim, w_ovl = [], []
+        for b in model.blocks:
+            W = b.linear.weight.detach()
+            Wb = torch.cat([W, b.linear.bias.detach()[:, None]], dim=1)  # J_i with its bias
+            w_elim.append(weight_elimination_fraction(W))
+            w_ovl.append(weight_overlap_fraction(Wb))
+        return np.asarray([*rows, w_elim, w_ovl], dtype=np.float64)  # M × k
+
+    return fn
+
+
+def skip_run(
+    *,
+    shortcut: str,
+    branch_scale: float | None,
+    seed: int,
+    dataset: str = "digits",
+    depth: int = 20,
+    width: int = 32,
+    epochs: int = 30,
+    lr: float = 1e-3,
+    batch_size: int = 128,
+    activation: str = "relu",
+    init: str = "he",
+    measure_every: int = 5,
+    tau: float = 1e-3,
+    rho: float = 0.99,
+    rel_tol: float = 1e-3,
+    device: str = "cpu",
+    threads: int | None = 1,
+) -> History:
+    """Train one deep net and record its singularity measures (chapter 1's main run).
+
+    A ``depth``-hidden-layer, ``width``-unit net (``build_mlp``: ``shortcut``, ``branch_scale``,
+    ``init``, weights from ``seed``) is trained with Adam on ``dataset`` (split by ``seed``) by
+    :func:`ibcore.train.train`, evaluating train/test loss and accuracy after every epoch. At
+    epochs ``0, measure_every, …, epochs`` (before that epoch's updates) the hidden outputs
+    ``H_l`` (skip contribution included) and the branch outputs ``F_l = f(W_l T_{l-1} + b_l)``
+    on the probe set (digits: the training set) are reduced on the fly to the per-layer measures
+    of :func:`ibcore.singularities.unit_measures` with thresholds ``tau`` (elimination, relative
+    to the layer's median unit std), ``rho`` (overlap) and ``rel_tol`` (rank), plus the
+    weight-space elimination and overlap fractions of the incoming weights (bias appended).
+    Raw activations are not kept.
+
+    Returns a :class:`~ibcore.train.History` whose ``measures`` hold one ``S × depth`` array per
+    name in :data:`UNIT_MEASURES` (rows: recorded epochs ``History.epochs``; columns: layers
+    ``h1`` … ``h{depth}``); ``meta`` adds ``shortcut``, ``branch_scale`` and the thresholds.
+    ``threads`` sets torch's CPU threads for the run (restored afterwards).
+
+    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018 §4 (deep plain, residual
+    and hyper-residual nets; CIFAR-10/100 at ``paper`` scale); spec claim 1 §6 and §8.
+    """
+    _check_threads(threads)
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2:
+        raise ValueError(f"parameter 'depth' must be an integer >= 2, got {depth!r}")
+    record = _record_epochs(epochs, measure_every)
+    data = load_dataset(dataset, seed=seed)
+    widths = [data.n_features, *[width] * depth, data.n_classes]
+    with _torch_threads(threads, device):
+        model = build_mlp(widths, activation, shortcut, init, branch_scale, seed=seed)
+        x_probe = data.x_probe.to(device)
+        fn = _unit_measure_fn(model.to(device), x_probe, tau, rho, rel_tol)
+        h = train(
+            model, data, epochs=epochs, lr=lr, batch_size=batch_size, record_epochs=record,
+            keep_activations=False, measures={"units": fn}, output=None, seed=seed,
+            device=device, desc=f"{shortcut} seed {seed}",
+        )  # fmt: skip
+    units = h.measures.pop("units")  # S × M × k
+    for i, name in enumerate(UNIT_MEASURES):
+        h.measures[name] = units[:, i, :]
+    h.meta.update(
+        shortcut=shortcut, branch_scale=branch_scale, tau=tau, rho=rho, rel_tol=rel_tol,
+        elimination_reference="median",
+    )  # fmt: skip
+    return h
+
+
+def hessian_run(
+    *,
+    shortcut: str,
+    branch_scale: float | None,
+    seed: int,
+    hessian_epochs: Sequence[int] = (0, 30),
+    dataset: str = "digits",
+    depth: int = 10,
+    width: int = 8,
+    n_samples: int = 500,
+    lr: float = 1e-3,
+    batch_size: int = 128,
+    activation: str = "relu",
+    init: str = "he",
+    device: str = "cpu",
+    threads: int | None = 1,
+) -> History:
+    """Train a small net and take the full Hessian spectrum of its loss at chosen epochs.
+
+    The net (``depth`` hidden layers of ``width`` units; for digits and depth 10, width 8 that is
+    P = 1,258 parameters) is trained like :func:`skip_run` for ``max(hessian_epochs)`` epochs.
+    At each epoch of ``hessian_epochs`` (before that epoch's updates; the last one = after
+    training) :func:`ibcore.singularities.hessian_eigs` (``method='full'``, float64, eval mode)
+    returns all P eigenvalues of the Hessian of the mean cross-entropy on the first
+    ``n_samples`` training samples.
+
+    Returns a :class:`~ibcore.train.History` with ``measures["hessian_eigs"]`` of shape
+    ``S × P`` (ascending per row) and ``epochs = sorted(hessian_epochs)``.
+
+    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018 §2.1 and §4 (degenerate
+    Hessian of plain nets); spec claim 1 §2 and §6.4.
+    """
+    _check_threads(threads)
+    epochs = sorted({int(e) for e in hessian_epochs})
+    if not epochs or epochs[0] < 0:
+        raise ValueError(f"parameter 'hessian_epochs' needs epochs >= 0, got {hessian_epochs!r}")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
+        raise ValueError(f"parameter 'n_samples' must be an integer >= 2, got {n_samples!r}")
+    data = load_dataset(dataset, seed=seed)
+    widths = [data.n_features, *[width] * depth, data.n_classes]
+    x = data.x_train[:n_samples].to(device)
+    y = data.y_train[:n_samples].to(device)
+    with _torch_threads(threads, device):
+        model = build_mlp(widths, activation, shortcut, init, branch_scale, seed=seed)
+
+        def eigs(_acts: dict[str, torch.Tensor]) -> np.ndarray:
+            return hessian_eigs(model, x, y, method="full")
+
+        h = train(
+            model, data, epochs=epochs[-1], lr=lr, batch_size=batch_size, record_epochs=epochs,
+            keep_activations=False, measures={"hessian_eigs": eigs}, output=None, seed=seed,
+            device=device, desc=f"hessian {shortcut} seed {seed}",
+        )  # fmt: skip
+    h.meta.update(
+        shortcut=shortcut, branch_scale=branch_scale, n_samples=n_samples,
+        n_params=int(sum(p.numel() for p in model.parameters())),
+    )  # fmt: skip
+    if not math.isfinite(float(np.abs(h.measures["hessian_eigs"]).max())):
+        raise FloatingPointError("the Hessian spectrum has NaN or inf entries")
+    return h

@@ -1,0 +1,538 @@
+"""Z-X and Z-Y measures and a fitting/compression phase detector (chapter 4).
+
+Lyu, Aminian & Rodrigues (2023, §3) and Lyu & Rodrigues (2024, §3) replace the mutual information
+terms of the information plane by two quantities that auxiliary networks estimate:
+
+* **Z-X** — the minimum mean-squared error of reconstructing the input X from a representation
+  Z, per input feature: ``ZX = min_g E||X − g(Z)||² / d_X``. Here ``g`` is a decoder (an MLP
+  probe) trained on a *fit* split and scored on a held-out *score* split; X is standardised per
+  feature with fit-split statistics, so ZX is in units of the input variance: 0 = X recovered
+  exactly, ≈ 1 = no better than predicting the mean. **ZX falls while Z gains information about
+  X** (fitting) and rises under compression.
+* **Z-Y** — the cross-entropy (nats) of predicting the label Y from Z with a classifier probe:
+  ``ZY = min_q E[−log q(Y|Z)]``; ``ln K`` for K balanced classes means no label information.
+
+Direction. The papers' ZX is an error. This module converts it once into the *information
+direction*: :func:`zx_information` ``= −ln ZX`` (nats per input feature, a monotone surrogate of
+``I(X;Z)`` through ``I(X;Z) ≥ h(X) − (d/2)·ln(2πe·ZX)``), and :func:`zy_information`
+``= ln K − ZY`` (nats, a lower bound of ``I(Z;Y)`` for balanced classes). Everything downstream —
+the phase detector, the chapter's figures and verdicts — works in that direction: fitting = the
+curve goes **up**, compression = it goes **down**.
+
+Batching. :func:`zxzy` trains the decoders and classifiers of *all* layers of one snapshot
+together: each layer's probe is a slice of stacked weight tensors (layers with fewer units are
+zero-padded), one Adam optimiser updates them all, and one batched matmul runs them. Parameters
+of different probes are disjoint, so each probe gets exactly the gradients of its own loss.
+
+The exact estimator architectures of the papers were not recovered (spec claim 4 §0, §1.2): the
+probe architecture, budget and split here are documented defaults, all exposed as parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+Reps = Mapping[str, torch.Tensor | np.ndarray]
+
+
+def _as_tensor(a: torch.Tensor | np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(a).detach().float().cpu()
+
+
+def _check_inputs(reps: Reps, x: torch.Tensor | np.ndarray | None, y: torch.Tensor | None) -> tuple:
+    if not isinstance(reps, Mapping) or not reps:
+        raise ValueError("parameter 'reps' must be a non-empty mapping {layer: N × d array}")
+    zs = {}
+    n = None
+    for k, v in reps.items():
+        t = _as_tensor(v)
+        if t.ndim < 2:
+            raise ValueError(
+                f"parameter 'reps[{k!r}]' must be N × d (2-D or more), got shape {tuple(t.shape)}"
+            )
+        t = t.flatten(1)
+        if not torch.isfinite(t).all():
+            raise ValueError(f"parameter 'reps[{k!r}]' contains NaN or inf")
+        if n is None:
+            n = t.shape[0]
+        elif t.shape[0] != n:
+            raise ValueError(
+                f"parameter 'reps' has layers with different sample counts ({n} and "
+                f"{t.shape[0]} for {k!r}); every layer must be recorded on the same inputs"
+            )
+        zs[k] = t
+    xt = None
+    if x is not None:
+        xt = _as_tensor(x)
+        if xt.ndim < 2:
+            raise ValueError(f"parameter 'x' must be N × d_X, got shape {tuple(xt.shape)}")
+        xt = xt.flatten(1)
+        if xt.shape[0] != n:
+            raise ValueError(f"parameter 'x' has {xt.shape[0]} rows but the representations {n}")
+        if not torch.isfinite(xt).all():
+            raise ValueError("parameter 'x' contains NaN or inf")
+    yt = None
+    if y is not None:
+        yt = torch.as_tensor(y).detach().cpu()
+        if yt.ndim != 1 or yt.shape[0] != n:
+            raise ValueError(
+                f"parameter 'y' must be a 1-D label vector of length {n}, got {tuple(yt.shape)}"
+            )
+        if torch.is_floating_point(yt):
+            if not torch.isfinite(yt).all():
+                raise ValueError("parameter 'y' contains NaN or inf")
+            if not torch.equal(yt, yt.round()):
+                raise ValueError("parameter 'y' must hold integer class labels")
+        yt = yt.long()
+        if yt.min() < 0:
+            raise ValueError("parameter 'y' must hold class labels >= 0")
+    return zs, xt, yt, n
+
+
+def _split(n: int, n_fit: int | None, fit_frac: float, split_seed: int) -> tuple:
+    if n_fit is not None:
+        if not 1 <= n_fit < n:
+            raise ValueError(f"parameter 'n_fit' must be in [1, {n - 1}], got {n_fit}")
+        idx = torch.arange(n)
+        return idx[:n_fit], idx[n_fit:]
+    if not 0 < fit_frac < 1:
+        raise ValueError(f"parameter 'fit_frac' must be in (0, 1), got {fit_frac}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(split_seed))
+    k = min(max(int(round(fit_frac * n)), 1), n - 1)
+    return perm[:k], perm[k:]
+
+
+def _standardise(z: torch.Tensor, fit: torch.Tensor, min_std: float) -> torch.Tensor:
+    """(z − mean) / max(std, min_std) with fit-split statistics (dead units stay ≈ 0)."""
+    mu = z[fit].mean(0, keepdim=True)
+    sd = z[fit].std(0, keepdim=True).clamp_min(min_std)
+    return (z - mu) / sd
+
+
+class StackedProbes(nn.Module):
+    """``L`` independent one-hidden-layer MLPs ``d → hidden → out`` evaluated as one batched op.
+
+    Chapter 4 (Lyu et al. 2023 §3: Z-X and Z-Y estimated "using neural networks"). Input
+    ``L × B × d``, output ``L × B × out``. ``hidden=0`` gives linear probes.
+    """
+
+    def __init__(self, n: int, d: int, out: int, hidden: int, generator: torch.Generator) -> None:
+        super().__init__()
+
+        def lin(i: int, o: int) -> tuple[nn.Parameter, nn.Parameter]:
+            b = 1.0 / math.sqrt(i)  # PyTorch's nn.Linear default range
+            w = (torch.rand(n, i, o, generator=generator) * 2 - 1) * b
+            c = (torch.rand(n, 1, o, generator=generator) * 2 - 1) * b
+            return nn.Parameter(w), nn.Parameter(c)
+
+        self.hidden = hidden
+        if hidden:
+            self.w1, self.b1 = lin(d, hidden)
+            self.w2, self.b2 = lin(hidden, out)
+        else:
+            self.w2, self.b2 = lin(d, out)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if self.hidden:
+            z = torch.relu(torch.baddbmm(self.b1, z, self.w1))
+        return torch.baddbmm(self.b2, z, self.w2)
+
+
+@dataclass
+class ZXZY:
+    """Z-X and Z-Y of several layers at one snapshot (chapter 4; Lyu et al. 2023 §3).
+
+    ``layers`` in input order; ``zx_test``/``zx_train``: per-feature MSE (units of the standardised
+    input's variance); ``zy_test``/``zy_train``: cross-entropy in nats. Arrays of length L; NaN
+    where a measure was not requested.
+    """
+
+    layers: list[str]
+    zx_test: np.ndarray
+    zx_train: np.ndarray
+    zy_test: np.ndarray
+    zy_train: np.ndarray
+
+    def as_array(self) -> np.ndarray:
+        """L × 4 array: columns ``zx_test, zx_train, zy_test, zy_train`` (:data:`COLUMNS`)."""
+        return np.stack([self.zx_test, self.zx_train, self.zy_test, self.zy_train], axis=1)
+
+
+COLUMNS = ("zx_test", "zx_train", "zy_test", "zy_train")
+
+
+def zxzy(
+    reps: Reps,
+    x: torch.Tensor | np.ndarray | None = None,
+    y: torch.Tensor | np.ndarray | None = None,
+    *,
+    n_classes: int | None = None,
+    steps: int = 300,
+    hidden: int = 128,
+    lr: float = 1e-3,
+    batch_size: int = 256,
+    n_fit: int | None = None,
+    fit_frac: float = 0.8,
+    split_seed: int = 0,
+    probe_seed: int = 0,
+    min_std: float = 1e-2,
+) -> ZXZY:
+    """Z-X (if ``x`` is given) and Z-Y (if ``y`` is given) of every layer in ``reps``, batched.
+
+    Chapter 4 (Lyu, Aminian & Rodrigues 2023 §3; Lyu & Rodrigues 2024 §3; spec claim 4 §1.2).
+
+    Args:
+        reps: {layer: N × d} representations of the same N inputs (e.g. one snapshot's activations).
+        x: N × d_X inputs, the decoders' target. Standardised per feature with fit-split
+            statistics; features constant on the fit split are dropped.
+        y: N integer labels, the classifiers' target.
+        n_classes: number of classes (default ``max(y) + 1``).
+        steps, hidden, lr, batch_size: the probes' training budget (Adam, mini-batches of the fit
+            split) and architecture (``d → hidden → ReLU → out``; ``hidden=0`` = linear).
+        n_fit: the first ``n_fit`` rows are the fit split and the rest the score split (e.g. a
+            network's train then test set); None = a random ``fit_frac`` split by ``split_seed``.
+        probe_seed: seeds the probes' initialisation and mini-batches (fix it across snapshots).
+        min_std: lower clamp of the per-unit std when standardising Z (dead units would blow up
+            the score error otherwise; spec §1.2).
+
+    Returns:
+        :class:`ZXZY` with the score-split ("test") and fit-split ("train") errors per layer.
+    """
+    if x is None and y is None:
+        raise ValueError("zxzy needs 'x' (for Z-X), 'y' (for Z-Y) or both")
+    for name, v, lo in (("steps", steps, 1), ("hidden", hidden, 0), ("batch_size", batch_size, 1)):
+        if not isinstance(v, int) or v < lo:
+            raise ValueError(f"parameter {name!r} must be an int >= {lo}, got {v!r}")
+    if not lr > 0:
+        raise ValueError(f"parameter 'lr' must be > 0, got {lr!r}")
+    if not min_std > 0:
+        raise ValueError(f"parameter 'min_std' must be > 0, got {min_std!r}")
+    zs, xt, yt, n = _check_inputs(reps, x, y)
+    fit, score = _split(n, n_fit, fit_frac, split_seed)
+    names = list(zs)
+    L = len(names)
+    dmax = max(z.shape[1] for z in zs.values())
+    Z = torch.zeros(L, n, dmax)
+    for i, k in enumerate(names):
+        Z[i, :, : zs[k].shape[1]] = _standardise(zs[k], fit, min_std)
+    gen = torch.Generator().manual_seed(probe_seed)
+    probes: dict[str, StackedProbes] = {}
+    if xt is not None:
+        keep = xt[fit].std(0) > 1e-8
+        if not keep.any():
+            raise ValueError("parameter 'x' is constant on the fit split; Z-X is undefined")
+        xs = xt[:, keep]
+        xs = (xs - xs[fit].mean(0)) / xs[fit].std(0)
+        probes["zx"] = StackedProbes(L, dmax, xs.shape[1], hidden, gen)
+    if yt is not None:
+        k = int(yt.max()) + 1 if n_classes is None else int(n_classes)
+        if k < 2 or int(yt.max()) >= k:
+            raise ValueError(f"parameter 'n_classes' = {n_classes} does not cover the labels")
+        probes["zy"] = StackedProbes(L, dmax, k, hidden, gen)
+    params = [p for m in probes.values() for p in m.parameters()]
+    opt = torch.optim.Adam(params, lr=lr)
+    nf = len(fit)
+
+    def losses(idx: torch.Tensor, reduce: bool) -> dict[str, torch.Tensor]:
+        zb = Z[:, idx]
+        out = {}
+        if "zx" in probes:
+            err = (probes["zx"](zb) - xs[idx].unsqueeze(0)) ** 2  # L × B × d_X
+            out["zx"] = err.mean(dim=(1, 2))
+        if "zy" in probes:
+            logits = probes["zy"](zb)  # L × B × K
+            lab = yt[idx].unsqueeze(0).expand(L, -1)
+            ce = nn.functional.cross_entropy(logits.transpose(1, 2), lab, reduction="none")
+            out["zy"] = ce.mean(1)
+        return out
+
+    for _ in range(steps):
+        b = fit[torch.randint(nf, (min(batch_size, nf),), generator=gen)]
+        loss = sum(v.sum() for v in losses(b, True).values())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        te, tr = losses(score, False), losses(fit, False)
+    nan = np.full(L, np.nan)
+
+    def get(d: dict, k: str) -> np.ndarray:
+        return d[k].numpy().astype(np.float64) if k in d else nan.copy()
+
+    return ZXZY(names, get(te, "zx"), get(tr, "zx"), get(te, "zy"), get(tr, "zy"))
+
+
+def zxzy_measure(
+    x: torch.Tensor | np.ndarray,
+    y: torch.Tensor | np.ndarray,
+    layers: Sequence[str] | None = None,
+    **kwargs,
+):
+    """A ``measures`` callback for :func:`ibcore.train.train`: snapshot acts → L × 4 array.
+
+    Chapter 4. Columns are :data:`COLUMNS`; rows follow ``layers`` (default: the order of the
+    recorded activations, output layer excluded). ``kwargs`` go to :func:`zxzy`.
+    """
+
+    def fn(acts: dict[str, torch.Tensor]) -> np.ndarray:
+        names = list(layers) if layers is not None else [k for k in acts if k != "output"]
+        return zxzy({k: acts[k] for k in names}, x, y, **kwargs).as_array()
+
+    return fn
+
+
+def zx_information(zx: np.ndarray | float) -> np.ndarray:
+    """Z-X in the information direction: ``−ln ZX`` (nats per input feature; chapter 4).
+
+    Higher = more information about X. Lyu & Rodrigues (2024) plot the MSE itself; this monotone
+    transform (spec §1.2, max-entropy bound) turns "ZX falls" into "information rises".
+    """
+    a = np.asarray(zx, dtype=np.float64)
+    if np.any(a <= 0):
+        raise ValueError("parameter 'zx' must be > 0 (an MSE)")
+    return -np.log(a)
+
+
+def zy_information(zy: np.ndarray | float, n_classes: int) -> np.ndarray:
+    """Z-Y in the information direction: ``ln K − ZY`` (nats; chapter 4).
+
+    A lower bound of I(Z;Y) for K balanced classes (H(Y) = ln K); 0 = no label information.
+    """
+    if n_classes < 2:
+        raise ValueError(f"parameter 'n_classes' must be >= 2, got {n_classes}")
+    return math.log(n_classes) - np.asarray(zy, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Phase detector
+# ---------------------------------------------------------------------------------------------
+
+PHASE_KINDS = ("fit-then-compress", "compress-only", "fit-only", "flat")
+
+
+@dataclass
+class Phases:
+    """Fitting and compression phases of one information trajectory (chapter 4).
+
+    ``fitting_rise`` (≥ 0): the largest rise of the smoothed curve within the early ``window``;
+    ``fit_epochs``: (start, end) epochs of that rise, or None when it is below ``min_change``.
+    ``compression_fall`` (≥ 0): the largest fall after the fitting phase (after the start when
+    there is none); ``compress_epochs``: its (start, end), or None below ``min_change``.
+    ``kind``: one of :data:`PHASE_KINDS`. ``smoothed``: the curve the decision was made on.
+    Units are those of the input curve (nats for :func:`zx_information`).
+    """
+
+    kind: str
+    fitting_rise: float
+    compression_fall: float
+    fit_epochs: tuple[int, int] | None
+    compress_epochs: tuple[int, int] | None
+    smoothed: np.ndarray
+
+
+def smooth_trajectory(info: np.ndarray, width: int = 3) -> np.ndarray:
+    """Seed mean, then a running median of ``width`` snapshots (edge values repeated).
+
+    Chapter 4. ``info`` is S (one seed) or seeds × S; NaNs are ignored in the seed mean.
+    """
+    a = np.asarray(info, dtype=np.float64)
+    if a.ndim == 2:
+        a = np.nanmean(a, axis=0)
+    if a.ndim != 1:
+        raise ValueError(f"parameter 'info' must be S or seeds × S, got shape {np.shape(info)}")
+    if not isinstance(width, int) or width < 1 or width % 2 == 0:
+        raise ValueError(f"parameter 'width' must be an odd int >= 1, got {width!r}")
+    h = width // 2
+    padded = np.pad(a, h, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, width)
+    return np.median(windows, axis=1)
+
+
+def detect_phases(
+    epochs: Sequence[int],
+    info: np.ndarray,
+    *,
+    width: int = 3,
+    window: float = 0.6,
+    min_change: float = 0.05,
+) -> Phases:
+    """Find the fitting and compression phases of an information-direction trajectory.
+
+    Chapter 4 (Lyu & Rodrigues 2024 §4: NIS models fit then compress, IS models compress only;
+    spec claim 4 §2). ``info`` must point in the information direction (higher = more about X,
+    e.g. :func:`zx_information`), shape S or seeds × S (seeds are averaged, then smoothed with
+    :func:`smooth_trajectory`).
+
+    * **Fitting**: ``fitting_rise = max_{t1 < t2, t2 in the first `window` of the snapshots}
+      (m[t2] − m[t1])`` — the largest early rise; a fitting phase when ``≥ min_change``. For
+      ``−ln ZX`` a rise of 0.05 nats is a ≈ 5 % relative fall of the MSE (the spec's rule).
+    * **Compression**: ``compression_fall = max_{t1 < t2} (m[t1] − m[t2])`` over snapshots from
+      the end of the fitting phase on (from the start when there is none); a compression phase
+      when ``≥ min_change``.
+
+    Returns :class:`Phases`.
+    """
+    e = np.asarray(epochs)
+    m = smooth_trajectory(info, width)
+    if e.ndim != 1 or len(e) != len(m):
+        raise ValueError(f"parameter 'epochs' needs {len(m)} entries, got shape {e.shape}")
+    if len(m) < 2:
+        raise ValueError("a trajectory needs at least 2 snapshots")
+    if not np.isfinite(m).all():
+        raise ValueError("parameter 'info' contains NaN or inf after the seed mean")
+    if not 0 < window <= 1:
+        raise ValueError(f"parameter 'window' must be in (0, 1], got {window}")
+    if not min_change > 0:
+        raise ValueError(f"parameter 'min_change' must be > 0, got {min_change}")
+    last = max(1, int(math.ceil(window * (len(m) - 1))))
+    run_min = np.minimum.accumulate(m)
+    rises = m[1 : last + 1] - run_min[:last]
+    t2 = int(np.argmax(rises)) + 1
+    rise = max(float(rises[t2 - 1]), 0.0)
+    fits = rise >= min_change
+    fit_ep = None
+    if fits:
+        t1 = int(np.argmin(m[:t2]))
+        fit_ep = (int(e[t1]), int(e[t2]))
+    start = t2 if fits else 0
+    tail = m[start:]
+    run_max = np.maximum.accumulate(tail)
+    falls = run_max - tail
+    c2 = int(np.argmax(falls))
+    fall = float(falls[c2])
+    comp = fall >= min_change
+    comp_ep = None
+    if comp:
+        c1 = int(np.argmax(tail[: c2 + 1]))
+        comp_ep = (int(e[start + c1]), int(e[start + c2]))
+    kind = {
+        (True, True): "fit-then-compress",
+        (False, True): "compress-only",
+        (True, False): "fit-only",
+        (False, False): "flat",
+    }[(fits, comp)]
+    return Phases(kind, rise, fall, fit_ep, comp_ep, m)
+
+
+# ---------------------------------------------------------------------------------------------
+# The chapter's cacheable run
+# ---------------------------------------------------------------------------------------------
+
+
+ARCHS = ("mlp", "cnn", "vit", "mixer")
+
+
+def snapshot_epochs(epochs: int, n: int) -> list[int]:
+    """About ``n`` log-spaced snapshot epochs from 0 to ``epochs`` (dense early; chapter 4).
+
+    ``unique(round(geomspace(1, epochs + 1, n)) − 1)``: e.g. 0, 1, 2, 3, 5, 8, 12, 19, 30 for
+    ``epochs=30, n=10`` (spec claim 4 §6: fitting, if any, happens in the first epochs).
+    """
+    if epochs < 1 or n < 2:
+        raise ValueError(f"snapshot_epochs needs epochs >= 1 and n >= 2, got {epochs}, {n}")
+    e = np.unique(np.round(np.geomspace(1, epochs + 1, n)).astype(int) - 1)
+    return sorted({0, epochs, *e.tolist()})
+
+
+def shortcut_run(
+    *,
+    seed: int,
+    shortcut: str,
+    arch: str = "mlp",
+    dataset: str = "digits",
+    depth: int = 8,
+    width: int = 64,
+    activation: str = "relu",
+    epochs: int = 30,
+    snapshots: int = 10,
+    lr: float = 2e-4,
+    batch_size: int = 64,
+    probe_steps: int = 300,
+    probe_hidden: int = 64,
+    probe_lr: float = 3e-3,
+    probe_batch: int = 128,
+    device: str = "cpu",
+):
+    """Train a residual net with ``shortcut`` and measure Z-X, Z-Y of every block at every snapshot.
+
+    Chapter 4 (Lyu & Rodrigues 2024 §3–4; spec claim 4 §6). ``arch='mlp'``:
+    ``build_mlp([d_in] + [width] * depth + [K], activation, shortcut)``; ``arch='cnn'``:
+    ``build_cnn(in_shape, width, depth, K, ...)`` (``width`` = channels; digits as 1×8×8);
+    ``arch='vit'``/``'mixer'``: ``build_token_net`` (patch 2 on 8×8 digits, 4 on 32×32 images,
+    ``width`` = token dimension, 4 heads). Block 1 is the stem, blocks 2..depth carry the shortcut. Probes are recorded on all of the data set's inputs (train then
+    test): they are fitted on the network's training inputs and scored on its test inputs. The
+    History's ``measures["zxzy"]`` is S × depth × 4 (:data:`COLUMNS`); activations are not kept.
+    """
+    from ibcore.data import load_dataset
+    from ibcore.models import build_cnn, build_mlp, build_token_net
+    from ibcore.train import train
+
+    kw = {"probe": "all"} if dataset == "digits" else {}
+    data = load_dataset(dataset, seed=seed, **kw)
+    if dataset != "digits":  # torchvision sets: record on the probe images, random split
+        n_fit = None
+    else:
+        n_fit = len(data.x_train)
+    if arch == "mlp":
+        widths = [data.x_train[0].numel(), *([width] * depth), data.n_classes]
+        model = build_mlp(widths, activation, shortcut=shortcut, seed=seed)
+    elif arch == "cnn":
+        shape = tuple(data.x_train.shape[1:]) if data.x_train.ndim == 4 else (1, 8, 8)
+        model = build_cnn(shape, width, depth, data.n_classes, activation, shortcut, seed=seed)
+    elif arch in ("vit", "mixer"):
+        shape = tuple(data.x_train.shape[1:]) if data.x_train.ndim == 4 else (1, 8, 8)
+        patch = 2 if shape[1] <= 16 else 4
+        model = build_token_net(
+            arch, shape, patch, width, depth, data.n_classes, shortcut, seed=seed
+        )
+    else:
+        raise ValueError(f"parameter 'arch' = {arch!r} is not allowed; choose one of {ARCHS}")
+    layers = model.layer_names
+    measure = zxzy_measure(
+        data.x_probe, data.y_probe, layers, n_classes=data.n_classes, n_fit=n_fit,
+        steps=probe_steps, hidden=probe_hidden, lr=probe_lr, batch_size=probe_batch,
+        probe_seed=seed,
+    )  # fmt: skip
+    h = train(
+        model, data, epochs=epochs, lr=lr, batch_size=batch_size,
+        keep_activations=False, measures={"zxzy": measure}, output=None, seed=seed,
+        record_epochs=snapshot_epochs(epochs, snapshots),
+        device=device, desc=f"{shortcut} seed {seed}",
+    )  # fmt: skip
+    h.meta["layers"] = layers
+    return h
+
+
+def phase_table(
+    histories: Sequence, layer: int = -1, *, column: str = "zx_test", **kwargs
+) -> dict[str, np.ndarray]:
+    """Per-seed phase statistics of one layer over several :func:`shortcut_run` histories.
+
+    Chapter 4 verdicts (Lyu & Rodrigues 2024 §4). Each history's ``measures["zxzy"]`` column
+    ``column`` (a Z-X column) of ``layer`` is turned into the information direction with
+    :func:`zx_information` and passed to :func:`detect_phases` (``kwargs``: width, window,
+    min_change). Returns arrays (one entry per history): ``fitting_rise``, ``compression_fall``
+    (nats) and ``kind``.
+    """
+    if not histories:
+        raise ValueError("phase_table needs at least one history")
+    if column not in COLUMNS[:2]:
+        raise ValueError(f"parameter 'column' = {column!r}; choose one of {COLUMNS[:2]}")
+    rise, fall, kind = [], [], []
+    for h in histories:
+        info = zx_information(h.measures["zxzy"][:, layer, COLUMNS.index(column)])
+        p = detect_phases(h.epochs, info, **kwargs)
+        rise.append(p.fitting_rise)
+        fall.append(p.compression_fall)
+        kind.append(p.kind)
+    return {
+        "fitting_rise": np.array(rise),
+        "compression_fall": np.array(fall),
+        "kind": np.array(kind),
+    }

@@ -1,0 +1,438 @@
+"""Tests for ibcore.estimators (chapters 0 and 2; spec claim2_adaptive_estimators.md §1, §2, §7)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy.special import logsumexp
+
+from ibcore import estimators as E
+from ibcore.data import szt_task
+
+F, Y = szt_task()
+H_Y = -(2118 / 4096 * math.log2(2118 / 4096) + 1978 / 4096 * math.log2(1978 / 4096))
+BINNING = ("fixed", "saxe_floor", "saxe_max", "ebab")
+KERNEL = ("kde", "kde_lower", "akde")
+ALL = BINNING + KERNEL
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def run(name: str, t, y, **kw) -> tuple[float, float]:
+    return E.ESTIMATORS[name](t, y, **kw)
+
+
+# ------------------------------------------------------------------------------------------------
+# references written out by hand
+# ------------------------------------------------------------------------------------------------
+
+
+def ref_kde(t: np.ndarray, y: np.ndarray, var: float) -> tuple[float, float]:
+    """Kolchinsky–Tracey upper bound in float64 NumPy, the full N × N matrix (spec §1b)."""
+    t = np.asarray(t, dtype=np.float64)
+    d2 = ((t[:, None, :] - t[None, :, :]) ** 2).sum(-1)
+    logit = -d2 / (2 * var)
+    n = len(t)
+    a_all = math.log(n) - logsumexp(logit, axis=1).mean()
+    a_cls = 0.0
+    for k in np.unique(y):
+        m = y == k
+        a_cls += m.mean() * (math.log(m.sum()) - logsumexp(logit[np.ix_(m, m)], axis=1).mean())
+    return a_all / math.log(2), (a_all - a_cls) / math.log(2)
+
+
+def ref_ebab_edges(values: np.ndarray, low: float, num_of_bins: int = 30) -> np.ndarray:
+    """The authors' ``set_up_bins`` loop (Chelombiev et al. code, maxentropy=True), verbatim."""
+    layer_bins = [low]
+    unique = np.unique(np.squeeze(values.reshape(1, -1)))
+    unique = np.sort(np.setdiff1d(unique, layer_bins))
+    if unique.size > 0:
+        for k in range(num_of_bins):
+            ind = int(k * (unique.size / num_of_bins))
+            layer_bins.append(unique[ind])
+        layer_bins.append(unique[-1])
+    return np.asarray(layer_bins)
+
+
+# ------------------------------------------------------------------------------------------------
+# known answers (spec §7)
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", BINNING)
+def test_three_bit_code_is_three_bits(name):
+    ixt, ity = run(name, F[:, :3], Y)
+    assert ixt == pytest.approx(3.0, abs=1e-12)
+    assert 0 <= ity <= ixt
+
+
+@pytest.mark.parametrize("name", ("kde", "kde_lower"))
+def test_three_bit_code_kde_small_noise(name):
+    ixt, _ = run(name, F[:, :3], Y, noise_var=1e-6)
+    assert ixt == pytest.approx(3.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("name", BINNING)
+def test_t_equals_y_gives_h_y(name):
+    _, ity = run(name, Y, Y)
+    assert H_Y == pytest.approx(0.99916, abs=5e-6)
+    assert ity == pytest.approx(H_Y, abs=1e-12)
+
+
+def test_t_equals_y_kde():
+    ixt, ity = E.mi_kde(Y, Y, noise_var=1e-4)
+    assert ixt == pytest.approx(H_Y, abs=1e-5) and ity == pytest.approx(H_Y, abs=1e-5)
+
+
+def test_ebab_single_continuous_neuron():
+    t = rng(0).normal(size=(4096, 1))
+    ixt, _ = E.mi_ebab(t, Y)
+    assert ixt == pytest.approx(4.909, abs=0.02)
+
+
+def test_ebab_beats_fixed_on_relu_like_data():
+    t = 5 * np.maximum(0.0, rng(1).normal(size=(4096, 3)))
+    fixed = E.mi_fixed_binning(t, Y)[0]
+    assert E.mi_ebab(t, Y)[0] > fixed + 3
+    assert E.mi_ebab(t, Y, activation="relu")[0] > fixed + 3
+
+
+def test_ebab_scale_invariance_is_exact():
+    t = rng(2).normal(size=(1000, 4))
+    y = Y[:1000]
+    for c in (100.0, 8.0, 1e-3):
+        assert E.mi_ebab(c * t, y) == E.mi_ebab(t, y)
+    r = np.maximum(t, 0)
+    assert E.mi_ebab(100 * r, y, activation="relu") == E.mi_ebab(r, y, activation="relu")
+
+
+def test_akde_power_two_is_scale_invariant_power_one_is_not():
+    t = rng(3).normal(size=(600, 5)).astype(np.float32)
+    y = Y[:600]
+    base = np.array(E.mi_akde(t, y, power=2))
+    for c in (0.1, 7.0):
+        assert np.allclose(E.mi_akde(c * t, y, power=2), base, atol=1e-4)
+    assert abs(E.mi_akde(7 * t, y, power=1)[0] - E.mi_akde(t, y, power=1)[0]) > 0.1
+
+
+def test_kde_tends_to_log2_n_for_small_noise():
+    n = 1024
+    t = rng(4).normal(size=(n, 10))
+    ixt, _ = E.mi_kde(t, Y[:n], noise_var=1e-6)
+    assert abs(ixt - math.log2(n)) <= 1e-6
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_identical_rows_give_zero(name):
+    t = np.tile(np.array([[0.3, -0.2, 0.7]]), (200, 1))
+    assert run(name, t, Y[:200]) == pytest.approx((0.0, 0.0), abs=1e-12)
+
+
+def test_kde_non_increasing_in_noise():
+    t = rng(5).normal(size=(500, 3))
+    vals = [E.mi_kde(t, Y[:500], noise_var=v) for v in np.logspace(-4, 2, 13)]
+    ixt = np.array([v[0] for v in vals])
+    assert np.all(np.diff(ixt) <= 1e-6)
+    assert ixt[0] > 8.9 and ixt[-1] < 0.1
+
+
+def test_upper_bound_at_least_lower_bound():
+    t = rng(6).normal(size=(500, 4))
+    for v in (1e-3, 1e-1, 1.0, 10.0):
+        up, lo = E.mi_kde(t, Y[:500], v), E.mi_kde_lower(t, Y[:500], v)
+        assert up[0] >= lo[0] - 1e-9
+        assert lo[0] == pytest.approx(E.mi_kde(t, Y[:500], 4 * v)[0], abs=1e-9)
+
+
+@pytest.mark.parametrize("var", [1e-2, 1e-1, 1.0])
+def test_torch_float32_matches_numpy_reference(var):
+    t = rng(7).normal(size=(300, 4))
+    y = rng(8).integers(0, 3, 300)
+    got = E.mi_kde(t, y, noise_var=var)
+    assert np.allclose(got, ref_kde(t, y, var), atol=1e-4)
+    exact = E.mi_kde(t, y, noise_var=var, dtype=torch.float64)
+    assert np.allclose(exact, ref_kde(t, y, var), atol=1e-9)
+
+
+def test_chunked_equals_unchunked():
+    t = rng(9).normal(size=(257, 6)).astype(np.float32)
+    y = Y[:257]
+    full = np.array(E.mi_kde(t, y, noise_var=0.2, chunk_size=257))
+    for cs in (1, 7, 64, None):
+        assert np.allclose(E.mi_kde(t, y, noise_var=0.2, chunk_size=cs), full, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_ity_below_ixt_below_log2_n(name):
+    for seed in range(3):
+        t = rng(seed).normal(size=(512, 3)) * (seed + 1)
+        ixt, ity = run(name, t, Y[:512])
+        assert 0 <= ity <= ixt + 1e-12 <= math.log2(512) + 1e-9
+        assert ity <= H_Y + 0.05  # p(y) of the first 512 labels is close to the full set's
+
+
+def test_ebab_edges_match_the_authors_loop():
+    r = rng(10)
+    t = np.round(np.tanh(r.normal(size=(300, 5))), 2).astype(np.float32)  # many ties, in [-1, 1]
+    for low in (-1.000001, float(t.min()) - 1e-3):
+        assert np.array_equal(E.ebab_edges(t, low=low), ref_ebab_edges(t, low).astype(np.float32))
+    assert np.array_equal(E.ebab_edges(t, activation="tanh"), E.ebab_edges(t, low=-1.000001))
+    relu = np.maximum(t, 0)
+    assert np.array_equal(E.ebab_edges(relu, activation="relu"), ref_ebab_edges(relu, 0.0))
+    bins = ref_ebab_edges(relu, 0.0).astype(np.float32)
+    expect = bins[np.digitize(relu.reshape(-1), bins) - 1].reshape(relu.shape)
+    assert np.array_equal(E.bin_ebab(relu, activation="relu"), expect)
+    assert E.mi_ebab(relu, Y[:300], activation="relu") == pytest.approx(
+        E.discrete_mi(expect, Y[:300]), abs=1e-12
+    )
+
+
+def test_ebab_few_unique_values_and_dead_layer():
+    assert E.ebab_edges(np.array([[0.0], [1.0], [2.0]]), n_bins=30, activation="relu").size == 32
+    assert E.mi_ebab(np.zeros((50, 2)), Y[:50], activation="relu") == (0.0, 0.0)
+    samples = E.ebab_edges(rng(0).normal(size=(40, 1)), n_bins=4, quantile_basis="samples")
+    assert samples.size == 6 and np.all(np.diff(samples) >= 0)
+
+
+def test_floor_and_range_binning_match_the_formulas():
+    t = rng(11).normal(size=(400, 3)).astype(np.float32)
+    assert np.array_equal(E.bin_floor(t), np.floor(t / np.float32(0.07)).astype(np.int64))
+    assert E.mi_saxe_floor(t, Y[:400]) == pytest.approx(
+        E.discrete_mi(np.floor(t / np.float32(0.07)), Y[:400]), abs=1e-12
+    )
+    relu = np.maximum(t, 0)
+    bins = np.linspace(0.0, float(relu.max()), 30).astype(np.float32)
+    expect = bins[np.digitize(relu, bins) - 1]
+    got = E.mi_saxe_max(relu, Y[:400], activation="relu")
+    assert got == pytest.approx(E.discrete_mi(expect, Y[:400]), abs=1e-12)
+    bins = np.linspace(0.0, float(relu.max()), 200).astype(np.float32)  # > 64 edges: binary search
+    expect = bins[np.digitize(relu, bins) - 1]
+    got = E.mi_saxe_max(relu, Y[:400], n_bins=200, activation="relu")
+    assert got == pytest.approx(E.discrete_mi(expect, Y[:400]), abs=1e-12)
+    edges = ref_ebab_edges(relu, 0.0, 150).astype(np.float32)
+    expect = edges[np.digitize(relu, edges) - 1]
+    assert np.array_equal(E.bin_ebab(relu, n_bins=150, activation="relu"), expect)
+
+
+# ------------------------------------------------------------------------------------------------
+# information_plane over a whole history
+# ------------------------------------------------------------------------------------------------
+
+
+def fake_history(s: int = 5, n: int = 256, seed: int = 0) -> dict[str, np.ndarray]:
+    r = rng(seed)
+    grow = np.linspace(0.5, 3.0, s)[:, None, None]
+    return {
+        "h1": (np.tanh(r.normal(size=(s, n, 4)) * grow)).astype(np.float32),
+        "h2": (np.maximum(r.normal(size=(s, n, 3)), 0) * grow).astype(np.float32),
+        "output": r.dirichlet([1, 1], size=(s, n)).astype(np.float32),
+    }
+
+
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("fixed", {}),
+        ("fixed", {"n_bins": 12}),
+        ("saxe_floor", {"binsize": 0.1}),
+        ("ebab", {}),
+        ("ebab", {"n_bins": 10, "quantile_basis": "samples"}),
+        ("kde", {"noise_var": 0.05}),
+        ("kde_lower", {}),
+        ("akde", {"alpha": 0.2}),
+    ],
+)
+def test_information_plane_equals_per_snapshot_calls(name, kw):
+    hist = fake_history()
+    y = Y[:256]
+    plane = E.information_plane(hist, y, estimator=name, **kw)
+    assert list(plane) == list(hist)
+    for layer, snaps in hist.items():
+        expect = np.array([run(name, s, y, **kw) for s in snaps])
+        assert plane[layer].shape == (len(snaps), 2)
+        assert np.allclose(plane[layer], expect, atol=1e-10)
+
+
+def test_information_plane_fixed_keeps_chapter_0_values():
+    hist = fake_history()
+    y = Y[:256]
+    plane = E.information_plane(hist, y, estimator="fixed", n_bins=30)
+    for layer, snaps in hist.items():
+        old = np.array([E.discrete_mi(E.bin_fixed(s, 30), y) for s in snaps])
+        assert np.allclose(plane[layer], old, atol=1e-12)
+
+
+def test_information_plane_saxe_max_uses_the_running_max():
+    hist = fake_history()
+    y = Y[:256]
+    hist["h2"][2] *= 10  # a big epoch: later epochs keep its maximum
+    relu_layers = {k: hist[k] for k in ("h2", "output")}  # all ≥ 0, as in a ReLU net
+    plane = E.information_plane(relu_layers, y, estimator="saxe_max", activation="relu")
+    run_max = np.maximum.accumulate(hist["h2"].max(axis=(1, 2)))
+    expect = [
+        E.mi_saxe_max(s, y, high=m, activation="relu")
+        for s, m in zip(hist["h2"], run_max, strict=True)
+    ]
+    assert np.allclose(plane["h2"], expect, atol=1e-12)
+    per_snap = E.information_plane(hist, y, estimator="saxe_max", max_over="snapshot")
+    assert not np.allclose(per_snap["h2"][3:], plane["h2"][3:])
+    assert E.information_plane(hist, y, estimator="saxe_max", max_over="all")["h1"].shape == (5, 2)
+
+
+def test_information_plane_akde_running_max_and_subsample():
+    hist = fake_history()
+    y = Y[:256]
+    plane = E.information_plane(hist, y, estimator="akde", scale="running_max")
+    var = E.akde_noise_var(hist["h1"], scale="running_max")
+    assert np.all(np.diff(var) >= 0)
+    expect = [E.mi_kde(s, y, noise_var=v) for s, v in zip(hist["h1"], var, strict=True)]
+    assert np.allclose(plane["h1"], expect, atol=1e-10)
+    sub = E.information_plane(hist, y, estimator="kde", subsample=64, subsample_seed=3)
+    assert np.all(sub["h1"][:, 0] <= 6 + 1e-9)
+
+
+def test_information_plane_takes_torch_tensors():
+    hist = {k: torch.from_numpy(v) for k, v in fake_history().items()}
+    y = torch.from_numpy(Y[:256].astype(np.int64))
+    for name in ("ebab", "kde"):
+        plane = E.information_plane(hist, y, estimator=name)
+        assert plane["h1"].shape == (5, 2)
+    assert E.mi_ebab(hist["h1"][0], y) == E.mi_ebab(hist["h1"][0].numpy(), Y[:256])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_kde_on_cuda_matches_cpu():
+    t = torch.from_numpy(rng(12).normal(size=(2000, 8)).astype(np.float32))
+    cpu = E.mi_kde(t, Y[:2000], noise_var=0.1)
+    gpu = E.mi_kde(t.cuda(), Y[:2000], noise_var=0.1)
+    assert np.allclose(cpu, gpu, atol=1e-4)
+
+
+# ------------------------------------------------------------------------------------------------
+# properties on random inputs
+# ------------------------------------------------------------------------------------------------
+
+
+@st.composite
+def layer_and_labels(draw):
+    n = draw(st.integers(2, 40))
+    d = draw(st.integers(1, 4))
+    decimals = draw(st.sampled_from([0, 1, 3]))  # few decimals → ties and repeated rows
+    t = draw(hnp.arrays(np.float64, (n, d), elements=st.floats(-5, 5, allow_nan=False, width=32)))
+    y = draw(hnp.arrays(np.int64, n, elements=st.integers(0, 2)))
+    perm = draw(st.permutations(range(n)))
+    return np.round(t, decimals), y, np.asarray(perm)
+
+
+def property_kwargs(name: str) -> dict:
+    return {"dtype": torch.float64} if name in KERNEL else {}
+
+
+@pytest.mark.parametrize("name", ALL)
+@settings(max_examples=25, deadline=None)
+@given(data=layer_and_labels())
+def test_property_bounds_and_permutation_invariance(name, data):
+    t, y, perm = data
+    kw = property_kwargs(name)
+    ixt, ity = run(name, t, y, **kw)
+    n = len(t)
+    h_y = E.entropy_bits(np.bincount(y))
+    assert 0.0 <= ity <= ixt <= math.log2(n) + 1e-9
+    assert ity <= h_y + 1e-9
+    ixt_p, ity_p = run(name, t[perm], y[perm], **kw)
+    if name in KERNEL:
+        assert ixt_p == pytest.approx(ixt, abs=1e-9) and ity_p == pytest.approx(ity, abs=1e-9)
+    else:
+        assert (ixt_p, ity_p) == pytest.approx((ixt, ity), abs=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=layer_and_labels(), c=st.floats(1e-2, 1e2))
+def test_property_ebab_scale_invariance(data, c):
+    t, y, _ = data
+    assert E.mi_ebab(t * 2.0, y) == E.mi_ebab(t, y)  # a power of two: exact products
+    # an arbitrary factor can merge two values that differ in the last bit; check a generic case
+    if len(np.unique(t)) == len(np.unique(np.round(t * c, 12))):
+        assert E.mi_ebab(t * c, y)[0] == pytest.approx(E.mi_ebab(t, y)[0], abs=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------
+# bad input
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_inf_activations_raise(name, bad):
+    t = rng(0).normal(size=(20, 3))
+    t[4, 1] = bad
+    with pytest.raises(ValueError, match="contains NaN or inf activations"):
+        run(name, t, Y[:20])
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("shape", [(0, 3), (20, 0)])
+def test_empty_layer_raises(name, shape):
+    with pytest.raises(ValueError, match="is empty"):
+        run(name, np.zeros(shape), Y[: shape[0]])
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_labels_that_do_not_match_raise(name):
+    with pytest.raises(ValueError, match="labels do not match the samples: 19 labels for 20"):
+        run(name, rng(0).normal(size=(20, 3)), Y[:19])
+
+
+def test_information_plane_bad_input():
+    hist = fake_history()
+    with pytest.raises(ValueError, match="parameter 'estimator' = 'nope' is not allowed"):
+        E.information_plane(hist, Y[:256], estimator="nope")
+    with pytest.raises(ValueError, match="labels do not match the samples: 255 labels for 256"):
+        E.information_plane(hist, Y[:255], estimator="ebab")
+    bad = dict(hist)
+    bad["h2"] = bad["h2"].copy()
+    bad["h2"][1, 3, 0] = np.nan
+    for name in ("ebab", "kde"):
+        with pytest.raises(ValueError, match="layer 'h2' contains NaN or inf activations"):
+            E.information_plane(bad, Y[:256], estimator=name)
+    with pytest.raises(ValueError, match="layer 'h1' is empty"):
+        E.information_plane({"h1": np.zeros((3, 256, 0))}, Y[:256], estimator="ebab")
+    with pytest.raises(ValueError, match="parameter 'max_over' = 'x' is not allowed"):
+        E.information_plane(hist, Y[:256], estimator="saxe_max", max_over="x")
+    with pytest.raises(ValueError, match="parameter 'subsample' \\(999\\) exceeds"):
+        E.information_plane(hist, Y[:256], estimator="kde", subsample=999)
+    with pytest.raises(ValueError, match="unknown options for estimator 'kde'"):
+        E.information_plane(hist, Y[:256], estimator="kde", alpha=0.1)
+
+
+def test_bad_parameters_raise():
+    t = rng(0).normal(size=(20, 2))
+    y = Y[:20]
+    with pytest.raises(ValueError, match="parameter 'quantile_basis' = 'x' is not allowed"):
+        E.mi_ebab(t, y, quantile_basis="x")
+    with pytest.raises(ValueError, match="parameter 'n_bins' must be an integer >= 1"):
+        E.mi_ebab(t, y, n_bins=0)
+    with pytest.raises(ValueError, match="parameter 'activation' = 'sigmoidish' is not allowed"):
+        E.mi_ebab(t, y, activation="sigmoidish")
+    with pytest.raises(ValueError, match="values below the lowest bin edge"):
+        E.mi_ebab(t, y, activation="relu")
+    with pytest.raises(ValueError, match="parameter 'noise_var' must be a positive"):
+        E.mi_kde(t, y, noise_var=0.0)
+    with pytest.raises(ValueError, match="parameter 'bound' = 'middle' is not allowed"):
+        E.mi_kde(t, y, bound="middle")
+    with pytest.raises(ValueError, match="parameter 'scale' = 'mean' is not allowed"):
+        E.mi_akde(t, y, scale="mean")
+    with pytest.raises(ValueError, match="parameter 'binsize' must be a positive"):
+        E.mi_saxe_floor(t, y, binsize=-1)
+    with pytest.raises(ValueError, match="parameter 'chunk_size' must be an integer >= 1"):
+        E.mi_kde(t, y, chunk_size=0)
+    with pytest.raises(ValueError, match="labels must be integers"):
+        E.mi_ebab(t, np.full(20, 0.5))

@@ -1,0 +1,169 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ibcore.zxzy import (
+    COLUMNS,
+    PHASE_KINDS,
+    detect_phases,
+    smooth_trajectory,
+    zx_information,
+    zxzy,
+    zxzy_measure,
+    zy_information,
+)
+
+FAST = dict(steps=200, hidden=32, lr=1e-2, batch_size=128)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    g = torch.Generator().manual_seed(0)
+    n, d = 600, 8
+    x = torch.randn(n, d, generator=g)
+    y = (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()  # 4 classes from X
+    reps = {
+        "x": x,
+        "noise_0.3": x + 0.3 * torch.randn(n, d, generator=g),
+        "noise_1": x + 1.0 * torch.randn(n, d, generator=g),
+        "noise_3": x + 3.0 * torch.randn(n, d, generator=g),
+        "const": torch.full((n, 5), 2.0),
+        "onehot_y": torch.nn.functional.one_hot(y, 4).float(),
+    }
+    return reps, x, y, zxzy(reps, x, y, n_fit=450, **FAST)
+
+
+def test_zx_orders_representations_by_information(toy):
+    _, _, _, r = toy
+    zx = dict(zip(r.layers, r.zx_test, strict=True))
+    assert zx["x"] < zx["noise_0.3"] < zx["noise_1"] < zx["noise_3"] < zx["const"]
+    assert zx["x"] < 0.1
+    assert zx["const"] == pytest.approx(1.0, abs=0.15)  # no better than the mean
+    info = zx_information(r.zx_test)
+    assert np.all(np.diff(info[:4]) < 0)  # rising noise -> falling information about X
+
+
+def test_zy_one_hot_label_is_best_and_constant_is_chance(toy):
+    _, _, _, r = toy
+    zy = dict(zip(r.layers, r.zy_test, strict=True))
+    assert zy["onehot_y"] == min(zy.values()) and zy["onehot_y"] < 0.1
+    assert zy["const"] == pytest.approx(math.log(4), abs=0.1)
+    assert zy_information(zy["const"], 4) == pytest.approx(0.0, abs=0.1)
+
+
+def test_probes_of_all_layers_train_together_and_independently(toy):
+    reps, x, y, r = toy
+    alone = zxzy({"noise_1": reps["noise_1"]}, x, y, n_fit=450, **FAST)
+    both = zxzy({"noise_1": reps["noise_1"], "const": reps["const"]}, x, y, n_fit=450, **FAST)
+    assert both.zx_test[0] == pytest.approx(alone.zx_test[0], rel=0.15)
+    assert r.as_array().shape == (len(reps), len(COLUMNS))
+
+
+def test_only_x_or_only_y_and_measure_callback(toy):
+    reps, x, y, _ = toy
+    r = zxzy({"x": reps["x"]}, x, None, n_fit=450, **FAST)
+    assert np.isfinite(r.zx_test).all() and np.isnan(r.zy_test).all()
+    fn = zxzy_measure(x, y, n_fit=450, **FAST)
+    out = fn({"a": reps["x"], "output": reps["onehot_y"]})
+    assert out.shape == (1, 4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(reps={"a": torch.zeros(10, 3)}, x=torch.zeros(9, 2)), "'x' has 9 rows"),
+        (dict(reps={"a": torch.zeros(10, 3), "b": torch.zeros(8, 3)}), "different sample counts"),
+        (dict(reps={"a": torch.full((10, 3), float("nan"))}), "NaN"),
+        (dict(reps={"a": torch.zeros(10)}), "N × d"),
+        (dict(reps={}), "non-empty"),
+        (dict(reps={"a": torch.randn(10, 3)}, x=torch.full((10, 2), float("nan"))), "'x'.*NaN"),
+        (dict(reps={"a": torch.randn(10, 3)}, y=torch.zeros(7, dtype=torch.long)), "'y'"),
+    ],
+)
+def test_bad_input_raises_value_error(kwargs, match):
+    kwargs.setdefault("x", torch.randn(10, 2))
+    with pytest.raises(ValueError, match=match):
+        zxzy(**kwargs, steps=2)
+
+
+def test_bad_budget_and_direction_helpers():
+    with pytest.raises(ValueError, match="steps"):
+        zxzy({"a": torch.randn(10, 3)}, torch.randn(10, 2), steps=0)
+    with pytest.raises(ValueError, match="x.*y"):
+        zxzy({"a": torch.randn(10, 3)})
+    with pytest.raises(ValueError, match="zx"):
+        zx_information(0.0)
+    assert zx_information(1.0) == 0.0 and zx_information(0.5) > 0  # lower MSE = more information
+
+
+# ---- phase detector, on synthetic trajectories in the information direction -----------------
+
+EPOCHS = np.array([0, 1, 2, 3, 5, 8, 12, 20, 30, 50])
+
+
+def _noisy(curve, seeds=4, sd=0.01, seed=0):
+    rng = np.random.default_rng(seed)
+    return curve[None] + sd * rng.standard_normal((seeds, len(curve)))
+
+
+def test_rise_then_fall_is_fit_then_compress():
+    curve = np.array([0.5, 0.7, 0.9, 1.0, 0.95, 0.9, 0.85, 0.8, 0.78, 0.75])
+    p = detect_phases(EPOCHS, _noisy(curve))
+    assert p.kind == "fit-then-compress"
+    assert p.fitting_rise == pytest.approx(0.5, abs=0.05)
+    assert p.compression_fall == pytest.approx(0.2, abs=0.05)  # the median shaves the peak
+    assert p.fit_epochs[0] == 0 and p.fit_epochs[1] in (3, 5)
+    assert p.compress_epochs[0] >= p.fit_epochs[1]
+
+
+def test_fall_only_is_compress_only_and_one_outlier_is_smoothed_away():
+    curve = np.linspace(1.5, 0.8, len(EPOCHS))
+    p = detect_phases(EPOCHS, _noisy(curve))
+    assert p.kind == "compress-only" and p.fitting_rise < 0.05
+    spiky = curve.copy()
+    spiky[2] += 0.4  # a single-snapshot outlier must not count as fitting
+    assert detect_phases(EPOCHS, spiky).kind == "compress-only"
+    assert detect_phases(EPOCHS, spiky, width=1).kind == "fit-then-compress"
+
+
+def test_flat_and_fit_only():
+    assert detect_phases(EPOCHS, _noisy(np.ones(len(EPOCHS)), sd=0.005)).kind == "flat"
+    rise = np.linspace(0.2, 1.2, len(EPOCHS))
+    p = detect_phases(EPOCHS, rise)
+    assert p.kind == "fit-only" and p.compression_fall == 0.0
+    assert set(PHASE_KINDS) >= {p.kind}
+
+
+def test_direction_matters_the_mse_itself_would_read_backwards():
+    mse = np.exp(-np.array([0.5, 0.7, 0.9, 1.0, 0.95, 0.9, 0.85, 0.8, 0.78, 0.75]))
+    assert detect_phases(EPOCHS, zx_information(mse)).kind == "fit-then-compress"
+    assert detect_phases(EPOCHS, mse).kind != "fit-then-compress"
+
+
+def test_phase_detector_bad_input():
+    with pytest.raises(ValueError, match="epochs"):
+        detect_phases(EPOCHS[:3], np.ones(len(EPOCHS)))
+    with pytest.raises(ValueError, match="width"):
+        smooth_trajectory(np.ones(5), width=2)
+    with pytest.raises(ValueError, match="NaN"):
+        detect_phases(EPOCHS, np.full(len(EPOCHS), np.nan))
+    with pytest.raises(ValueError, match="window"):
+        detect_phases(EPOCHS, np.ones(len(EPOCHS)), window=0)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_shortcut_run_measures_every_block_at_every_snapshot(arch):
+    from ibcore.zxzy import phase_table, shortcut_run, snapshot_epochs
+
+    torch.set_num_threads(1)
+    kw = dict(depth=2, width=8, epochs=2, snapshots=3, probe_steps=5, probe_hidden=8)
+    h = shortcut_run(seed=0, shortcut="identity", arch=arch, **kw)
+    assert h.epochs.tolist() == snapshot_epochs(2, 3) == [0, 1, 2]
+    assert h.measures["zxzy"].shape == (3, 2, 4) and h.meta["layers"] == ["h1", "h2"]
+    assert np.isfinite(h.measures["zxzy"]).all()
+    st = phase_table([h, h])
+    assert st["fitting_rise"].shape == (2,) and set(st["kind"]) <= set(PHASE_KINDS)
+    with pytest.raises(ValueError, match="arch"):
+        shortcut_run(seed=0, shortcut="identity", arch="transformer", **kw)
