@@ -1,0 +1,215 @@
+"""Chapter 3 runner, criterion, presets and speed helpers (ibcore.entropy; spec claim 3 §2, §5)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ibcore.data import DataUnavailableError
+from ibcore.entropy import (
+    LBELoss,
+    MiddleLayersLBELoss,
+    batch_entropy,
+    batch_entropy_per_layer,
+    final_accuracy,
+    flush_denormals,
+    lbe_run,
+    lbe_step_cost,
+)
+from ibcore.params import ParameterError
+from ibcore.presets import chapter_params
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+# ------------------------------------------------------------------------------------------------
+# The vectorised per-layer entropy (one pass over L x B x U)
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "dtype, rtol, grad_atol", [(torch.float64, 1e-12, 1e-15), (torch.float32, 1e-5, 2e-8)]
+)
+def test_stacked_entropies_equal_the_per_layer_values_and_gradients(dtype, rtol, grad_atol):
+    g = gen(1)
+    scales = [1e-4, 0.01, 0.3, 1.0, 7.0]
+    hidden = [
+        (s * torch.randn(32, 6, generator=g, dtype=dtype) + 2.0).requires_grad_() for s in scales
+    ]
+    h = batch_entropy_per_layer(hidden)  # equal shapes: the vectorised path
+    ref = torch.stack([batch_entropy(a) for a in hidden])
+    torch.testing.assert_close(h, ref, rtol=rtol, atol=1e-12)
+    grads = torch.autograd.grad(h.sum(), hidden)
+    ref_grads = torch.autograd.grad(ref.sum(), hidden)
+    for a, b in zip(grads, ref_grads, strict=True):
+        # float32: deviations of 1e-4 around 2.0 keep only ~3 digits in either method
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=grad_atol)
+
+
+def test_stacked_entropies_give_exact_zero_for_constant_layers():
+    layers = [torch.full((128, 16), v) for v in (0.1, 3.7, 1e-3)]
+    layers.append(torch.randn(128, 16, generator=gen(2)))
+    h = batch_entropy_per_layer(layers)
+    assert h[:3].tolist() == [0.0, 0.0, 0.0]
+    assert h[3] > 0.5
+
+
+def test_mixed_shapes_still_work_per_layer():
+    hidden = [torch.randn(16, 4, generator=gen(3)), torch.randn(16, 2, 3, generator=gen(4))]
+    h = batch_entropy_per_layer(hidden)
+    assert torch.equal(h, torch.stack([batch_entropy(a) for a in hidden]))
+
+
+# ------------------------------------------------------------------------------------------------
+# MiddleLayersLBELoss: LBE on the authors' D-2 middle layers
+# ------------------------------------------------------------------------------------------------
+
+
+def test_middle_layers_loss_regularises_hidden_1_to_minus_1_only():
+    g = gen(5)
+    depth = 6
+    hidden = [(0.5 * torch.randn(64, 8, generator=g)).requires_grad_() for _ in range(depth)]
+    logits = torch.randn(64, 10, generator=g, requires_grad=True)
+    y = torch.randint(0, 10, (64,), generator=g)
+    crit = MiddleLayersLBELoss(depth, lbe_alpha=1.0, lbe_alpha_min=0.5, lbe_beta=2.0)
+    assert crit.lbe.num_layers == depth - 2
+    assert [n for n, _ in crit.named_parameters()] == ["lbe.lbe_alpha_p"]
+    total = crit(logits, y, hidden)
+    ref = LBELoss(depth - 2, 1.0, 0.5, 2.0)(logits, y, hidden[1:-1])
+    torch.testing.assert_close(total, ref, rtol=0, atol=0)
+    assert total > F.cross_entropy(logits, y)
+    grads = torch.autograd.grad(total, hidden, allow_unused=True)
+    assert grads[0] is None and grads[-1] is None  # first and last hidden layers are not used
+    assert all(gr is not None and gr.abs().sum() > 0 for gr in grads[1:-1])
+
+
+def test_middle_layers_loss_checks_depth_and_layer_count():
+    with pytest.raises(ValueError, match="parameter 'depth' must be an integer >= 3"):
+        MiddleLayersLBELoss(2)
+    crit = MiddleLayersLBELoss(4)
+    logits, y = torch.randn(8, 3), torch.randint(0, 3, (8,))
+    with pytest.raises(ValueError, match="built for depth=4 but got 3 hidden layers"):
+        crit(logits, y, [torch.randn(8, 5) for _ in range(3)])
+
+
+# ------------------------------------------------------------------------------------------------
+# lbe_run
+# ------------------------------------------------------------------------------------------------
+
+
+def test_lbe_run_records_entropies_targets_and_metrics_with_the_right_shapes():
+    h = lbe_run(seed=0, depth=5, width=8, epochs=2, record_every=1, eval_every=1)
+    assert h.epochs.tolist() == [0, 1, 2]
+    assert h.measures["entropy"].shape == (3, 5)  # every hidden layer T_1..T_5
+    assert h.measures["target"].shape == (3, 3)  # the depth-2 regularised layers
+    assert np.all(h.measures["entropy"] >= 0)
+    assert np.allclose(h.measures["target"][0], 0.5)  # targets start at max(alpha, alpha_min)
+    assert h.activations == {}  # raw activations are not kept
+    assert h.metrics["epoch"].tolist() == [0, 1, 2]
+    assert h.meta["steps_per_epoch"] == 12 and h.meta["steps"] == 24  # 1437 digits, batch 128
+    assert h.meta["depth"] == 5 and h.meta["regularised_layers"] == [2, 4]
+    assert h.meta["model"]["widths"] == [64, 8, 8, 8, 8, 8, 10]
+    assert h.meta["model"]["init"] == "default"
+    plain = lbe_run(seed=0, depth=5, width=8, epochs=2, lbe_beta=0.0, record_every=2)
+    assert plain.epochs.tolist() == [0, 2]
+    assert set(plain.measures) == {"entropy"} and plain.meta["regularised_layers"] == []
+
+
+def test_plain_deep_net_goes_silent_and_lbe_revives_every_regularised_layer():
+    kw = dict(seed=0, depth=20, width=32, epochs=10, lr=1e-3, record_every=10, eval_every=10)
+    plain = lbe_run(lbe_beta=0.0, **kw)
+    lbe = lbe_run(lbe_alpha=0.5, lbe_alpha_min=0.5, lbe_beta=1.0, **kw)
+    hp, hl = plain.measures["entropy"], lbe.measures["entropy"]
+    assert hp[0, -1] == 0.0 and hl[0, -1] == 0.0  # same init: the last layer is silent at first
+    assert hp[-1, -1] == 0.0 and hp[-1, 1:-1].min() == 0.0  # the plain net stays silent
+    assert plain.metrics["train_acc"][-1] < 0.15  # ... and at chance (10 classes)
+    assert hl[-1, 1:-1].min() > 0.2  # LBE: every regularised layer has entropy again
+    assert lbe.metrics["train_acc"][-1] > plain.metrics["train_acc"][-1] + 0.04
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"depth": 2}, "depth"),
+        ({"width": 0}, "width"),
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 1}, "batch_size"),
+        ({"record_every": 0}, "record_every"),
+        ({"eval_every": 0}, "eval_every"),
+        ({"lbe_beta": -1.0}, "lbe_beta"),
+        ({"lbe_alpha_min": float("nan")}, "lbe_alpha_min"),
+        ({"dataset": "imagenet"}, "dataset"),
+    ],
+)
+def test_lbe_run_rejects_bad_parameters_by_name(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        lbe_run(seed=0, **kwargs)
+
+
+def test_lbe_run_without_mnist_files_names_the_offline_data_set():
+    with pytest.raises(DataUnavailableError, match="dataset='digits'"):
+        lbe_run(seed=0, dataset="mnist", depth=3, width=4, epochs=1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Presets, speed helpers
+# ------------------------------------------------------------------------------------------------
+
+
+def test_chapter_3_presets_validate():
+    smoke, cpu, paper = (chapter_params("03", s) for s in ("smoke", "cpu", "paper"))
+    assert (cpu["depth"], cpu["width"], cpu["lr"], cpu["batch_size"]) == (50, 128, 3e-4, 128)
+    assert (cpu["lbe_alpha"], cpu["lbe_alpha_min"], cpu["lbe_beta"]) == (0.5, 0.5, 1.0)
+    assert cpu["epochs"] * 12 == 804 and cpu["seeds"] == 3 and 50 in cpu["sweep_depths"]
+    assert (paper["dataset"], paper["depth"], paper["width"]) == ("mnist", 500, 1000)
+    assert (paper["lbe_alpha"], paper["lbe_alpha_min"], paper["lbe_beta"]) == (2.0, 0.2, 0.1)
+    assert smoke["depth"] < cpu["depth"] and smoke["epochs"] < cpu["epochs"]
+    assert chapter_params("03", "cpu", sweep_depths=[10, 40])["sweep_depths"] == [10, 40]
+
+
+@pytest.mark.parametrize(
+    "values, name",
+    [({"depth": 2}, "depth"), ({"dataset": "szt12"}, "dataset"), ({"batch_size": 1}, "batch_size")],
+)
+def test_chapter_3_bad_parameters_raise(values, name):
+    with pytest.raises(ParameterError, match=f"parameter '{name}'"):
+        chapter_params("03", "cpu", **values)
+
+
+def test_lbe_step_cost_returns_positive_times_and_a_ratio():
+    r = lbe_step_cost(depth=4, width=8, batch_size=16, steps=2, repeats=2)
+    assert set(r) == {"plain_s", "lbe_s", "ratio", "ratio_min", "ratio_max"}
+    assert r["plain_s"] > 0 and r["lbe_s"] > 0 and r["ratio_min"] <= r["ratio"] <= r["ratio_max"]
+
+
+def test_flush_denormals_is_scoped():
+    tiny = torch.tensor([1e-39])  # a float32 denormal
+    with flush_denormals():
+        assert (tiny * 1.0).item() == 0.0
+    assert (tiny * 1.0).item() > 0.0
+
+
+def test_lbe_run_restores_the_thread_count_and_denormal_mode():
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        lbe_run(seed=0, depth=3, width=4, epochs=1)
+        assert torch.get_num_threads() == 2
+        assert (torch.tensor([1e-39]) * 1.0).item() > 0.0  # flushing is off again
+    finally:
+        torch.set_num_threads(old)
+
+
+def test_final_accuracy_is_the_mean_of_the_last_evaluations():
+    h = lbe_run(seed=0, depth=3, width=4, epochs=4, record_every=4, eval_every=1)
+    acc = h.metrics["train_acc"]
+    assert final_accuracy(h) == pytest.approx(acc[-5:].mean())
+    assert final_accuracy(h, "test_acc", last=1) == pytest.approx(h.metrics["test_acc"][-1])
+    with pytest.raises(ValueError, match="parameter 'key'"):
+        final_accuracy(h, "val_acc")
+    with pytest.raises(ValueError, match="parameter 'last'"):
+        final_accuracy(h, last=0)
