@@ -34,7 +34,7 @@ class Param:
         """Return ``value`` (normalised) or raise :class:`ParameterError` naming ``name``."""
         if self.many:
             if isinstance(value, str):
-                value = [v.strip() for v in value.split(",") if v.strip()]
+                value = [_parse_item(v.strip(), self.kind) for v in value.split(",") if v.strip()]
             if not isinstance(value, list | tuple) or not value:
                 raise ParameterError(
                     f"parameter {name!r} must be a non-empty list (or comma-separated string), got {value!r}"
@@ -64,6 +64,18 @@ class Param:
                 f"parameter {name!r} = {value!r} is out of range; it must be <= {self.high}"
             )
         return value
+
+
+def _parse_item(text: str, kind: type | tuple[type, ...]) -> Any:
+    """One item of a comma-separated parameter ("10,40"), converted to int/float when expected."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    for k in (int, float):
+        if k in kinds:
+            try:
+                return k(text)
+            except ValueError:
+                pass
+    return text
 
 
 def resolve(

@@ -45,3 +45,12 @@ def test_many_values_and_seeds_list():
     with pytest.raises(ParameterError, match=r"parameter 'acts' = 'elu' is not allowed"):
         resolve(schema, {"cpu": {}}, "cpu", acts=["tanh", "elu"])
     assert seeds_list(3) == [0, 1, 2] and seeds_list([5, 7]) == [5, 7]
+
+
+def test_comma_separated_numbers_are_converted():
+    schema = {"depths": Param(int, many=True, low=2)}
+    assert resolve(schema, {"cpu": {}}, "cpu", depths="10, 40")["depths"] == [10, 40]
+    with pytest.raises(
+        ParameterError, match=r"parameter 'depths' must be of type int, got str 'x'"
+    ):
+        resolve(schema, {"cpu": {}}, "cpu", depths="10,x")
