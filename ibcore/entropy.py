@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ibcore.env import cpu_threads
 from ibcore.train import History
 
 __all__ = [
@@ -517,19 +518,14 @@ def lbe_run(
         measures["target"] = lambda _acts: criterion.lbe.targets().detach()
     record = sorted({*range(0, epochs + 1, record_every), epochs})
     kind = f"LBE b={lbe_beta:g}" if lbe_beta else "plain"
-    threads = torch.get_num_threads()
-    if torch.device(device).type == "cpu":
-        torch.set_num_threads(1)  # see the docstring: FTZ reaches only the calling thread
-    try:
-        with flush_denormals():
-            hist = train(
-                model, data, epochs=epochs, lr=lr, batch_size=batch_size, optimizer="adam",
-                criterion=criterion, record_epochs=record, keep_activations=False,
-                measures=measures, output=None, shuffle=True, seed=seed, eval_every=eval_every,
-                device=device, desc=f"depth {depth} {kind} seed {seed}",
-            )  # fmt: skip
-    finally:
-        torch.set_num_threads(threads)
+    # one thread: flush-to-zero reaches only the calling thread (see flush_denormals)
+    with cpu_threads(1, device), flush_denormals():
+        hist = train(
+            model, data, epochs=epochs, lr=lr, batch_size=batch_size, optimizer="adam",
+            criterion=criterion, record_epochs=record, keep_activations=False,
+            measures=measures, output=None, shuffle=True, seed=seed, eval_every=eval_every,
+            device=device, desc=f"depth {depth} {kind} seed {seed}",
+        )  # fmt: skip
     steps_per_epoch = math.ceil(len(data.x_train) / batch_size)
     hist.meta.update(
         depth=depth, width=width, steps_per_epoch=steps_per_epoch, steps=epochs * steps_per_epoch,

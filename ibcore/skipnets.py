@@ -23,14 +23,14 @@ forward pass), the other reading of §6b.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from ibcore.data import load_dataset
+from ibcore.env import cpu_threads
 from ibcore.models import MLP, build_mlp
 from ibcore.singularities import (
     hessian_eigs,
@@ -89,31 +89,6 @@ def architecture(name: str, depth: int) -> dict[str, Any]:
     a = ARCHITECTURES[name]
     bs = depth**-0.5 if a["branch_scale"] else None
     return {"shortcut": a["shortcut"], "init": a["init"], "branch_scale": bs}
-
-
-@contextmanager
-def _torch_threads(threads: int | None, device: str) -> Iterator[None]:
-    """Run with ``threads`` torch and BLAS threads (restored afterwards); no-op if None.
-
-    Tiny autograd graphs and the small SVDs of the measures run several times slower (numpy's
-    SVD of a 1437 × 32 matrix up to 70×) with 2 threads on a busy 2-core machine. Off the CPU
-    only the numpy/BLAS side (the measures) is limited.
-    """
-    if threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    old = torch.get_num_threads()
-    on_cpu = torch.device(device).type == "cpu"
-    if on_cpu:
-        torch.set_num_threads(int(threads))
-    try:
-        with threadpool_limits(int(threads)):
-            yield
-    finally:
-        if on_cpu:
-            torch.set_num_threads(old)
 
 
 def _check_threads(threads: int | None) -> None:
@@ -198,7 +173,7 @@ def skip_run(
     record = _record_epochs(epochs, measure_every)
     data = load_dataset(dataset, seed=seed)
     widths = [data.n_features, *[width] * depth, data.n_classes]
-    with _torch_threads(threads, device):
+    with cpu_threads(threads, device):
         model = build_mlp(widths, activation, shortcut, init, branch_scale, seed=seed)
         x_probe = data.x_probe.to(device)
         fn = _unit_measure_fn(model.to(device), x_probe, tau, rho, rel_tol)
@@ -259,7 +234,7 @@ def hessian_run(
     widths = [data.n_features, *[width] * depth, data.n_classes]
     x = data.x_train[:n_samples].to(device)
     y = data.y_train[:n_samples].to(device)
-    with _torch_threads(threads, device):
+    with cpu_threads(threads, device):
         model = build_mlp(widths, activation, shortcut, init, branch_scale, seed=seed)
 
         def eigs(_acts: dict[str, torch.Tensor]) -> np.ndarray:
