@@ -77,6 +77,7 @@ def execute(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.running.ipynb")
     failed = out.with_name(f"{out.stem}.failed.ipynb")
+    env = {"IBCORE_HEADLESS": "1", **(env or {})}  # no widget frontend (ibcore.widgets.live)
     saved = {k: os.environ.get(k) for k in ["MPLBACKEND", *(env or {})]}
     os.environ["MPLBACKEND"] = "Agg"
     os.environ.update(env or {})
