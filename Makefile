@@ -20,13 +20,15 @@ help:
 	@echo "make test            run the whole test suite (creates .venv if needed)"
 	@echo "make book            execute every chapter (default parameters) and build book/_build/html"
 	@echo "make run NB=00 ARGS=\"-p seeds 5\"   rerun one chapter with parameters"
+	@echo "make sweep NB=00 GRID=\"activation=tanh,relu seeds=0-9\" [ARGS=\"-p scale smoke\"] [SCHEDULER=tcp://host:8786] [JOBS=2]"
+	@echo "                     run a parameter grid of a chapter (local processes, or a Dask cluster)"
 	@echo "make bench           run the benchmarks (bench/), print medians, write bench/results.json"
 	@echo "make clean           remove built notebooks, the book build, results and the cache"
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check \
-		-c requirements/constraints.txt -e ".[book,test]"
+		-c requirements/constraints.txt -e ".[book,test,sweep]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ibbook)" >/dev/null
 	@touch $(STAMP)
 
@@ -56,3 +58,8 @@ distclean: clean
 .PHONY: bench
 bench: $(STAMP)
 	IBCORE_PROGRESS=0 $(PY) bench/run_all.py
+
+.PHONY: sweep
+sweep: $(STAMP)
+	@test -n "$(NB)" -a -n "$(GRID)" || { echo "usage: make sweep NB=00 GRID=\"activation=tanh,relu seeds=0-9\" [ARGS=\"-p scale smoke\"] [SCHEDULER=tcp://host:8786] [JOBS=2]"; exit 2; }
+	IBCORE_PROGRESS=0 $(PY) -m ibcore.sweep $(NB) $(GRID) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(JOBS),--jobs $(JOBS)) $(ARGS)

@@ -66,6 +66,38 @@ class Param:
         return value
 
 
+@dataclass(frozen=True)
+class Seeds(Param):
+    """The ``seeds`` parameter: a count ``n`` (seeds 0..n-1) or an explicit list of seeds.
+
+    All chapters (their ``seeds``); the list form lets a sweep (issue 7, :mod:`ibcore.sweep`) run
+    one seed per grid point, e.g. ``seeds=[7]``, and still share the cached runs of a chapter run
+    with ``seeds=50``. ``low``/``high`` bound the count; listed seeds must lie in [0, 2**31).
+    """
+
+    kind: type | tuple[type, ...] = int
+
+    def check(self, name: str, value: Any) -> Any:
+        """An int count as :class:`Param` checks it, or a non-empty list of distinct seeds."""
+        if not isinstance(value, list | tuple):
+            try:
+                return self._check_one(name, value)
+            except ParameterError as exc:
+                raise ParameterError(
+                    f"{exc} (a count n for seeds 0..n-1, or a list of seeds such as [3, 7])"
+                ) from None
+        if not value:
+            raise ParameterError(f"parameter {name!r} must not be an empty list of seeds")
+        for s in value:
+            if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**31:
+                raise ParameterError(
+                    f"parameter {name!r}: every listed seed must be an int in [0, 2**31), got {s!r}"
+                )
+        if len(set(value)) != len(value):
+            raise ParameterError(f"parameter {name!r} lists a seed twice: {list(value)!r}")
+        return [int(s) for s in value]
+
+
 def _parse_item(text: str, kind: type | tuple[type, ...]) -> Any:
     """One item of a comma-separated parameter ("10,40"), converted to int/float when expected."""
     kinds = kind if isinstance(kind, tuple) else (kind,)

@@ -11,10 +11,10 @@ from typing import Any
 from ibcore.data import DATASETS, SPLITS
 from ibcore.env import DEVICES
 from ibcore.models import ACTIVATIONS, SHORTCUTS
-from ibcore.params import SCALES, Param, resolve
+from ibcore.params import SCALES, Param, Seeds, resolve
 
 COMMON: dict[str, Param] = {
-    "seeds": Param(int, "number of seeds (0..n-1)", low=1, high=1000),
+    "seeds": Seeds(int, "number of seeds (0..n-1), or a list of seeds", low=1, high=1000),
     "device": Param(str, "torch device", choices=DEVICES),
 }
 
