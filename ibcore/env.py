@@ -127,7 +127,13 @@ SMOKE_TEXT = (
 
 
 def smoke_banner() -> None:
-    """Show the 'smoke scale: not results' banner in a notebook (all chapters)."""
+    """Show the 'smoke scale: not results' banner in a notebook (all chapters).
+
+    Does nothing when ``IBCORE_SMOKE_BANNER=top``: the pipeline has already put the banner at the
+    top of the page (``ibcore.pipeline.add_smoke_banner``).
+    """
+    if os.environ.get("IBCORE_SMOKE_BANNER") == "top":
+        return
     try:
         from IPython import get_ipython
         from IPython.display import HTML, display

@@ -56,6 +56,45 @@ def _coerce(value: str) -> Any:
     return yaml.safe_load(value)
 
 
+SMOKE_TAG = "ibcore-smoke-banner"
+SMOKE_BANNER_ENV = "IBCORE_SMOKE_BANNER"
+
+
+def add_smoke_banner(notebook: Any) -> Any:
+    """Put the 'smoke run: not results' banner at the top of ``notebook``, under its title.
+
+    Serves every chapter built at ``scale='smoke'``: the banner is a markdown cell (a MyST warning
+    admonition with class ``ibcore-smoke``, tagged ``ibcore-smoke-banner``) placed right after the
+    ``# title`` line of the first cell, splitting that cell if more follows the title; a notebook
+    whose first cell has no such title gets it as its first cell. Idempotent. Returns ``notebook``.
+    """
+    import nbformat
+
+    from ibcore.env import SMOKE_TEXT
+
+    cells = notebook.cells
+    if any(SMOKE_TAG in c.get("metadata", {}).get("tags", []) for c in cells):
+        return notebook
+    banner = nbformat.v4.new_markdown_cell(
+        ":::{admonition} Smoke run: not results\n:class: warning ibcore-smoke\n"
+        f"{SMOKE_TEXT}\n:::",
+        metadata={"tags": [SMOKE_TAG]},
+    )
+    first = cells[0] if cells else None
+    lines = first.source.split("\n") if first is not None and first.cell_type == "markdown" else []
+    title = next((i for i, line in enumerate(lines) if line.startswith("# ")), None)
+    if title is None:
+        cells.insert(0, banner)
+        return notebook
+    rest = "\n".join(lines[title + 1 :]).strip("\n")
+    first.source = "\n".join(lines[: title + 1])
+    new = [first, banner]
+    if rest:
+        new.append(nbformat.v4.new_markdown_cell(rest))
+    notebook.cells = new + cells[1:]
+    return notebook
+
+
 def execute(
     nb: Path,
     out: Path,
@@ -68,7 +107,8 @@ def execute(
     The kernel is ``python3`` from the project's environment, run headless (``MPLBACKEND=Agg``; ``ibcore.setup`` selects the inline backend). The
     executed notebook is written to a temporary file and moved into place only on success, so a
     failing chapter leaves no half-written ``out`` behind (papermill's own partial output is kept
-    beside it as ``<out>.failed.ipynb`` for debugging).
+    beside it as ``<out>.failed.ipynb`` for debugging). At ``scale='smoke'`` the page gets the
+    'not results' banner at its top (:func:`add_smoke_banner`) instead of under the setup cell.
     """
     import jupytext
     import papermill as pm
@@ -78,13 +118,19 @@ def execute(
     tmp = out.with_name(f".{out.stem}.running.ipynb")
     failed = out.with_name(f"{out.stem}.failed.ipynb")
     env = {"IBCORE_HEADLESS": "1", **(env or {})}  # no widget frontend (ibcore.widgets.live)
-    saved = {k: os.environ.get(k) for k in ["MPLBACKEND", *(env or {})]}
+    notebook = jupytext.read(nb)
+    env = dict(env or {})
+    if (parameters or {}).get("scale") == "smoke":
+        add_smoke_banner(notebook)
+        env[SMOKE_BANNER_ENV] = "top"  # ibcore.setup then shows no second banner
+    saved = {k: os.environ.get(k) for k in ["MPLBACKEND", SMOKE_BANNER_ENV, *env]}
     os.environ["MPLBACKEND"] = "Agg"
-    os.environ.update(env or {})
+    os.environ.pop(SMOKE_BANNER_ENV, None)
+    os.environ.update(env)
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(
-            jupytext.read(nb),
+            notebook,
             str(tmp),
             parameters=dict(parameters or {}),
             kernel_name=KERNEL,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 
@@ -17,19 +16,8 @@ pytestmark = pytest.mark.slow
 NOTEBOOKS = pipeline.notebooks()
 
 
-@pytest.fixture(scope="module")
-def smoke_book(tmp_path_factory):
-    root = tmp_path_factory.mktemp("smoke")
-    book = root / "book"
-    shutil.copytree(
-        REPO_ROOT / "book", book, ignore=shutil.ignore_patterns("_build", "chapters", "verdicts.md")
-    )
-    env = {"IBCORE_RESULTS": str(root / "results"), "IBCORE_CACHE": str(root / "cache"),
-           "IBCORE_PROGRESS": "0"}  # fmt: skip
-    html = pipeline.build_book(
-        book, parameters={"scale": "smoke"}, env=env, results=root / "results"
-    )
-    return root, book, html
+# The smoke build (fixture ``smoke_book``) lives in conftest.py: built once, shared with
+# test_browser.py.
 
 
 def test_there_are_chapters_and_each_is_in_the_toc():
@@ -63,6 +51,11 @@ def test_smoke_execution_outputs(smoke_book, nb):
     assert any("image/png" in o.get("data", {}) for o in outputs), "no figure"
     assert any("ibcore-verdict" in "".join(o.get("data", {}).get("text/html", "")) for o in outputs)
     assert executed["cells"][0]["cell_type"] == "markdown"
+    # The smoke banner is the cell under the title, and the setup cell does not repeat it.
+    assert pipeline.SMOKE_TAG in executed["cells"][1]["metadata"].get("tags", [])
+    assert not any(
+        "ibcore-smoke" in "".join(o.get("data", {}).get("text/html", "")) for o in outputs
+    )
     assert any("injected-parameters" in c["metadata"].get("tags", []) for c in executed["cells"])
 
 
@@ -80,6 +73,9 @@ def test_smoke_book_html(smoke_book):
     for nb in NOTEBOOKS:
         page = (html / "chapters" / f"{nb.stem}.html").read_text()
         assert "ibcore-verdict" in page and "<img" in page and "Smoke run: not results" in page
+        body = page[page.index("<h1") :]
+        assert body.count("ibcore-smoke") == 1, "one smoke banner per page"
+        assert body.index("ibcore-smoke") < body.index('class="cell'), "banner above every cell"
         assert "Traceback" not in page
     verdict_page = (html / "verdicts.html").read_text()
     assert "smoke-only" in verdict_page
