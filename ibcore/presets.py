@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ibcore.adaptive import CH2_ESTIMATORS
 from ibcore.data import DATASETS, SPLITS
 from ibcore.env import DEVICES
 from ibcore.models import ACTIVATIONS, SHORTCUTS
@@ -98,6 +99,32 @@ CHAPTERS: dict[str, tuple[dict[str, Param], dict[str, dict[str, Any]]]] = {
                 hessian_epochs=[0, 1, 5, 20, 100],
                 toy_steps=20_000,
             ),
+        },
+    ),
+    "02": (
+        {
+            "activations": Param(
+                str, "hidden-layer activations", choices=tuple(ACTIVATIONS), many=True
+            ),
+            "epochs": Param(int, "training epochs (Adam, lr 4e-4, batch 256)", low=1, high=100_000),
+            "snapshots": Param(int, "log-spaced snapshot count (IDNNs formula)", low=2, high=1000),
+            "estimators": Param(str, "information estimators", choices=CH2_ESTIMATORS, many=True),
+            "n_bins": Param(int, "bins of the binning estimators", low=2, high=1000),
+            "kde_noise": Param(float, "KDE noise variance σ²", low=1e-12, high=100.0),
+            "akde_alpha": Param(float, "aKDE: σ² = alpha · max|T|", low=1e-12, high=100.0),
+            "kde_samples": Param(int, "inputs used by the kernel estimators", low=2, high=4096),
+            "l2": Param(float, "L2 weight of the regularised runs (> 0)", low=1e-9, high=10.0),
+            "lr": Param(float, "Adam learning rate", low=1e-7, high=1.0),
+            "split": Param(str, "train/test split", choices=SPLITS),
+            "group_size": Param(int, "nets trained together as one ensemble", low=1, high=10_000),
+            **COMMON,
+        },
+        {
+            "smoke": dict(
+                activations=["tanh", "relu"], epochs=60, snapshots=10, seeds=2, kde_samples=256
+            ),
+            "cpu": dict(epochs=1500, snapshots=40, seeds=3),
+            "paper": dict(epochs=8000, snapshots=400, seeds=20, kde_samples=4096, group_size=24),
         },
     ),
     "03": (
@@ -233,6 +260,19 @@ CHAPTERS: dict[str, tuple[dict[str, Param], dict[str, dict[str, Any]]]] = {
 SHARED: dict[str, dict[str, Any]] = {
     "00": dict(n_bins=30, lr=4e-4, l2=0.0, split="shuffled", device="auto"),
     "01": dict(dataset="digits", lr=1e-3, batch_size=128, toy_depth=10, device="auto"),
+    "02": dict(
+        activations=["tanh", "relu", "elu", "softplus", "swish", "leaky_relu"],
+        estimators=["fixed", "kde", "ebab", "akde", "saxe_max"],
+        n_bins=30,
+        kde_noise=1e-3,
+        akde_alpha=0.1,
+        kde_samples=1024,
+        l2=0.015,
+        lr=4e-4,
+        split="shuffled",
+        group_size=18,
+        device="auto",
+    ),
     "03": dict(
         dataset="digits",
         lr=3e-4,

@@ -1,0 +1,329 @@
+"""Chapter 2: adaptive estimators on many networks at once (Chelombiev, Houghton & O'Donnell 2019).
+
+The chapter needs the information plane of the 12-10-7-5-4-3-2 net for every activation, every
+seed, with and without L2, under several estimators. Recording every layer on all 4096 inputs
+at 40–274 snapshots is large (20 MB per net at 40 snapshots), so the unit of work here is a
+**group**: up to ``group_size`` nets trained together as one batched ensemble
+(:func:`ibcore.experiments.szt_ensemble_run`), whose activations are turned into information
+planes under every requested estimator and then dropped. A group's result is small (planes,
+accuracy curves) and is what the chapter caches.
+
+Functions:
+
+- :func:`members` — the run grid (activation × L2 × seed) in a fixed order;
+- :func:`adaptive_group` — train one group, return :class:`MemberResult` s (cacheable);
+- :func:`adaptive_runs` — all groups through the result cache, with a progress line;
+- :func:`compression_table`, :func:`layer_correlations`, :func:`l2_effect`,
+  :func:`seedwise_spearman` — the numbers behind the chapter's figures and verdicts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ibcore.estimators import compression, information_plane
+from ibcore.models import ACTIVATIONS, SATURATING
+
+CH2_ESTIMATORS = ("fixed", "saxe_max", "kde", "ebab", "akde")
+"""Estimators chapter 2 can run: IDNNs fixed grid, Saxe's [0, running max] bins, KDE at fixed
+noise, entropy-based adaptive binning, adaptive KDE."""
+
+ESTIMATOR_LABELS = {
+    "fixed": "fixed bins [-1, 1]",
+    "saxe_max": "bins [0, running max]",
+    "kde": "KDE, fixed σ²",
+    "ebab": "EBAB (adaptive bins)",
+    "akde": "aKDE (adaptive σ²)",
+}
+
+
+@dataclass
+class MemberResult:
+    """One trained net of chapter 2: its identity, information planes and accuracy curves.
+
+    ``planes[estimator][layer]`` is an S × 2 array of (I(X;T), I(T;Y)) in bits at ``epochs``;
+    ``metrics`` holds ``epoch``, ``train_acc``, ``test_acc``, ``train_loss``, ``test_loss``.
+    """
+
+    activation: str
+    l2: float
+    seed: int
+    epochs: np.ndarray
+    planes: dict[str, dict[str, np.ndarray]]
+    metrics: dict[str, np.ndarray]
+    wall_s: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def test_acc(self) -> float:
+        """Final test accuracy."""
+        return float(self.metrics["test_acc"][-1])
+
+    @property
+    def layers(self) -> list[str]:
+        """Recorded layer names, input side first (``h1`` … ``h5``, ``output``)."""
+        return list(next(iter(self.planes.values())))
+
+
+def members(
+    activations: Sequence[str], l2_values: Sequence[float], seeds: Sequence[int]
+) -> list[tuple[str, float, int]]:
+    """The chapter-2 run grid as (activation, l2, seed), ordered by L2, then activation, then seed.
+
+    Chapter 2 (Chelombiev et al. 2019 §4: activations × initialisations, with and without L2).
+    Unknown activations raise a ValueError naming the allowed values.
+    """
+    for a in activations:
+        if a not in ACTIVATIONS:
+            raise ValueError(
+                f"parameter 'activations' has {a!r}; allowed values: {', '.join(ACTIVATIONS)}"
+            )
+    if not activations or not seeds or not l2_values:
+        raise ValueError("chapter 2 needs at least one activation, one seed and one L2 value")
+    return [(a, float(lam), int(s)) for lam in l2_values for a in activations for s in seeds]
+
+
+def estimator_options(
+    estimator: str,
+    activation: str,
+    *,
+    n_bins: int = 30,
+    kde_noise: float = 1e-3,
+    akde_alpha: float = 0.1,
+    kde_samples: int | None = 1024,
+) -> dict[str, Any]:
+    """Keyword options of :func:`ibcore.estimators.information_plane` for one chapter-2 panel.
+
+    Chapter 2 (spec claim 2 §1–§2): binning estimators use ``n_bins``; EBAB takes the authors'
+    activation-dependent lowest edge; the kernel estimators run on a fixed random subsample of
+    ``kde_samples`` inputs (None = all 4096), KDE with noise variance ``kde_noise``, aKDE with
+    σ² = ``akde_alpha`` · max|T|.
+    """
+    if estimator not in CH2_ESTIMATORS:
+        raise ValueError(
+            f"parameter 'estimators' has {estimator!r}; allowed values: {', '.join(CH2_ESTIMATORS)}"
+        )
+    if estimator == "fixed":
+        return {"n_bins": n_bins}
+    if estimator == "saxe_max":
+        return {"n_bins": n_bins}
+    if estimator == "ebab":
+        return {"n_bins": n_bins, "activation": activation}
+    kernel: dict[str, Any] = {"subsample": kde_samples} if kde_samples else {}
+    if estimator == "kde":
+        return {**kernel, "noise_var": kde_noise}
+    return {**kernel, "alpha": akde_alpha}
+
+
+def adaptive_group(
+    *,
+    runs: Sequence[Sequence[Any]],
+    epochs: int,
+    snapshots: int,
+    estimators: Sequence[str] = ("fixed", "kde", "ebab", "akde"),
+    n_bins: int = 30,
+    kde_noise: float = 1e-3,
+    akde_alpha: float = 0.1,
+    kde_samples: int | None = 1024,
+    lr: float = 4e-4,
+    batch_size: int = 256,
+    split: str = "shuffled",
+    device: str = "cpu",
+) -> list[MemberResult]:
+    """Train one group of nets as a batched ensemble and estimate all their information planes.
+
+    Chapter 2 (Chelombiev et al. 2019 §3–§4; spec claim 2 §4, §7). ``runs`` lists
+    (activation, l2, seed) triples (see :func:`members`); every net is the spec's
+    12-10-7-5-4-3-2 net (Adam, batch 256, IDNNs init, L2 on hidden weights), recorded on all
+    4096 inputs at ``log_snapshots(epochs, snapshots)`` plus the last epoch. A pure function of
+    its parameters, so :func:`ibcore.cache.run_cached` can store its (small) result.
+    """
+    from ibcore.experiments import szt_ensemble_run
+
+    runs = [(str(a), float(lam), int(s)) for a, lam, s in runs]
+    if not runs:
+        raise ValueError("parameter 'runs' is empty: a group needs at least one net")
+    for est in estimators:
+        estimator_options(est, "tanh")  # validates the name
+    hs = szt_ensemble_run(
+        seeds=[s for _, _, s in runs], activation=[a for a, _, _ in runs],
+        l2=[lam for _, lam, _ in runs], epochs=epochs, snapshots=snapshots, lr=lr,
+        batch_size=batch_size, split=split, device=device,
+    )  # fmt: skip
+    out = []
+    for (act, l2, seed), h in zip(runs, hs, strict=True):
+        planes = {}
+        for est in estimators:
+            opts = estimator_options(
+                est, act, n_bins=n_bins, kde_noise=kde_noise, akde_alpha=akde_alpha,
+                kde_samples=kde_samples,
+            )  # fmt: skip
+            planes[est] = information_plane(h, estimator=est, **opts)
+        out.append(
+            MemberResult(
+                activation=act, l2=l2, seed=seed, epochs=np.asarray(h.epochs), planes=planes,
+                metrics={k: np.asarray(v) for k, v in h.metrics.items()},
+                wall_s=float(h.meta["wall_s"]), meta={"ensemble": h.meta.get("ensemble")},
+            )
+        )  # fmt: skip
+    return out
+
+
+def adaptive_runs(
+    runs: Sequence[tuple[str, float, int]],
+    *,
+    group_size: int = 18,
+    cached: Callable[[Callable, Mapping[str, Any]], Any] | None = None,
+    progress: bool = True,
+    threads: int | None = 1,
+    **options: Any,
+) -> list[MemberResult]:
+    """All chapter-2 nets, trained in groups of at most ``group_size`` through the result cache.
+
+    Chapter 2. Groups are consecutive slices of ``runs`` (so with :func:`members` order, one
+    L2 value per group when ``group_size`` is a multiple of activations × seeds); each group is
+    one cache entry, keyed on its runs and ``options`` (the keywords of :func:`adaptive_group`).
+    ``cached`` defaults to :func:`ibcore.cache.run_cached`. On the CPU the work runs with
+    ``threads`` torch/BLAS threads (default 1: these nets are tiny, and on a busy 2-core machine
+    two threads made a group up to 20× slower in our measurements); None leaves them as set.
+    """
+    from ibcore.cache import run_cached
+    from ibcore.env import cpu_threads
+
+    if group_size < 1:
+        raise ValueError(f"parameter 'group_size' must be >= 1, got {group_size}")
+    cached = cached or run_cached
+    runs = list(runs)
+    out: list[MemberResult] = []
+    n_groups = -(-len(runs) // group_size)
+    for g in range(n_groups):
+        chunk = runs[g * group_size : (g + 1) * group_size]
+        t0 = time.perf_counter()
+        with cpu_threads(threads, options.get("device", "cpu")):
+            out.extend(cached(adaptive_group, {"runs": [list(r) for r in chunk], **options}))
+        if progress:
+            print(
+                f"group {g + 1}/{n_groups}: {len(chunk)} nets "
+                f"({', '.join(sorted({r[0] for r in chunk}))}; L2 "
+                f"{', '.join(f'{v:g}' for v in sorted({r[1] for r in chunk}))}) "
+                f"in {time.perf_counter() - t0:.1f} s",
+                flush=True,
+            )
+    return out
+
+
+def select(
+    results: Sequence[MemberResult], *, activation: str | None = None, l2: float | None = None
+) -> list[MemberResult]:
+    """The members with the given activation and/or L2 weight (chapter 2), in seed order."""
+    out = [
+        r
+        for r in results
+        if (activation is None or r.activation == activation) and (l2 is None or r.l2 == l2)
+    ]
+    return sorted(out, key=lambda r: r.seed)
+
+
+def compression_table(
+    results: Sequence[MemberResult], estimator: str, layer: str
+) -> dict[tuple[str, float], np.ndarray]:
+    """Compression C = max_e I(X;T) − I(X;T)(final) in bits, per (activation, L2), one per seed.
+
+    Chapter 2 (spec claim 2 §5: C_l for every layer, estimator and initialisation).
+    """
+    table: dict[tuple[str, float], list[float]] = {}
+    for r in results:
+        table.setdefault((r.activation, r.l2), []).append(compression(r.planes[estimator][layer]))
+    return {k: np.asarray(v) for k, v in table.items()}
+
+
+def non_saturating(activations: Sequence[str]) -> list[str]:
+    """The activations that do not saturate on both sides (chapter 2: all but tanh, softsign)."""
+    return [a for a in activations if a not in SATURATING and a != "linear"]
+
+
+def l2_effect(
+    results: Sequence[MemberResult],
+    activation: str,
+    l2: float,
+    *,
+    estimator: str = "ebab",
+    layers: Sequence[str] = ("h3", "h4", "h5"),
+) -> np.ndarray:
+    """Per seed: Σ over ``layers`` of final I(X;T) without L2 minus with L2, in bits.
+
+    Chapter 2, check (b) of spec claim 2 §7 (Chelombiev et al. 2019 §4: L2 increases
+    compression). Seeds present in both conditions are paired (same split and initial weights).
+    """
+    base = {r.seed: r for r in select(results, activation=activation, l2=0.0)}
+    reg = {r.seed: r for r in select(results, activation=activation, l2=l2)}
+    seeds = sorted(set(base) & set(reg))
+    if not seeds:
+        raise ValueError(
+            f"no seed of activation {activation!r} was run both without L2 and with L2 = {l2:g}"
+        )
+    return np.array(
+        [
+            sum(
+                base[s].planes[estimator][lay][-1, 0] - reg[s].planes[estimator][lay][-1, 0]
+                for lay in layers
+            )
+            for s in seeds
+        ]
+    )
+
+
+def _spearman_pearson(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    from scipy import stats
+
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return {"pearson_r": np.nan, "pearson_p": np.nan, "spearman_rho": np.nan,
+                "spearman_p": np.nan, "n": len(x)}  # fmt: skip
+    pr = stats.pearsonr(x, y)
+    sr = stats.spearmanr(x, y)
+    return {
+        "pearson_r": float(pr.statistic), "pearson_p": float(pr.pvalue),
+        "spearman_rho": float(sr.statistic), "spearman_p": float(sr.pvalue), "n": len(x),
+    }  # fmt: skip
+
+
+def layer_correlations(
+    results: Sequence[MemberResult], estimator: str = "ebab"
+) -> dict[str, dict[str, float]]:
+    """Per layer: Pearson r and Spearman ρ (with p-values) of compression vs final test accuracy.
+
+    Chapter 2 (Chelombiev et al. 2019 §4, "only compression of the last layer is positively
+    correlated with generalisation"; spec claim 2 §5.4), across all nets in ``results``. Fewer
+    than 3 nets, or a constant variable, give NaN.
+    """
+    if not results:
+        raise ValueError("layer_correlations needs at least one result")
+    acc = np.array([r.test_acc for r in results])
+    out = {}
+    for layer in results[0].layers:
+        c = np.array([compression(r.planes[estimator][layer]) for r in results])
+        out[layer] = _spearman_pearson(c, acc)
+    return out
+
+
+def seedwise_spearman(
+    results: Sequence[MemberResult], layer: str, estimator: str = "ebab"
+) -> np.ndarray:
+    """Per seed: Spearman ρ of ``layer`` compression vs test accuracy across that seed's nets.
+
+    Chapter 2 (the spread over seeds of the correlation of claim 2 §5.4; each seed's nets are its
+    activations × L2 settings). Seeds with fewer than 3 nets give NaN.
+    """
+    seeds = sorted({r.seed for r in results})
+    out = []
+    for s in seeds:
+        rs = [r for r in results if r.seed == s]
+        c = np.array([compression(r.planes[estimator][layer]) for r in rs])
+        acc = np.array([r.test_acc for r in rs])
+        out.append(_spearman_pearson(c, acc)["spearman_rho"])
+    return np.asarray(out, dtype=float)

@@ -1,0 +1,146 @@
+"""Chapter 2 runner: run grid, one batched group, compression, L2 effect and correlations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ibcore.adaptive import (
+    CH2_ESTIMATORS,
+    MemberResult,
+    adaptive_group,
+    adaptive_runs,
+    compression_table,
+    estimator_options,
+    l2_effect,
+    layer_correlations,
+    members,
+    non_saturating,
+    seedwise_spearman,
+    select,
+)
+from ibcore.params import ParameterError
+from ibcore.presets import chapter_params
+
+
+def fake(act: str, l2: float, seed: int, ixt_out: list[float], acc: float) -> MemberResult:
+    """A MemberResult with a given output-layer I(X;T) trajectory and final test accuracy."""
+    s = len(ixt_out)
+    flat = np.column_stack([np.full(s, 12.0), np.full(s, 1.0)])
+    out = np.column_stack([ixt_out, np.full(s, 0.9)])
+    hidden = np.column_stack([np.linspace(4, 8, s), np.full(s, 0.9)])
+    plane = {"h1": flat, "h3": hidden, "h4": hidden, "h5": hidden, "output": out}
+    return MemberResult(
+        activation=act, l2=l2, seed=seed, epochs=np.arange(s), planes={"ebab": plane},
+        metrics={"test_acc": np.array([0.5, acc]), "train_acc": np.array([0.5, acc])}, wall_s=0.0,
+    )  # fmt: skip
+
+
+def test_members_order_and_validation():
+    runs = members(["tanh", "relu"], [0.0, 0.015], [0, 1])
+    assert len(runs) == 8
+    assert runs[0] == ("tanh", 0.0, 0) and runs[-1] == ("relu", 0.015, 1)
+    assert [r[1] for r in runs[:4]] == [0.0] * 4
+    with pytest.raises(ValueError, match="activations.*allowed values"):
+        members(["sigmoidish"], [0.0], [0])
+    with pytest.raises(ValueError, match="at least one"):
+        members([], [0.0], [0])
+
+
+def test_estimator_options():
+    assert estimator_options("ebab", "relu", n_bins=12) == {"n_bins": 12, "activation": "relu"}
+    assert estimator_options("kde", "tanh", kde_noise=0.1, kde_samples=None) == {"noise_var": 0.1}
+    assert estimator_options("akde", "tanh", akde_alpha=0.2, kde_samples=64) == {
+        "subsample": 64, "alpha": 0.2,
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="estimators.*allowed values"):
+        estimator_options("knn", "tanh")
+
+
+def test_non_saturating():
+    assert non_saturating(["tanh", "relu", "softsign", "elu", "linear"]) == ["relu", "elu"]
+
+
+def test_adaptive_group_small_real_run():
+    runs = [("tanh", 0.0, 0), ("relu", 0.015, 1)]
+    res = adaptive_group(
+        runs=runs, epochs=4, snapshots=3, estimators=list(CH2_ESTIMATORS), kde_samples=128
+    )
+    assert [(r.activation, r.l2, r.seed) for r in res] == runs
+    for r in res:
+        assert r.layers == ["h1", "h2", "h3", "h4", "h5", "output"]
+        assert set(r.planes) == set(CH2_ESTIMATORS)
+        for est, plane in r.planes.items():
+            for xy in plane.values():
+                assert xy.shape == (len(r.epochs), 2)
+                assert np.all(xy[:, 1] <= xy[:, 0] + 1e-9)
+                ceiling = np.log2(128) if est in ("kde", "akde") else 12.0
+                assert np.all(xy[:, 0] <= ceiling + 1e-6)
+        assert 0.0 <= r.test_acc <= 1.0
+    # groups through the cache give the same members as one call
+    again = adaptive_runs(
+        runs, group_size=1, progress=False, epochs=4, snapshots=3, estimators=["ebab"],
+        kde_samples=128,
+    )  # fmt: skip
+    for a, b in zip(res, again, strict=True):
+        for lay in a.layers:
+            # EBAB edges sit on data values: float round-off between ensemble sizes moves an edge
+            np.testing.assert_allclose(a.planes["ebab"][lay], b.planes["ebab"][lay], atol=0.05)
+
+
+def test_adaptive_group_rejects_empty_and_bad_estimator():
+    with pytest.raises(ValueError, match="empty"):
+        adaptive_group(runs=[], epochs=1, snapshots=2)
+    with pytest.raises(ValueError, match="allowed values"):
+        adaptive_group(runs=[("tanh", 0.0, 0)], epochs=1, snapshots=2, estimators=["nope"])
+    with pytest.raises(ValueError, match="group_size"):
+        adaptive_runs([("tanh", 0.0, 0)], group_size=0, epochs=1, snapshots=2)
+
+
+def test_compression_table_and_select():
+    rs = [fake("tanh", 0.0, s, [1, 5, 3], 0.9) for s in (1, 0)]
+    rs.append(fake("relu", 0.0, 0, [1, 2, 2], 0.8))
+    assert [r.seed for r in select(rs, activation="tanh")] == [0, 1]
+    table = compression_table(rs, "ebab", "output")
+    np.testing.assert_allclose(table[("tanh", 0.0)], [2.0, 2.0])
+    np.testing.assert_allclose(table[("relu", 0.0)], [0.0])
+
+
+def test_l2_effect_pairs_seeds():
+    base = [fake("tanh", 0.0, s, [1, 2], 0.9) for s in (0, 1, 2)]
+    reg = [fake("tanh", 0.01, s, [1, 2], 0.9) for s in (0, 1)]
+    for r in reg:  # lower the final I(X;T) of h3..h5 by 1 bit each
+        for lay in ("h3", "h4", "h5"):
+            r.planes["ebab"][lay] = r.planes["ebab"][lay].copy()
+            r.planes["ebab"][lay][-1, 0] -= 1.0
+    np.testing.assert_allclose(l2_effect(base + reg, "tanh", 0.01), [3.0, 3.0])
+    with pytest.raises(ValueError, match="no seed"):
+        l2_effect(base, "relu", 0.01)
+
+
+def test_correlations_positive_on_a_built_in_relation():
+    rng = np.random.default_rng(0)
+    rs = []
+    for i in range(30):
+        c = rng.uniform(0, 3)
+        rs.append(fake("tanh", 0.0, i % 3, [1, 1 + c, 1], 0.7 + 0.08 * c + 0.01 * rng.normal()))
+    corr = layer_correlations(rs)
+    assert corr["output"]["pearson_r"] > 0.9 and corr["output"]["spearman_p"] < 1e-3
+    assert -1 <= corr["output"]["spearman_rho"] <= 1
+    assert np.isnan(corr["h1"]["pearson_r"])  # constant compression: undefined, not a number
+    rho = seedwise_spearman(rs, "output")
+    assert rho.shape == (3,) and np.all(rho > 0.8)
+    neg = [fake("tanh", 0.0, 0, [1, 1 + c, 1], 1 - 0.1 * c) for c in (0.1, 0.5, 1.0, 2.0)]
+    assert layer_correlations(neg)["output"]["spearman_rho"] == pytest.approx(-1.0)
+
+
+def test_chapter_params_02():
+    p = chapter_params("02", "cpu")
+    assert p["activations"][:2] == ["tanh", "relu"] and p["l2"] > 0
+    assert chapter_params("02", "smoke", activations="elu,swish")["activations"] == ["elu", "swish"]
+    with pytest.raises(ParameterError, match="activations"):
+        chapter_params("02", "cpu", activations=["sigmoid"])
+    with pytest.raises(ParameterError, match="estimators"):
+        chapter_params("02", "cpu", estimators=["knn"])
+    with pytest.raises(ParameterError, match="kde_samples"):
+        chapter_params("02", "cpu", kde_samples=10_000)
