@@ -22,6 +22,7 @@ help:
 	@echo "make run NB=00 ARGS=\"-p seeds 5\"   rerun one chapter with parameters"
 	@echo "make sweep NB=00 GRID=\"activation=tanh,relu seeds=0-9\" [ARGS=\"-p scale smoke\"] [SCHEDULER=tcp://host:8786] [JOBS=2]"
 	@echo "                     run a parameter grid of a chapter (local processes, or a Dask cluster)"
+	@echo "make student         write student copies of every chapter (no solutions) to build/student/"
 	@echo "make bench           run the benchmarks (bench/), print medians, write bench/results.json"
 	@echo "make clean           remove built notebooks, the book build, results and the cache"
 
@@ -63,3 +64,7 @@ bench: $(STAMP)
 sweep: $(STAMP)
 	@test -n "$(NB)" -a -n "$(GRID)" || { echo "usage: make sweep NB=00 GRID=\"activation=tanh,relu seeds=0-9\" [ARGS=\"-p scale smoke\"] [SCHEDULER=tcp://host:8786] [JOBS=2]"; exit 2; }
 	IBCORE_PROGRESS=0 $(PY) -m ibcore.sweep $(NB) $(GRID) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(JOBS),--jobs $(JOBS)) $(ARGS)
+
+.PHONY: student
+student: $(STAMP)
+	$(PY) -m ibcore.student --out build/student

@@ -1,0 +1,160 @@
+"""Checkers for the chapters' coding exercises (issue 8, "the book as a course module").
+
+Every coding exercise in ``notebooks/NN_*.md`` has the same anatomy (see :mod:`ibcore.student`):
+a stub cell (tag ``exercise``) whose function raises ``NotImplementedError``, the solution beside
+it (tag ``solution``; a hidden dropdown in the book, removed from the student copy) and a cell
+(tag ``check``) that calls one of the checkers below on the student's function. A checker runs
+the function on a few small cases, compares it with the book's own implementation in ``ibcore``
+and prints one line when it agrees; otherwise it raises ``AssertionError`` naming the first case
+that differs. A ``NotImplementedError`` from the stub passes through unchanged. Every checker
+takes well under a second.
+
+Chapter 0: :func:`check_binned_entropy`, :func:`check_plane_point`.
+Chapter 4: :func:`check_zx_linear`, :func:`check_phases`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ibcore.estimators import mi_fixed_binning
+from ibcore.zxzy import detect_phases
+
+
+def _close(got: Any, want: float, what: str, case: str, rtol: float, atol: float) -> None:
+    try:
+        value = float(got)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{what} on {case}: expected a number, got {got!r}") from None
+    if not np.isfinite(value) or not np.isclose(value, want, rtol=rtol, atol=atol):
+        raise AssertionError(f"{what} on {case}: got {value:.6g}, expected {want:.6g}")
+
+
+def _ok(exercise: str, n: int, reference: str) -> None:
+    print(f"✓ {exercise}: all {n} cases agree with {reference}")
+
+
+# ------------------------------------------------------------------------------------------------
+# chapter 0: fixed binning
+# ------------------------------------------------------------------------------------------------
+
+
+def _binning_cases() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Small layers (N × d, values in (−1, 1)) with labels, for the chapter-0 checkers."""
+    rng = np.random.default_rng(0)
+    bits = ((np.arange(4096)[:, None] >> np.arange(12)) & 1).astype(float)
+    y_bits = (bits.sum(1) % 2).astype(int)
+    yield "all 4096 12-bit inputs, mapped to ±0.9", 1.8 * bits - 0.9, y_bits
+    for n, d, s in ((500, 3, 0.3), (1000, 2, 2.0), (4096, 5, 1.0)):
+        x = rng.normal(size=(n, d))
+        y = (x[:, 0] + 0.5 * rng.normal(size=n) > 0).astype(int)
+        yield f"tanh of {n} × {d} Gaussians × {s}", np.tanh(s * x), y
+    yield "a constant layer (all rows equal)", np.full((300, 4), 0.25), rng.integers(0, 2, 300)
+    yield "one unit, 3 classes", np.tanh(rng.normal(size=(900, 1))), rng.integers(0, 3, 900)
+
+
+def check_binned_entropy(fn: Callable[..., float], n_bins: int = 30) -> None:
+    """Chapter 0, exercise 1: ``fn(t, n_bins)`` must return H(T) in bits of the binned layer.
+
+    Compared with I(X;T) of :func:`ibcore.estimators.mi_fixed_binning` (IDNNs' fixed grid of
+    ``n_bins`` edges on [−1, 1]; I(X;T) = H(T) for a deterministic net and distinct inputs).
+    """
+    cases = list(_binning_cases())
+    for case, t, y in cases:
+        want = mi_fixed_binning(t, y, n_bins=n_bins)[0]
+        _close(fn(t, n_bins), want, "binned_entropy", case, rtol=1e-9, atol=1e-9)
+    _ok("binned_entropy", len(cases), "ibcore.estimators.mi_fixed_binning")
+
+
+def check_plane_point(fn: Callable[..., tuple[float, float]], n_bins: int = 30) -> None:
+    """Chapter 0, exercise 2: ``fn(t, y, n_bins)`` must return (I(X;T), I(T;Y)) in bits.
+
+    Compared with :func:`ibcore.estimators.mi_fixed_binning` on the cases of
+    :func:`check_binned_entropy`.
+    """
+    cases = list(_binning_cases())
+    for case, t, y in cases:
+        got = fn(t, y, n_bins)
+        if not isinstance(got, tuple | list | np.ndarray) or len(got) != 2:
+            raise AssertionError(f"plane_point on {case}: expected (I(X;T), I(T;Y)), got {got!r}")
+        want = mi_fixed_binning(t, y, n_bins=n_bins)
+        _close(got[0], want[0], "plane_point I(X;T)", case, rtol=1e-9, atol=1e-9)
+        _close(got[1], want[1], "plane_point I(T;Y)", case, rtol=1e-9, atol=1e-9)
+    _ok("plane_point", len(cases), "ibcore.estimators.mi_fixed_binning")
+
+
+# ------------------------------------------------------------------------------------------------
+# chapter 4: a closed-form Z-X measure and the phase detector
+# ------------------------------------------------------------------------------------------------
+
+
+def zx_linear_reference(z: np.ndarray, x: np.ndarray, n_fit: int) -> float:
+    """The linear Z-X measure in closed form (chapter 4, exercise 1; Lyu et al. 2023 §3).
+
+    X is standardised per feature with the mean and std (``ddof=0``) of the first ``n_fit`` rows,
+    features constant there are dropped; the affine least-squares decoder ``[Z, 1] W`` is fitted
+    on the first ``n_fit`` rows and the mean squared error over the remaining rows and all kept
+    features is returned (1 ≈ no better than the mean input).
+    """
+    z = np.asarray(z, dtype=np.float64).reshape(len(z), -1)
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    sd = x[:n_fit].std(0)
+    keep = sd > 1e-8
+    xs = (x[:, keep] - x[:n_fit, keep].mean(0)) / sd[keep]
+    a = np.hstack([z, np.ones((len(z), 1))])
+    w, *_ = np.linalg.lstsq(a[:n_fit], xs[:n_fit], rcond=None)
+    return float(((a[n_fit:] @ w - xs[n_fit:]) ** 2).mean())
+
+
+def _zx_cases() -> Iterator[tuple[str, np.ndarray, np.ndarray, int]]:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 12)) * rng.uniform(0.5, 3, 12) + rng.normal(size=12)
+    x[:, 3] = 2.0  # a constant feature: dropped
+    yield "Z = X", x.copy(), x, 300
+    yield "Z = independent noise", rng.normal(size=(400, 5)), x, 300
+    yield "Z = 4 of the 12 features", x[:, :4].copy(), x, 300
+    yield "Z = tanh of a random projection", np.tanh(x @ rng.normal(size=(12, 8)) / 4), x, 250
+
+
+def check_zx_linear(fn: Callable[..., float]) -> None:
+    """Chapter 4, exercise 1: ``fn(z, x, n_fit)`` must return the linear Z-X MSE.
+
+    Compared with :func:`zx_linear_reference` (relative tolerance 10⁻⁶) on four small cases.
+    """
+    cases = list(_zx_cases())
+    for case, z, x, n_fit in cases:
+        want = zx_linear_reference(z, x, n_fit)
+        _close(fn(z, x, n_fit), want, "zx_linear", case, rtol=1e-6, atol=1e-9)
+    _ok("zx_linear", len(cases), "the closed-form least-squares decoder")
+
+
+def _phase_cases() -> Iterator[tuple[str, np.ndarray]]:
+    t = np.linspace(0, 1, 12)
+    rng = np.random.default_rng(2)
+    yield "rise then fall", np.concatenate([np.linspace(0, 0.4, 4), np.linspace(0.4, 0.1, 8)])
+    yield "fall only", 1.0 - 0.5 * t
+    yield "flat", np.full(12, 0.3)
+    yield "late rise (after the window)", np.concatenate([np.full(9, 0.2), [0.5, 0.6, 0.7]])
+    yield "small wiggle", 0.02 * np.sin(6 * t)
+    for i in range(3):
+        yield f"random walk {i}", np.cumsum(rng.normal(0, 0.05, 15))
+
+
+def check_phases(fn: Callable[..., tuple[float, float]], min_change: float = 0.05) -> None:
+    """Chapter 4, exercise 2: ``fn(info, min_change)`` must return (fitting rise, compression fall).
+
+    Compared with :func:`ibcore.zxzy.detect_phases` without smoothing (``width=1``, default
+    ``window=0.6``) on eight curves.
+    """
+    cases = list(_phase_cases())
+    for case, info in cases:
+        got = fn(info, min_change)
+        if not isinstance(got, tuple | list | np.ndarray) or len(got) != 2:
+            raise AssertionError(f"phases on {case}: expected (rise, fall), got {got!r}")
+        ph = detect_phases(np.arange(len(info)), info, width=1, min_change=min_change)
+        _close(got[0], ph.fitting_rise, "phases: fitting rise", case, rtol=1e-9, atol=1e-12)
+        _close(got[1], ph.compression_fall, "phases: compression fall", case, 1e-9, 1e-12)
+    _ok("phases", len(cases), "ibcore.zxzy.detect_phases(width=1)")
