@@ -10,6 +10,7 @@ that differs. A ``NotImplementedError`` from the stub passes through unchanged. 
 takes well under a second.
 
 Chapter 0: :func:`check_binned_entropy`, :func:`check_plane_point`.
+Chapter 2: :func:`check_ebab_edges`, :func:`check_akde_ixt`.
 Chapter 4: :func:`check_zx_linear`, :func:`check_phases`.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ibcore.estimators import mi_fixed_binning
+from ibcore.estimators import ebab_edges, mi_akde, mi_fixed_binning
 from ibcore.zxzy import detect_phases
 
 
@@ -89,6 +90,70 @@ def check_plane_point(fn: Callable[..., tuple[float, float]], n_bins: int = 30) 
 # ------------------------------------------------------------------------------------------------
 # chapter 4: a closed-form Z-X measure and the phase detector
 # ------------------------------------------------------------------------------------------------
+
+
+# ------------------------------------------------------------------------------------------------
+# chapter 2: adaptive estimators
+# ------------------------------------------------------------------------------------------------
+
+
+def _ebab_cases() -> Iterator[tuple[str, np.ndarray, float]]:
+    """Layers (N × d, float32 like recorded activations) with the lowest edge, for chapter 2."""
+    rng = np.random.default_rng(3)
+    g = rng.normal(size=(600, 3)).astype(np.float32)
+    yield "600 × 3 Gaussians, low = min - 1e-3", g, float(g.min()) - 1e-3
+    yield "ReLU-like (many exact zeros), low = 0", np.maximum(0, 2 * g), 0.0
+    sat = np.clip(1.5 * np.tanh(2 * g), -1, 1).astype(np.float32)
+    yield "saturated tanh (ties at ±1), low = -1.000001", sat, -1.000001
+    few = rng.integers(0, 7, size=(300, 2)).astype(np.float32) / 7
+    yield "only 7 distinct values (fewer than the bins), low = -0.5", few, -0.5
+    yield "one unit, 4096 values, low = -5", rng.normal(size=(4096, 1)).astype(np.float32), -5.0
+
+
+def check_ebab_edges(fn: Callable[..., Any], n_bins: int = 30) -> None:
+    """Chapter 2, exercise 1: ``fn(t, n_bins, low)`` must return the EBAB bin edges of a layer.
+
+    Compared with :func:`ibcore.estimators.ebab_edges` (Chelombiev et al. 2019 §3, the authors'
+    ``set_up_bins``): ``[low, u[int(k·U/B)] for k < B, u[U−1]]`` over the sorted distinct values u
+    other than ``low``.
+    """
+    cases = list(_ebab_cases())
+    for case, t, low in cases:
+        want = ebab_edges(t, n_bins, low=low)
+        got = np.asarray(fn(t, n_bins, low), dtype=np.float64)
+        if got.shape != want.shape:
+            raise AssertionError(
+                f"ebab_edges on {case}: expected {want.shape[0]} edges, got shape {got.shape}"
+            )
+        bad = np.flatnonzero(~np.isclose(got, want, rtol=1e-6, atol=1e-6))
+        if bad.size:
+            i = bad[0]
+            raise AssertionError(
+                f"ebab_edges on {case}: edge {i} is {got[i]:.6g}, expected {want[i]:.6g}"
+            )
+    _ok("ebab_edges", len(cases), "ibcore.estimators.ebab_edges")
+
+
+def _akde_cases() -> Iterator[tuple[str, np.ndarray, np.ndarray, float]]:
+    rng = np.random.default_rng(4)
+    for n, d, scale, alpha in ((200, 3, 1.0, 0.1), (300, 2, 5.0, 0.1), (250, 4, 0.2, 0.5)):
+        t = scale * np.maximum(0, rng.normal(size=(n, d)))
+        yield f"ReLU-like {n} × {d} × {scale}, alpha {alpha}", t, rng.integers(0, 2, n), alpha
+    t = np.repeat(rng.normal(size=(10, 2)), 20, axis=0)
+    yield "10 distinct rows, each 20 times", t, rng.integers(0, 2, 200), 0.01
+
+
+def check_akde_ixt(fn: Callable[..., float]) -> None:
+    """Chapter 2, exercise 2: ``fn(t, alpha)`` must return the aKDE upper bound on I(X;T) in bits.
+
+    Compared with I(X;T) of :func:`ibcore.estimators.mi_akde` (σ² = alpha · max|T|, the
+    Kolchinsky–Tracey pairwise bound) to 1e-3 bits.
+    """
+    cases = list(_akde_cases())
+    for case, t, y, alpha in cases:
+        want = mi_akde(t, y, alpha=alpha)[0]
+        _close(fn(t, alpha), want, "akde_ixt", case, rtol=0.0, atol=1e-3)
+    _ok("akde_ixt", len(cases), "ibcore.estimators.mi_akde")
 
 
 def zx_linear_reference(z: np.ndarray, x: np.ndarray, n_fit: int) -> float:
