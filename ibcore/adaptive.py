@@ -163,6 +163,8 @@ def adaptive_group(
                 est, act, n_bins=n_bins, kde_noise=kde_noise, akde_alpha=akde_alpha,
                 kde_samples=kde_samples,
             )  # fmt: skip
+            if est in ("kde", "akde") and device != "cpu":
+                opts["device"] = device  # the N × N kernels run on the GPU (issue 7)
             planes[est] = information_plane(h, estimator=est, **opts)
         out.append(
             MemberResult(

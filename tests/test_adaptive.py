@@ -144,3 +144,13 @@ def test_chapter_params_02():
         chapter_params("02", "cpu", estimators=["knn"])
     with pytest.raises(ParameterError, match="kde_samples"):
         chapter_params("02", "cpu", kde_samples=10_000)
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_adaptive_group_on_cuda_matches_cpu():
+    runs = [("relu", 0.0, 0)]
+    kw = dict(runs=runs, epochs=3, snapshots=3, estimators=["ebab", "kde", "akde"], kde_samples=64)
+    cpu, gpu = adaptive_group(**kw), adaptive_group(**kw, device="cuda")
+    for est in ("kde", "akde"):
+        for lay in cpu[0].layers:
+            np.testing.assert_allclose(cpu[0].planes[est][lay], gpu[0].planes[est][lay], atol=0.05)
