@@ -10,7 +10,9 @@ that differs. A ``NotImplementedError`` from the stub passes through unchanged. 
 takes well under a second.
 
 Chapter 0: :func:`check_binned_entropy`, :func:`check_plane_point`.
+Chapter 1: :func:`check_singularity_fractions`.
 Chapter 2: :func:`check_ebab_edges`, :func:`check_akde_ixt`.
+Chapter 3: :func:`check_batch_entropy`, :func:`check_lbe_loss`.
 Chapter 4: :func:`check_zx_linear`, :func:`check_phases`.
 """
 
@@ -20,8 +22,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+import torch
 
+from ibcore.entropy import LBELoss, batch_entropy
 from ibcore.estimators import ebab_edges, mi_akde, mi_fixed_binning
+from ibcore.singularities import elimination_fraction, overlap_fraction
 from ibcore.zxzy import detect_phases
 
 
@@ -85,6 +90,124 @@ def check_plane_point(fn: Callable[..., tuple[float, float]], n_bins: int = 30) 
         _close(got[0], want[0], "plane_point I(X;T)", case, rtol=1e-9, atol=1e-9)
         _close(got[1], want[1], "plane_point I(T;Y)", case, rtol=1e-9, atol=1e-9)
     _ok("plane_point", len(cases), "ibcore.estimators.mi_fixed_binning")
+
+
+# ------------------------------------------------------------------------------------------------
+# chapter 1: elimination and overlap
+# ------------------------------------------------------------------------------------------------
+
+
+def _singularity_cases() -> Iterator[tuple[str, np.ndarray]]:
+    """Layers (N × n activations) with known eliminated and overlapping units, for chapter 1."""
+    rng = np.random.default_rng(5)
+    yield "500 × 8 Gaussians (nothing singular)", rng.normal(size=(500, 8))
+    z = rng.normal(size=(400, 10))
+    z[:, :3] -= 100.0  # three units that are never on
+    yield "ReLU layer, 3 of 10 units dead (all exact zeros)", np.maximum(0.0, z)
+    h = rng.normal(size=(400, 6))
+    h[:, 1] = 2.0 * h[:, 0] + 1.0
+    h[:, 3] = -h[:, 2]
+    yield "an affine copy and a negated copy among 6 units", h
+    h = rng.normal(size=(600, 7))
+    h[:, 0] = 3.0 + 1e-6 * rng.normal(size=600)  # near-constant: eliminated, not overlapping
+    h[:, 2] = h[:, 1] + 0.03 * rng.normal(size=600)  # r ≈ 0.9996: overlap
+    h[:, 4] = h[:, 3] + 0.5 * rng.normal(size=600)  # r ≈ 0.89: no overlap
+    h[:, 6] = 0.25  # exactly constant
+    yield "a near-constant unit, a noisy copy (r≈0.9996), a weak pair (r≈0.89)", h
+    d = np.maximum(0.0, rng.normal(size=(300, 5)))
+    d[:, 1:] = 0.0
+    d[:, 1] = 0.25
+    yield "one live unit among 5 (nothing left to overlap with)", d
+    yield "a dead layer (every unit constant)", np.tile([0.0, 0.25, 0.0, 0.0], (200, 1))
+
+
+def check_singularity_fractions(fn: Callable[..., tuple[float, float]]) -> None:
+    """Chapter 1, exercise 3: ``fn(h, tau, rho)`` must return (elimination, overlap) fractions.
+
+    Compared with :func:`ibcore.singularities.elimination_fraction` (``std < tau · max(median
+    std, 1e-12)``) and :func:`ibcore.singularities.overlap_fraction` (live units with
+    ``max |r| > rho`` to another live unit, over all units) at ``tau = 1e-3``, ``rho = 0.99``.
+    """
+    cases = list(_singularity_cases())
+    for case, h in cases:
+        got = fn(h, 1e-3, 0.99)
+        if not isinstance(got, tuple | list | np.ndarray) or len(got) != 2:
+            raise AssertionError(
+                f"singularity_fractions on {case}: expected (elimination, overlap), got {got!r}"
+            )
+        _close(got[0], elimination_fraction(h, 1e-3), "elimination fraction", case, 0.0, 1e-9)
+        _close(got[1], overlap_fraction(h, 0.99, 1e-3), "overlap fraction", case, 0.0, 1e-9)
+    _ok("singularity_fractions", len(cases), "ibcore.singularities")
+
+
+# ------------------------------------------------------------------------------------------------
+# chapter 3: batch entropy and the LBE loss
+# ------------------------------------------------------------------------------------------------
+
+
+def _batch_entropy_cases() -> Iterator[tuple[str, np.ndarray]]:
+    """Activations (batch first, float64) for the chapter-3 checkers."""
+    rng = np.random.default_rng(6)
+    yield "128 × 32 post-ReLU Gaussians", np.maximum(0.0, rng.normal(size=(128, 32)))
+    yield "batch of 4 (unbiased variance matters)", rng.normal(size=(4, 6)) * [1, 2, 3, 4, 5, 6]
+    yield "conv map 16 × 3 × 4 × 4 (every entry a unit)", rng.normal(size=(16, 3, 4, 4))
+    yield "every input the same vector", np.tile(rng.normal(size=20), (64, 1))
+    tiny = 0.3 + 1e-6 * rng.normal(size=(128, 16))
+    yield "a deep layer: spread 1e-6 (H ≈ 4e-12 nats)", tiny
+    yield "a wide spread (std 100)", 100.0 * rng.normal(size=(50, 8))
+
+
+def check_batch_entropy(fn: Callable[..., float]) -> None:
+    """Chapter 3, exercise 1: ``fn(a)`` must return the batch entropy of a layer in nats.
+
+    Compared with :func:`ibcore.entropy.batch_entropy` (Peer et al. 2022: mean over units of
+    ``0.5 · ln(π e σ² + 1)``, σ² the unbiased variance over the batch, every entry after the
+    batch dimension a unit), in float64, to 1e-9 relative or 1e-12 nats.
+    """
+    cases = list(_batch_entropy_cases())
+    for case, a in cases:
+        want = float(batch_entropy(torch.from_numpy(a)))
+        _close(fn(a), want, "batch_entropy", case, rtol=1e-9, atol=1e-12)
+    _ok("batch_entropy", len(cases), "ibcore.entropy.batch_entropy")
+
+
+def _lbe_cases() -> Iterator[tuple[str, list[float], float, float]]:
+    """(case, raw targets α_l, α_min, β) for chapter 3, exercise 2."""
+    yield "targets above the floor", [0.8, 1.2, 0.9], 0.5, 1.0
+    yield "targets below the floor (τ = α_min)", [0.1, 0.3, 0.45, 0.2], 0.5, 1.0
+    yield "negative targets (τ = |α|)", [-0.9, 0.7, -1.5], 0.2, 0.1
+    yield "beta = 0: plain cross-entropy", [2.0, 2.0], 0.2, 0.0
+    yield "one layer, strong weight", [1.0], 0.5, 5.0
+
+
+def check_lbe_loss(fn: Callable[..., float]) -> None:
+    """Chapter 3, exercise 2: ``fn(ce, entropies, alphas, alpha_min, beta)`` must return the loss.
+
+    Compared with ``total`` of :meth:`ibcore.entropy.LBELoss.components` (``CE · (1 + β ·
+    mean_l (H_l − τ_l)²)``, ``τ_l = max(α_min, |α_l|)``) on random logits and layers whose batch
+    entropies lie below, at and above their targets.
+    """
+    cases = list(_lbe_cases())
+    gen = torch.Generator().manual_seed(7)
+    for case, alphas, alpha_min, beta in cases:
+        crit = LBELoss(len(alphas), lbe_alpha_min=alpha_min, lbe_beta=beta)
+        with torch.no_grad():
+            crit.lbe_alpha_p.copy_(torch.tensor(alphas))
+        scales = torch.logspace(-3, 1, len(alphas), dtype=torch.float64)
+        hidden = [s * torch.randn(32, 8, generator=gen, dtype=torch.float64) for s in scales]
+        logits = torch.randn(32, 5, generator=gen, dtype=torch.float64)
+        target = torch.randint(0, 5, (32,), generator=gen)
+        with torch.no_grad():
+            c = crit.components(logits, target, hidden)
+        got = fn(
+            float(c["ce"]),
+            c["entropies"].numpy(),
+            crit.lbe_alpha_p.detach().double().numpy(),
+            float(crit.lbe_alpha_min),
+            beta,
+        )
+        _close(got, float(c["total"]), "lbe_loss", case, rtol=1e-9, atol=1e-12)
+    _ok("lbe_loss", len(cases), "ibcore.entropy.LBELoss")
 
 
 # ------------------------------------------------------------------------------------------------
