@@ -1,0 +1,180 @@
+"""The smoke book in a real browser: headless Debian Chromium driven by Playwright.
+
+Serves the smoke build (fixture ``smoke_book`` in conftest.py, shared with test_notebooks.py) on
+localhost and opens every page of the table of contents: the intro, every chapter, the verdicts,
+the references and the rest. Each page must load
+without a request leaving localhost and without a failed request; chapter pages must show their
+figures, a verdict box and the smoke banner above the first cell, with no error output and every
+formula typeset by MathJax; every same-origin link (and its #anchor) must resolve.
+
+A full-page screenshot of each page is saved in ``build/browser-screenshots/<page>.png``.
+Needs ``/usr/bin/chromium`` (Debian: ``apt-get install chromium chromium-driver``; ``.ci/run``
+installs it); without it the test is skipped. Playwright's own browser download is never used.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urldefrag, urlsplit
+
+import pytest
+import yaml
+
+from ibcore.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        "Chromium not installed: browser test skipped; install with apt-get install chromium "
+        "chromium-driver",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright not installed: pip install -e '.[test]'"
+)
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = REPO_ROOT / "build" / "browser-screenshots"
+
+
+def _toc_pages(entry: dict) -> list[str]:
+    """Every page of the book's table of contents, in order, as ``<file>.html``."""
+    own = [f"{entry[k]}.html" for k in ("root", "file") if k in entry]
+    kids = [*entry.get("parts", []), *entry.get("chapters", []), *entry.get("sections", [])]
+    return own + [page for kid in kids for page in _toc_pages(kid)]
+
+
+# The intro, every chapter, verdicts, references and any other page of the table of contents.
+PAGES = _toc_pages(yaml.safe_load((REPO_ROOT / "book" / "_toc.yml").read_text()))
+CHAPTERS = [p for p in PAGES if p.startswith("chapters/")]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(smoke_book):
+    """The smoke book's HTML served on 127.0.0.1 (a free port) from a background thread."""
+    _, _, html = smoke_book
+    handler = functools.partial(_QuietHandler, directory=str(html))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """One headless Chromium (fresh profile) for all pages."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        context.set_default_timeout(30_000)
+        yield context
+        context.close()
+
+
+@functools.cache
+def _fetch(url: str) -> tuple[int, str]:
+    """Status and text of a same-origin URL (cached: many pages link the same targets)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            body = r.read()
+            text = body.decode("utf-8", "replace") if url.endswith((".html", "/")) else ""
+            return r.status, text
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
+def _open(browser, url: str):
+    """Load ``url``; return the page and the requests that left localhost or failed."""
+    page = browser.new_page()
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+    outside, failed = [], []
+    page.on("request", lambda r: r.url.startswith(origin) or outside.append(r.url))
+    page.on("requestfailed", lambda r: failed.append(f"{r.url} ({r.failure})"))
+    page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.url} ({r.status})"))
+    page.goto(url, wait_until="networkidle")
+    # Wait for MathJax to finish typesetting (pages without maths have no MathJax).
+    page.evaluate("() => window.MathJax?.startup?.promise")
+    return page, outside, failed
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_in_chromium(site, browser, name):
+    page, outside, failed = _open(browser, site + name)
+    try:
+        page.screenshot(path=str(SCREENSHOTS / f"{Path(name).stem}.png"), full_page=True)
+        assert not outside, f"{name}: requests left localhost (offline assets?): {outside}"
+        assert not failed, f"{name}: failed requests: {failed}"
+        text = page.inner_text("main")
+
+        # No error output.
+        assert "Traceback" not in text
+        stderr = page.locator(".output.stderr, .output.traceback").all_inner_texts()
+        assert not [s for s in stderr if "Error" in s], f"{name}: error output: {stderr}"
+
+        # Every formula typeset: no raw TeX delimiters, each math node holds a MathJax container.
+        assert "$$" not in text and "\\(" not in text and "\\[" not in text
+        untypeset = page.evaluate(
+            "() => [...document.querySelectorAll('main .math')]"
+            ".filter(e => !e.querySelector('mjx-container')).map(e => e.textContent)"
+        )
+        assert not untypeset, f"{name}: maths not rendered by MathJax: {untypeset[:3]}"
+
+        # Every image loaded.
+        images = page.evaluate(
+            "() => [...document.querySelectorAll('main img')]"
+            ".map(i => ({src: i.currentSrc, ok: i.complete && i.naturalWidth > 0}))"
+        )
+        assert all(i["ok"] for i in images), f"{name}: images not loaded: {images}"
+
+        if name in CHAPTERS:
+            assert len(images) >= 1, f"{name}: no figure"
+            assert page.locator("main .math").count() > 0, f"{name}: no maths found"
+            assert page.locator(".ibcore-verdict").first.is_visible(), f"{name}: no verdict box"
+            banner = page.locator("main .ibcore-smoke")
+            assert banner.count() == 1 and banner.is_visible(), f"{name}: smoke banner"
+            assert "not results" in banner.inner_text()
+            first_cell = page.locator("main .cell").first.bounding_box()
+            assert banner.bounding_box()["y"] < first_cell["y"], "banner above the first cell"
+
+        # Internal links resolve, #anchors included.
+        hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+    finally:
+        page.close()
+    bad = []
+    for href in sorted({h for h in hrefs if h.startswith(site)}):
+        target, anchor = urldefrag(href)
+        status, body = _fetch(target)
+        if status != 200:
+            bad.append(f"{href} ({status})")
+        elif anchor and body and not re.search(rf'id="{re.escape(anchor)}"', body):
+            bad.append(f"{href} (no #{anchor})")
+    assert not bad, f"{name}: broken internal links: {bad}"
