@@ -37,3 +37,19 @@ def test_ensemble_rejects_mismatched_members():
         EnsembleMLP([build_mlp([12, 4, 4, 2], shortcut="identity")])
     with pytest.raises(ValueError, match=r"parameter 'l2' needs one value per member \(1\)"):
         train_ensemble([build_mlp(WIDTHS)], [load_szt12()], epochs=1, seeds=[0], l2=[0.0, 0.1])
+
+
+def test_szt_ensemble_run_equals_szt_runs_fixed_order_no_l2():
+    # the chapter 0/2 path: fixed batch order (batches are slices) and no L2 term (skipped)
+    from ibcore.experiments import szt_ensemble_run, szt_run
+
+    kw = dict(epochs=5, snapshots=4, eval_every=2)
+    batched = szt_ensemble_run(seeds=[3, 4], **kw)
+    for seed, b in zip([3, 4], batched, strict=True):
+        a = szt_run(seed=seed, **kw)
+        assert a.layers == b.layers and np.array_equal(a.epochs, b.epochs)
+        for k in a.activations:
+            assert b.activations[k].flags.c_contiguous
+            np.testing.assert_allclose(a.activations[k], b.activations[k], atol=1e-5)
+        np.testing.assert_allclose(a.metrics["train_loss"], b.metrics["train_loss"], atol=1e-5)
+        assert b.meta["seed"] == seed and b.meta["ensemble"]["K"] == 2
