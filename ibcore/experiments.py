@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ibcore.data import load_szt12
+from ibcore.env import cpu_threads
 from ibcore.models import build_mlp
 from ibcore.train import History, log_snapshots, train
 
@@ -40,11 +41,14 @@ def szt_run(
     data = load_szt12(seed=seed, split=split)
     model = build_mlp(list(widths), activation, init=init, seed=seed)
     record = sorted({*log_snapshots(epochs, snapshots).tolist(), epochs})
-    return train(
-        model, data, epochs=epochs, lr=lr, batch_size=batch_size, l2=l2, record_epochs=record,
-        shuffle=False, seed=seed, eval_every=eval_every, device=device,
-        desc=f"{activation} seed {seed}",
-    )  # fmt: skip
+    # One CPU thread: the net is tiny, and two threads on a busy 2-core machine were several
+    # times slower (see ibcore.env.cpu_threads); results agree up to float round-off.
+    with cpu_threads(1, device):
+        return train(
+            model, data, epochs=epochs, lr=lr, batch_size=batch_size, l2=l2,
+            record_epochs=record, shuffle=False, seed=seed, eval_every=eval_every, device=device,
+            desc=f"{activation} seed {seed}",
+        )  # fmt: skip
 
 
 def szt_ensemble_run(
