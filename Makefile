@@ -23,7 +23,7 @@ help:
 	@echo "make sweep NB=00 GRID=\"activation=tanh,relu seeds=0-9\" [ARGS=\"-p scale smoke\"] [SCHEDULER=tcp://host:8786] [JOBS=2]"
 	@echo "                     run a parameter grid of a chapter (local processes, or a Dask cluster)"
 	@echo "make student         write student copies of every chapter (no solutions) to build/student/"
-	@echo "make bench           run the benchmarks (bench/), print medians, write bench/results.json"
+	@echo "make bench [FULL=1]  run the benchmarks (bench/; quick, or full size), print medians, write bench/results.json"
 	@echo "make clean           remove built notebooks, the book build, results and the cache"
 
 $(STAMP): pyproject.toml requirements/constraints.txt
@@ -58,7 +58,7 @@ distclean: clean
 
 .PHONY: bench
 bench: $(STAMP)
-	IBCORE_PROGRESS=0 $(PY) bench/run_all.py
+	IBCORE_PROGRESS=0 $(PY) bench/run_all.py $(if $(FULL),--full)
 
 .PHONY: sweep
 sweep: $(STAMP)
