@@ -82,8 +82,11 @@ def szt_ensemble_run(
         build_mlp(list(widths), a, init=init, seed=s) for s, a in zip(seeds, acts, strict=True)
     ]
     record = sorted({*log_snapshots(epochs, snapshots).tolist(), epochs})
-    return train_ensemble(
-        members, datasets, epochs=epochs, seeds=seeds, lr=lr, batch_size=batch_size, l2=l2,
-        record_epochs=record, shuffle=False, eval_every=eval_every, device=device,
-        desc=f"{len(seeds)} nets",
-    )  # fmt: skip
+    # One CPU thread, as szt_run: on a busy 2-core machine two threads made a 50-seed ensemble
+    # about 4x slower (bench/bench_ensemble.py); 1 and 2 threads gave bitwise equal results.
+    with cpu_threads(1, device):
+        return train_ensemble(
+            members, datasets, epochs=epochs, seeds=seeds, lr=lr, batch_size=batch_size, l2=l2,
+            record_epochs=record, shuffle=False, eval_every=eval_every, device=device,
+            desc=f"{len(seeds)} nets",
+        )  # fmt: skip
