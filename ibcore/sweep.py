@@ -348,7 +348,10 @@ def _run_dask(scheduler: Any, tasks: list[tuple[str, tuple]], on_done: Callable)
     from dask.distributed import as_completed as dask_completed
 
     own = not isinstance(scheduler, Client)
-    client = Client(scheduler) if own else scheduler
+    try:
+        client = Client(scheduler, timeout="15s") if own else scheduler
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(f"cannot reach the Dask scheduler {scheduler!r}: {exc}") from None
     try:
         futs = {
             client.submit(run_point, *args, key=f"ibcore-sweep-{name}-{params_hash({'a': args})}",

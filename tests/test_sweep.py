@@ -144,9 +144,11 @@ def test_chapter_00_grid_on_a_dask_local_cluster(tmp_path):
         ) as cluster,
         Client(cluster) as client,
     ):
-        res = sweep.run_sweep("00", grid, fixed, scheduler=client)
-        # rerun of the finished grid on the cluster: nothing to run, the same table
-        res2 = sweep.run_sweep("00", grid, fixed, scheduler=cluster.scheduler_address)
+        # by address, as `make sweep SCHEDULER=tcp://...` does (run_sweep opens its own Client)
+        res = sweep.run_sweep("00", grid, fixed, scheduler=cluster.scheduler_address)
+        assert len(client.scheduler_info()["workers"]) == 2
+        # rerun of the finished grid: nothing to run, the same table
+        res2 = sweep.run_sweep("00", grid, fixed, scheduler=client)
     assert not res.failed, res.failed
     assert sorted(res.ran) == ["seeds=0", "seeds=1"]
     for r in res.records:
