@@ -54,7 +54,7 @@ from typing import Any
 
 from ibcore.cache import params_hash
 from ibcore.io import atomic_write_text
-from ibcore.params import SCALES, Param, ParameterError
+from ibcore.params import SCALES, Param, ParameterError, _parse_item
 from ibcore.paths import cache_dir, results_dir
 
 SCHEDULER_ENV = ("IBCORE_DASK_SCHEDULER", "DASK_SCHEDULER_ADDRESS")
@@ -141,13 +141,7 @@ def _convert(key: str, text: str, spec: Param) -> Any:
     kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
     if bool in kinds:
         return yaml.safe_load(text)
-    for k in (int, float):
-        if k in kinds:
-            try:
-                return k(text)
-            except ValueError:
-                pass
-    return text
+    return _parse_item(text, spec.kind)
 
 
 def chapter_schema(chapter: str) -> dict[str, Param]:
