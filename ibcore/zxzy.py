@@ -38,6 +38,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ibcore.env import cpu_threads
+
 Reps = Mapping[str, torch.Tensor | np.ndarray]
 
 
@@ -499,12 +501,15 @@ def shortcut_run(
         steps=probe_steps, hidden=probe_hidden, lr=probe_lr, batch_size=probe_batch,
         probe_seed=seed,
     )  # fmt: skip
-    h = train(
-        model, data, epochs=epochs, lr=lr, batch_size=batch_size,
-        keep_activations=False, measures={"zxzy": measure}, output=None, seed=seed,
-        record_epochs=snapshot_epochs(epochs, snapshots),
-        device=device, desc=f"{shortcut} seed {seed}",
-    )  # fmt: skip
+    # One CPU thread: small nets and probes; two threads on a busy 2-core machine were several
+    # times slower (ibcore.env.cpu_threads). Off the CPU only numpy/BLAS is limited.
+    with cpu_threads(1, device):
+        h = train(
+            model, data, epochs=epochs, lr=lr, batch_size=batch_size,
+            keep_activations=False, measures={"zxzy": measure}, output=None, seed=seed,
+            record_epochs=snapshot_epochs(epochs, snapshots),
+            device=device, desc=f"{shortcut} seed {seed}",
+        )  # fmt: skip
     h.meta["layers"] = layers
     return h
 
