@@ -176,6 +176,23 @@ def adaptive_group(
     return out
 
 
+def _cached_group(params: dict[str, Any], threads: int | None) -> float:
+    """Worker of :func:`adaptive_runs`: fill the cache entry of one group; its wall time."""
+    from ibcore.cache import run_cached
+    from ibcore.env import cpu_threads
+
+    t0 = time.perf_counter()
+    with cpu_threads(threads, params.get("device", "cpu")):
+        run_cached(adaptive_group, params)
+    return time.perf_counter() - t0
+
+
+def _describe(g: int, n_groups: int, chunk: Sequence[Sequence[Any]], seconds: float) -> str:
+    acts = ", ".join(sorted({str(r[0]) for r in chunk}))
+    l2s = ", ".join(f"{v:g}" for v in sorted({float(r[1]) for r in chunk}))
+    return f"group {g + 1}/{n_groups}: {len(chunk)} nets ({acts}; L2 {l2s}) in {seconds:.1f} s"
+
+
 def adaptive_runs(
     runs: Sequence[tuple[str, float, int]],
     *,
@@ -183,6 +200,7 @@ def adaptive_runs(
     cached: Callable[[Callable, Mapping[str, Any]], Any] | None = None,
     progress: bool = True,
     threads: int | None = 1,
+    workers: int = 1,
     **options: Any,
 ) -> list[MemberResult]:
     """All chapter-2 nets, trained in groups of at most ``group_size`` through the result cache.
@@ -193,29 +211,44 @@ def adaptive_runs(
     ``cached`` defaults to :func:`ibcore.cache.run_cached`. On the CPU the work runs with
     ``threads`` torch/BLAS threads (default 1: these nets are tiny, and on a busy 2-core machine
     two threads made a group up to 20× slower in our measurements); None leaves them as set.
+
+    ``workers`` > 1 trains up to that many groups at once in separate processes (spawned, one
+    thread each), which fill the cache; the groups are then read back in order. On two idle
+    cores two one-thread processes nearly halve the time (the issue-7 ensemble benchmark); on a
+    machine whose cores are busy they do not help. Needs the default ``cached``.
     """
     from ibcore.cache import run_cached
     from ibcore.env import cpu_threads
 
     if group_size < 1:
         raise ValueError(f"parameter 'group_size' must be >= 1, got {group_size}")
-    cached = cached or run_cached
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"parameter 'workers' must be an integer >= 1, got {workers!r}")
     runs = list(runs)
-    out: list[MemberResult] = []
     n_groups = -(-len(runs) // group_size)
-    for g in range(n_groups):
-        chunk = runs[g * group_size : (g + 1) * group_size]
+    chunks = [runs[g * group_size : (g + 1) * group_size] for g in range(n_groups)]
+    params = [{"runs": [list(r) for r in chunk], **options} for chunk in chunks]
+    if workers > 1 and n_groups > 1 and cached is None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(workers, n_groups), mp_context=ctx) as pool:
+            futures = {pool.submit(_cached_group, p, threads): g for g, p in enumerate(params)}
+            for fut in as_completed(futures):
+                g = futures[fut]
+                seconds = fut.result()
+                if progress:
+                    print(_describe(g, n_groups, chunks[g], seconds) + " (worker)", flush=True)
+        progress = False  # the groups below come from the cache
+    cached = cached or run_cached
+    out: list[MemberResult] = []
+    for g, (chunk, p) in enumerate(zip(chunks, params, strict=True)):
         t0 = time.perf_counter()
         with cpu_threads(threads, options.get("device", "cpu")):
-            out.extend(cached(adaptive_group, {"runs": [list(r) for r in chunk], **options}))
+            out.extend(cached(adaptive_group, p))
         if progress:
-            print(
-                f"group {g + 1}/{n_groups}: {len(chunk)} nets "
-                f"({', '.join(sorted({r[0] for r in chunk}))}; L2 "
-                f"{', '.join(f'{v:g}' for v in sorted({r[1] for r in chunk}))}) "
-                f"in {time.perf_counter() - t0:.1f} s",
-                flush=True,
-            )
+            print(_describe(g, n_groups, chunk, time.perf_counter() - t0), flush=True)
     return out
 
 

@@ -117,13 +117,14 @@ CHAPTERS: dict[str, tuple[dict[str, Param], dict[str, dict[str, Any]]]] = {
             "lr": Param(float, "Adam learning rate", low=1e-7, high=1.0),
             "split": Param(str, "train/test split", choices=SPLITS),
             "group_size": Param(int, "nets trained together as one ensemble", low=1, high=10_000),
+            "workers": Param(int, "processes training groups in parallel", low=1, high=64),
             **COMMON,
         },
         {
             "smoke": dict(
                 activations=["tanh", "relu"], epochs=60, snapshots=10, seeds=2, kde_samples=256
             ),
-            "cpu": dict(epochs=1500, snapshots=40, seeds=3),
+            "cpu": dict(epochs=1500, snapshots=40, seeds=3, workers=2),
             "paper": dict(epochs=8000, snapshots=400, seeds=20, kde_samples=4096, group_size=24),
         },
     ),
@@ -271,6 +272,7 @@ SHARED: dict[str, dict[str, Any]] = {
         lr=4e-4,
         split="shuffled",
         group_size=18,
+        workers=1,
         device="auto",
     ),
     "03": dict(

@@ -154,3 +154,20 @@ def test_adaptive_group_on_cuda_matches_cpu():
     for est in ("kde", "akde"):
         for lay in cpu[0].layers:
             np.testing.assert_allclose(cpu[0].planes[est][lay], gpu[0].planes[est][lay], atol=0.05)
+
+
+def test_adaptive_runs_with_two_worker_processes_equals_one():
+    runs = [("tanh", 0.0, 0), ("relu", 0.015, 1)]
+    kw = dict(group_size=1, progress=False, epochs=3, snapshots=3, estimators=["ebab", "fixed"])
+    par = adaptive_runs(runs, workers=2, **kw)
+    seq = [
+        adaptive_group(runs=[r], epochs=3, snapshots=3, estimators=["ebab", "fixed"])[0]
+        for r in runs
+    ]
+    for a, b in zip(par, seq, strict=True):
+        assert (a.activation, a.l2, a.seed) == (b.activation, b.l2, b.seed)
+        for est in ("ebab", "fixed"):
+            for lay in a.layers:
+                np.testing.assert_allclose(a.planes[est][lay], b.planes[est][lay], atol=1e-9)
+    with pytest.raises(ValueError, match="workers"):
+        adaptive_runs(runs, workers=0, **kw)
