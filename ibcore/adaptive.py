@@ -176,11 +176,18 @@ def adaptive_group(
     return out
 
 
-def _cached_group(params: dict[str, Any], threads: int | None) -> float:
-    """Worker of :func:`adaptive_runs`: fill the cache entry of one group; its wall time."""
+def _cached_group(params: dict[str, Any], threads: int | None, bar: bool) -> float:
+    """Worker of :func:`adaptive_runs`: fill the cache entry of one group; its wall time.
+
+    Only the worker with ``bar`` draws a progress bar (on the terminal's stderr), so that
+    parallel bars do not overwrite each other.
+    """
+    import os
+
     from ibcore.cache import run_cached
     from ibcore.env import cpu_threads
 
+    os.environ["IBCORE_PROGRESS"] = "1" if bar else "0"  # a pool process may run several groups
     t0 = time.perf_counter()
     with cpu_threads(threads, params.get("device", "cpu")):
         run_cached(adaptive_group, params)
@@ -230,11 +237,16 @@ def adaptive_runs(
     params = [{"runs": [list(r) for r in chunk], **options} for chunk in chunks]
     if workers > 1 and n_groups > 1 and cached is None:
         import multiprocessing
+        import os
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
+        bars = os.environ.get("IBCORE_PROGRESS", "1") != "0"
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(min(workers, n_groups), mp_context=ctx) as pool:
-            futures = {pool.submit(_cached_group, p, threads): g for g, p in enumerate(params)}
+            futures = {
+                pool.submit(_cached_group, p, threads, g == 0 and bars): g
+                for g, p in enumerate(params)
+            }
             for fut in as_completed(futures):
                 g = futures[fut]
                 seconds = fut.result()
