@@ -88,6 +88,13 @@ def members(
     return [(a, float(lam), int(s)) for lam in l2_values for a in activations for s in seeds]
 
 
+def _check_estimator(estimator: str) -> None:
+    if estimator not in CH2_ESTIMATORS:
+        raise ValueError(
+            f"parameter 'estimators' has {estimator!r}; allowed values: {', '.join(CH2_ESTIMATORS)}"
+        )
+
+
 def estimator_options(
     estimator: str,
     activation: str,
@@ -104,13 +111,8 @@ def estimator_options(
     ``kde_samples`` inputs (None = all 4096), KDE with noise variance ``kde_noise``, aKDE with
     σ² = ``akde_alpha`` · max|T|.
     """
-    if estimator not in CH2_ESTIMATORS:
-        raise ValueError(
-            f"parameter 'estimators' has {estimator!r}; allowed values: {', '.join(CH2_ESTIMATORS)}"
-        )
-    if estimator == "fixed":
-        return {"n_bins": n_bins}
-    if estimator == "saxe_max":
+    _check_estimator(estimator)
+    if estimator in ("fixed", "saxe_max"):
         return {"n_bins": n_bins}
     if estimator == "ebab":
         return {"n_bins": n_bins, "activation": activation}
@@ -149,7 +151,7 @@ def adaptive_group(
     if not runs:
         raise ValueError("parameter 'runs' is empty: a group needs at least one net")
     for est in estimators:
-        estimator_options(est, "tanh")  # validates the name
+        _check_estimator(est)
     hs = szt_ensemble_run(
         seeds=[s for _, _, s in runs], activation=[a for a, _, _ in runs],
         l2=[lam for _, lam, _ in runs], epochs=epochs, snapshots=snapshots, lr=lr,
@@ -291,7 +293,11 @@ def compression_table(
 
 def non_saturating(activations: Sequence[str]) -> list[str]:
     """The activations that do not saturate on both sides (chapter 2: all but tanh, softsign)."""
-    return [a for a in activations if a not in SATURATING and a != "linear"]
+    return [a for a in activations if _non_saturating(a)]
+
+
+def _non_saturating(activation: str) -> bool:
+    return activation not in SATURATING and activation != "linear"
 
 
 def l2_effect(
@@ -323,6 +329,41 @@ def l2_effect(
             for s in seeds
         ]
     )
+
+
+def nonsaturating_compression(
+    results: Sequence[MemberResult], layer: str, estimator: str = "ebab"
+) -> np.ndarray:
+    """Per seed: ``layer`` compression without L2, averaged over the non-saturating activations.
+
+    Chapter 2, verdict (a) (Chelombiev et al. 2019 §4: compression without saturation). Seeds in
+    sorted order; NaN for a seed without a non-saturating net (and a single NaN when there is
+    none at all).
+    """
+    nets = [r for r in results if r.l2 == 0.0 and _non_saturating(r.activation)]
+    seeds = sorted({r.seed for r in nets})
+    if not seeds:
+        return np.array([np.nan])
+    return np.array(
+        [
+            np.mean([compression(r.planes[estimator][layer]) for r in nets if r.seed == s])
+            for s in seeds
+        ]
+    )
+
+
+def mean_l2_effect(
+    results: Sequence[MemberResult],
+    l2: float,
+    activations: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> np.ndarray:
+    """Per seed: :func:`l2_effect` averaged over ``activations`` (default: all in ``results``).
+
+    Chapter 2, verdict (b) (spec claim 2 §7 check (b), over every activation).
+    """
+    acts = list(activations) if activations is not None else sorted({r.activation for r in results})
+    return np.mean([l2_effect(results, a, l2, **kwargs) for a in acts], axis=0)
 
 
 def _spearman_pearson(x: np.ndarray, y: np.ndarray) -> dict[str, float]:

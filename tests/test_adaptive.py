@@ -14,8 +14,10 @@ from ibcore.adaptive import (
     estimator_options,
     l2_effect,
     layer_correlations,
+    mean_l2_effect,
     members,
     non_saturating,
+    nonsaturating_compression,
     seedwise_spearman,
     select,
 )
@@ -171,3 +173,28 @@ def test_adaptive_runs_with_two_worker_processes_equals_one():
                 np.testing.assert_allclose(a.planes[est][lay], b.planes[est][lay], atol=1e-9)
     with pytest.raises(ValueError, match="workers"):
         adaptive_runs(runs, workers=0, **kw)
+
+
+def test_nonsaturating_compression_per_seed():
+    rs = [
+        fake("relu", 0.0, 0, [1, 3, 2], 0.9),  # C = 1
+        fake("elu", 0.0, 0, [1, 4, 1], 0.9),  # C = 3
+        fake("tanh", 0.0, 0, [1, 9, 1], 0.9),  # saturating: left out
+        fake("relu", 0.015, 0, [1, 9, 1], 0.9),  # with L2: left out
+        fake("relu", 0.0, 1, [1, 2, 2], 0.9),  # C = 0
+    ]
+    np.testing.assert_allclose(nonsaturating_compression(rs, "output"), [2.0, 0.0])
+    assert np.isnan(nonsaturating_compression(rs[2:4], "output")).all()
+
+
+def test_mean_l2_effect_averages_activations():
+    rs = []
+    for act, drop in (("tanh", 1.0), ("relu", 3.0)):
+        for s in (0, 1):
+            rs.append(fake(act, 0.0, s, [1, 2], 0.9))
+            reg = fake(act, 0.01, s, [1, 2], 0.9)
+            reg.planes["ebab"]["h5"] = reg.planes["ebab"]["h5"].copy()
+            reg.planes["ebab"]["h5"][-1, 0] -= drop
+            rs.append(reg)
+    np.testing.assert_allclose(mean_l2_effect(rs, 0.01), [2.0, 2.0])
+    np.testing.assert_allclose(mean_l2_effect(rs, 0.01, ["relu"]), [3.0, 3.0])
