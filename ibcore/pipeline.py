@@ -119,7 +119,6 @@ def execute(
     failed = out.with_name(f"{out.stem}.failed.ipynb")
     env = {"IBCORE_HEADLESS": "1", **(env or {})}  # no widget frontend (ibcore.widgets.live)
     notebook = jupytext.read(nb)
-    env = dict(env or {})
     if (parameters or {}).get("scale") == "smoke":
         add_smoke_banner(notebook)
         env[SMOKE_BANNER_ENV] = "top"  # ibcore.setup then shows no second banner
