@@ -43,12 +43,12 @@ test: lint
 	$(PY) -m pytest -ra
 
 book: $(STAMP)
-	$(PY) -m ibcore.pipeline book
+	$(PY) -m ibcore.book.pipeline book
 	@echo "open book/_build/html/index.html"
 
 run: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make run NB=00 ARGS=\"-p seeds 5\""; exit 2; }
-	$(PY) -m ibcore.pipeline run $(NB) $(ARGS)
+	$(PY) -m ibcore.book.pipeline run $(NB) $(ARGS)
 
 clean:
 	rm -rf book/_build book/chapters book/verdicts.md build results .cache
@@ -63,8 +63,8 @@ bench: $(STAMP)
 .PHONY: sweep
 sweep: $(STAMP)
 	@test -n "$(NB)" -a -n "$(GRID)" || { echo "usage: make sweep NB=00 GRID=\"activation=tanh,relu seeds=0-9\" [ARGS=\"-p scale smoke\"] [SCHEDULER=tcp://host:8786] [JOBS=2]"; exit 2; }
-	IBCORE_PROGRESS=0 $(PY) -m ibcore.sweep $(NB) $(GRID) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(JOBS),--jobs $(JOBS)) $(ARGS)
+	IBCORE_PROGRESS=0 $(PY) -m ibcore.book.sweep $(NB) $(GRID) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(JOBS),--jobs $(JOBS)) $(ARGS)
 
 .PHONY: student
 student: $(STAMP)
-	$(PY) -m ibcore.student --out build/student
+	$(PY) -m ibcore.book.student --out build/student

@@ -18,7 +18,7 @@ os.environ.setdefault("IBCORE_PROGRESS", "0")
 
 from common import full_mode, record, report  # noqa: E402
 
-from ibcore.pipeline import execute, notebooks  # noqa: E402
+from ibcore.book.pipeline import execute, notebooks  # noqa: E402
 
 # target per chapter, from the chapter issues ("the cpu default executes in under ... on 2 cores")
 TARGETS = {"00": None, "01": 4, "02": 6, "03": 5, "04": 8}

@@ -1,8 +1,8 @@
 """Batched ensembles (issue 7): 50 seeds × 8000 epochs of the 12-10-7-5-4-3-2 net, activations
 recorded at 274 snapshots, in at most 5× the time of one sequential run on 2 CPU cores.
 
-Quick mode (default) measures, for one sequential run (:func:`ibcore.experiments.szt_run`) and
-for ensembles (:func:`ibcore.experiments.szt_ensemble_run`) of K = 10 and 50 seeds, the cost per
+Quick mode (default) measures, for one sequential run (:func:`ibcore.runs.szt_run`) and
+for ensembles (:func:`ibcore.runs.szt_ensemble_run`) of K = 10 and 50 seeds, the cost per
 epoch and per recorded snapshot from two ``EPOCHS``-epoch runs with 3 and with ~20 snapshots, and
 extrapolates both to 8000 epochs and 274 snapshots. Full mode (``--full``) times the real runs
 (the 50-seed run holds 50 × 274 × 4096 × 31 float32 activations, about 7 GB).
@@ -26,7 +26,7 @@ os.environ.setdefault("IBCORE_PROGRESS", "0")
 import torch  # noqa: E402
 from common import full_mode, med_spread, record, report  # noqa: E402
 
-from ibcore.experiments import szt_ensemble_run, szt_run  # noqa: E402
+from ibcore.runs import szt_ensemble_run, szt_run  # noqa: E402
 from ibcore.train import log_snapshots  # noqa: E402
 
 EPOCHS = 100

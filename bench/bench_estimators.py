@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from common import record, report, timeit  # noqa: E402
 
-from ibcore import estimators as E  # noqa: E402
+from ibcore.measures import information as E  # noqa: E402
 
 RUNS = 5
 # On a busy 2-core machine torch's OpenMP threads can slow the blockwise KDE down by 10× or more
@@ -32,7 +32,7 @@ THREADS = (1, 2)
 
 def recorded_run():
     """One real run of the 12-10-7-5-4-3-2 tanh net: 40 snapshots of all 6 layers, 4096 inputs."""
-    from ibcore.experiments import szt_run
+    from ibcore.runs import szt_run
 
     torch.set_num_threads(1)
     h = szt_run(seed=0, epochs=300, snapshots=50)  # 50 log-spaced requests → 40 unique epochs

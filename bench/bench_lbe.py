@@ -12,7 +12,7 @@ os.environ.setdefault("IBCORE_PROGRESS", "0")
 import torch  # noqa: E402
 from common import record, report  # noqa: E402
 
-from ibcore.entropy import lbe_step_cost  # noqa: E402
+from ibcore.claims.ch3_batch_entropy import lbe_step_cost  # noqa: E402
 
 
 def main() -> None:

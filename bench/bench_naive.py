@@ -5,7 +5,7 @@ The naive estimator follows the structure of Shwartz-Ziv & Tishby's released cod
 snapshot, bin the activations on the fixed grid, make each row a ``np.void`` symbol, and compute
 H(T|X) and H(T|Y) with a Python loop over every unique input x (and label y), masking all N
 samples for each one and calling ``np.unique`` on the rows found (O(N²) per layer and snapshot).
-:func:`ibcore.estimators.information_plane` (``estimator="fixed"``) computes the same numbers
+:func:`ibcore.measures.information.information_plane` (``estimator="fixed"``) computes the same numbers
 vectorised over snapshots. Quick mode runs the naive loop on 4 of the 40 snapshots (ours on the
 same 4); ``--full`` on all 40.
 """
@@ -24,9 +24,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from common import full_mode, med_spread, record, report  # noqa: E402
 
-from ibcore import estimators as E  # noqa: E402
 from ibcore.data import load_szt12  # noqa: E402
-from ibcore.experiments import szt_run  # noqa: E402
+from ibcore.measures import information as E  # noqa: E402
+from ibcore.runs import szt_run  # noqa: E402
 
 
 def _rows(a: np.ndarray) -> np.ndarray:

@@ -26,10 +26,10 @@ import torch  # noqa: E402
 from common import record, report  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from ibcore.claims.ch1_skip_singularities import architecture, skip_run  # noqa: E402
 from ibcore.data import load_digits  # noqa: E402
+from ibcore.measures.singularities import hessian_eigs  # noqa: E402
 from ibcore.models import build_mlp  # noqa: E402
-from ibcore.singularities import hessian_eigs  # noqa: E402
-from ibcore.skipnets import architecture, skip_run  # noqa: E402
 
 
 def timed(fn: Callable[[], object], runs: int, warmup: int = 1) -> tuple[float, float, float]:

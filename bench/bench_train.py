@@ -20,8 +20,8 @@ os.environ.setdefault("IBCORE_PROGRESS", "0")
 import torch  # noqa: E402
 from common import full_mode, med_spread, record, report  # noqa: E402
 
-from ibcore import estimators as E  # noqa: E402
-from ibcore.experiments import szt_run  # noqa: E402
+from ibcore.measures import information as E  # noqa: E402
+from ibcore.runs import szt_run  # noqa: E402
 from ibcore.train import log_snapshots  # noqa: E402
 
 EPOCHS = 200

@@ -17,9 +17,9 @@ import torch  # noqa: E402
 from common import record, report, timeit  # noqa: E402
 
 from ibcore.data import load_digits  # noqa: E402
+from ibcore.measures.zxzy import zxzy  # noqa: E402
 from ibcore.models import build_mlp  # noqa: E402
 from ibcore.train import ActivationRecorder  # noqa: E402
-from ibcore.zxzy import zxzy  # noqa: E402
 
 RUNS = 5
 

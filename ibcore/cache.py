@@ -1,39 +1,90 @@
 """The result cache: finished runs are reused, and a change in what produced them invalidates them.
 
-A cache key covers what actually determines a result (STYLE.md, "what users complain about" 3):
-the function's name, its parameters, the whole ``ibcore`` source and a data fingerprint. Entries
-are written atomically with a checksum; a corrupt or truncated entry is detected, reported and
-recomputed — it never crashes a book build.
+A cache key covers what determines a result: the function's name, its parameters, a data
+fingerprint, the torch and numpy versions, and the code that computes — the core modules
+(``ibcore/*.py``), the measures (``ibcore/measures``) and the module that defines the function
+(for a chapter's runner, its claim module). The code is hashed as its syntax tree without
+docstrings, so an edit of a docstring, a comment or the book tooling (``ibcore/book``) keeps
+every cached run. Entries are written atomically with a checksum; a corrupt or truncated entry
+is detected, reported and recomputed — it never crashes a book build. :func:`prune` removes
+the entries that no current key can reach (``make cache-prune``).
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import inspect
 import json
 import pickle
 import sys
 import warnings
 from collections.abc import Callable, Mapping
 from functools import lru_cache
+from importlib import import_module
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ibcore.io import atomic_write_bytes
+from ibcore.atomic import atomic_write_bytes
 from ibcore.paths import cache_dir
 
 T = TypeVar("T")
-MAGIC = b"IBCORE-CACHE-1\n"
+MAGIC = b"IBCORE-CACHE-2\n"
+PACKAGE = Path(__file__).resolve().parent
+
+
+def _is_string_statement(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
+
+
+def _code_digest(path: Path) -> str:
+    """SHA-256 of a module's syntax tree with docstrings removed (comments never enter it)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list):  # docstrings, and string statements after assignments
+            kept = [s for s in body if not _is_string_statement(s)]
+            node.body = kept or [ast.Pass()]  # type: ignore[attr-defined]
+    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
 
 
 @lru_cache(maxsize=1)
-def source_hash() -> str:
-    """SHA-256 over every ``.py`` file of the installed ``ibcore`` package (all chapters)."""
-    root = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*.py")):
-        h.update(p.relative_to(root).as_posix().encode())
-        h.update(p.read_bytes())
+def core_hash() -> str:
+    """Hash of the computing code every run depends on: core modules, measures, torch, numpy."""
+    import numpy
+    import torch
+
+    h = hashlib.sha256(f"torch {torch.__version__} numpy {numpy.__version__}".encode())
+    files = sorted(PACKAGE.glob("*.py")) + sorted((PACKAGE / "measures").glob("*.py"))
+    for p in files:
+        h.update(p.relative_to(PACKAGE).as_posix().encode())
+        h.update(_code_digest(p).encode())
     return h.hexdigest()
+
+
+@lru_cache(maxsize=64)
+def _module_hash(module: str) -> str:
+    """Hash of the module that defines a cached function (a claim module, or a test's)."""
+    try:
+        mod = import_module(module)
+        path = Path(inspect.getsourcefile(mod) or "")
+    except (ImportError, TypeError):
+        return "unknown"
+    if not path.is_file():
+        return "unknown"
+    path = path.resolve()
+    if path.parent == PACKAGE or path.parent == PACKAGE / "measures":
+        return "core"  # already in core_hash
+    return _code_digest(path)
+
+
+def source_hash(module: str) -> str:
+    """What a cached function of ``module`` depends on: :func:`core_hash` + its module's code."""
+    return hashlib.sha256(f"{core_hash()} {_module_hash(module)}".encode()).hexdigest()
 
 
 def canonical_json(obj: Any) -> str:
@@ -56,24 +107,39 @@ def params_hash(params: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(dict(params)).encode()).hexdigest()[:16]
 
 
+def _fn_name(fn: Callable) -> tuple[str, str]:
+    return getattr(fn, "__module__", "?"), getattr(fn, "__qualname__", repr(fn))
+
+
 def cache_key(fn: Callable, params: Mapping[str, Any], data: str | None = None) -> str:
-    """Key of a cached call: function name + parameters + ibcore source + data fingerprint."""
-    name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
-    blob = canonical_json({"fn": name, "params": dict(params), "src": source_hash(), "data": data})
+    """Key of a cached call: function name + parameters + computing code + data fingerprint."""
+    module, qualname = _fn_name(fn)
+    blob = canonical_json(
+        {"fn": f"{module}.{qualname}", "params": dict(params), "src": source_hash(module),
+         "data": data}
+    )  # fmt: skip
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _encode(value: Any) -> bytes:
+def _encode(value: Any, header: Mapping[str, str]) -> bytes:
     payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    return MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+    head = json.dumps(dict(header), sort_keys=True).encode()
+    return MAGIC + head + b"\n" + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+
+
+def _split(raw: bytes) -> tuple[dict[str, str], bytes, bytes]:
+    if not raw.startswith(MAGIC):
+        raise ValueError("not an ibcore cache file of this version")
+    head, sep1, rest = raw[len(MAGIC) :].partition(b"\n")
+    digest, sep2, payload = rest.partition(b"\n")
+    if not sep1 or not sep2:
+        raise ValueError("truncated entry")
+    return json.loads(head.decode()), digest, payload
 
 
 def _decode(raw: bytes) -> Any:
-    if not raw.startswith(MAGIC):
-        raise ValueError("not an ibcore cache file")
-    rest = raw[len(MAGIC) :]
-    digest, sep, payload = rest.partition(b"\n")
-    if not sep or hashlib.sha256(payload).hexdigest().encode() != digest:
+    _, digest, payload = _split(raw)
+    if hashlib.sha256(payload).hexdigest().encode() != digest:
         raise ValueError("checksum mismatch (truncated or corrupt)")
     return pickle.loads(payload)
 
@@ -106,5 +172,51 @@ def run_cached(
             )
             print(f"ibcore cache: bad entry {path.name} ({exc}); recomputing", file=sys.stderr)
     value = fn(**params)
-    atomic_write_bytes(path, _encode(value))
+    module, qualname = _fn_name(fn)
+    atomic_write_bytes(path, _encode(value, {"module": module, "fn": qualname,
+                                             "src": source_hash(module)}))  # fmt: skip
     return value
+
+
+def prune(cache: str | Path | None = None, dry_run: bool = False) -> list[Path]:
+    """Remove cache entries that no current key can reach; return their paths.
+
+    An entry is unreachable when the code it was computed with has changed (its recorded
+    source hash is not the current one for its module), when its module is gone, or when it is
+    not a readable entry of this cache version.
+    """
+    folder = Path(cache) if cache is not None else cache_dir()
+    gone = []
+    for path in sorted(folder.glob("*.pkl")) if folder.is_dir() else []:
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(len(MAGIC) + 4096)
+            meta, _, _ = _split(head + b"\n" if head.count(b"\n") < 3 else head)
+            stale = meta.get("src") != source_hash(meta.get("module", "?"))
+        except (OSError, ValueError):
+            stale = True
+        if stale:
+            gone.append(path)
+            if not dry_run:
+                path.unlink(missing_ok=True)
+    return gone
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ibcore.cache prune [--dry-run]``: remove unreachable entries."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m ibcore.cache", description=main.__doc__)
+    ap.add_argument("command", choices=["prune"])
+    ap.add_argument("--dry-run", action="store_true", help="list the entries, remove nothing")
+    args = ap.parse_args(argv)
+    gone = prune(dry_run=args.dry_run)
+    size = sum(p.stat().st_size for p in gone if p.exists()) if args.dry_run else None
+    verb = "would remove" if args.dry_run else "removed"
+    extra = f" ({size / 1e6:.1f} MB)" if size is not None else ""
+    print(f"ibcore cache {cache_dir()}: {verb} {len(gone)} unreachable entries{extra}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

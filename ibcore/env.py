@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -94,8 +96,7 @@ def setup(
     Serves every chapter (the first code cell of ``notebooks/0*_*.md``), in the spirit of
     fastbook's one setup call. Deterministic algorithms are switched on where torch has them
     (``warn_only``, so an op without a deterministic kernel warns instead of failing). Prints one
-    environment line; when ``scale == 'smoke'`` it also shows a banner saying the numbers on the
-    page are not results.
+    environment line (the pipeline puts the smoke banner at the top of a ``smoke`` page).
 
     Returns an :class:`Env` with the chosen ``device``.
     """
@@ -115,50 +116,15 @@ def setup(
     )
     if not quiet:
         print(line, file=sys.stdout)
-        if scale == "smoke":
-            smoke_banner()
     return Env(seed=int(seed), device=dev, line=line)
-
-
-SMOKE_TEXT = (
-    "Built at scale 'smoke': a seconds-long run that only checks the pipeline. "
-    "The numbers and verdicts on this page are not results; rerun at scale 'cpu' or 'paper'."
-)
-
-
-def smoke_banner() -> None:
-    """Show the 'smoke scale: not results' banner in a notebook (all chapters).
-
-    Does nothing when ``IBCORE_SMOKE_BANNER=top``: the pipeline has already put the banner at the
-    top of the page (``ibcore.pipeline.add_smoke_banner``).
-    """
-    if os.environ.get("IBCORE_SMOKE_BANNER") == "top":
-        return
-    try:
-        from IPython import get_ipython
-        from IPython.display import HTML, display
-    except ImportError:  # pragma: no cover - IPython is always there in the book stack
-        print(SMOKE_TEXT)
-        return
-    if get_ipython() is None:
-        print(SMOKE_TEXT)
-        return
-    display(
-        HTML(
-            '<div class="admonition warning ibcore-smoke"><p class="admonition-title">'
-            f"Smoke run: not results</p><p>{SMOKE_TEXT}</p></div>"
-        )
-    )
 
 
 @contextmanager
 def cpu_threads(threads: int | None, device: str | torch.device = "cpu") -> Iterator[None]:
     """Run with ``threads`` torch and BLAS threads, restored afterwards; no-op if None (all chapters).
 
-    Tiny autograd graphs and small SVDs run several times slower with 2 threads on a busy 2-core
-    machine (chapter 1 measured numpy's SVD of a 1437 × 32 matrix up to 70× slower; chapter 3 needs
-    one thread so that flush-to-zero reaches the thread doing the work). Off the CPU only the
-    numpy/BLAS side is limited.
+    Used by :func:`runner`, the library's thread policy. Off the CPU only the numpy/BLAS side is
+    limited.
     """
     if threads is None:
         yield
@@ -177,3 +143,29 @@ def cpu_threads(threads: int | None, device: str | torch.device = "cpu") -> Iter
     finally:
         if on_cpu:
             torch.set_num_threads(old)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+RUN_THREADS = 1
+"""CPU threads of every training run (the library's one thread policy, applied by :func:`runner`).
+
+The book's nets are small: their autograd graphs, SVDs and probes ran several times slower with
+two threads than with one on a busy 2-core machine, and chapter 3's flush-to-zero only reaches
+the thread that does the work. Parallelism comes from batching seeds into one ensemble and from
+worker processes (:mod:`ibcore.parallel`), not from threads inside one small run."""
+
+
+def runner(fn: F) -> F:
+    """Mark ``fn`` as a training run: it computes on :data:`RUN_THREADS` CPU threads.
+
+    Every chapter's runner carries this decorator; the thread count is restored afterwards and
+    only the numpy/BLAS side is limited when the run's ``device`` keyword is not the CPU.
+    """
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with cpu_threads(RUN_THREADS, kwargs.get("device", "cpu")):
+            return fn(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]

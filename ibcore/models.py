@@ -25,7 +25,7 @@ on both residual sublayers of the ViT/MLP-Mixer blocks; ``none`` removes the sho
 Lyu & Rodrigues 2024). :data:`IDENTITY_SHORTCUTS` lists the IS kinds.
 
 ``hyper`` is our interpretation of the hyper-residual nets of Orhan & Pitkow (2018, §4): their
-exact definition was not recovered, so we use the "mean" mode of spec claim 1 §4, whose variance
+exact definition was not recovered, so we use the mean of the earlier outputs, whose variance
 stays bounded with depth. Block 2 sees ``T_1`` alone, exactly as with ``identity``.
 
 The recorded representation of layer ``l`` (``h1`` … ``hk``) is the block output ``T_l``, i.e. what
@@ -39,6 +39,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
+
+from ibcore.schema import check_choice
 
 
 class CenteredSoftplus(nn.Module):
@@ -62,6 +64,15 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 SATURATING = frozenset({"tanh", "softsign"})
 
 SHORTCUTS = ("none", "identity", "projection", "fixed", "hyper")
+
+SHORTCUT_KINDS: dict[str, str] = {
+    "none": "no shortcut: a plain net, S_l = 0 (NIS in Lyu & Rodrigues 2024)",
+    "identity": "identity shortcut (IS), S_l(T) = T; needs h_{l-1} == h_l",
+    "projection": "non-identity shortcut (NIS), a learned linear map S_l(T) = W_s T (no bias)",
+    "fixed": "NIS with a fixed random projection (not trained)",
+    "hyper": "hyper-residual: the mean of all earlier hidden outputs, (T_1 + … + T_{l-1}) / (l-1)",
+}
+"""What each shortcut kind means (the table of the module docstring, as data)."""
 IDENTITY_SHORTCUTS = frozenset({"identity"})
 
 INITS = ("default", "idnns", "he", "lecun", "he_scaled")
@@ -80,16 +91,9 @@ INITS = ("default", "idnns", "he", "lecun", "he_scaled")
 """
 
 
-def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
-    if value not in allowed:
-        raise ValueError(
-            f"parameter {name!r} = {value!r} is not allowed; choose one of {tuple(allowed)}"
-        )
-
-
 def make_activation(name: str) -> nn.Module:
     """A fresh activation module by name (one of :data:`ACTIVATIONS`); all chapters."""
-    _check_choice("activation", name, tuple(ACTIVATIONS))
+    check_choice("activation", name, tuple(ACTIVATIONS))
     return ACTIVATIONS[name]()
 
 
@@ -125,7 +129,7 @@ class Block(nn.Module):
         branch_scale: float | None = None,
     ) -> None:
         super().__init__()
-        _check_choice("shortcut", shortcut, SHORTCUTS)
+        check_choice("shortcut", shortcut, SHORTCUTS)
         self.linear = nn.Linear(d_in, d_out)
         self.act = make_activation(activation)
         self.branch_scale = branch_scale
@@ -204,7 +208,7 @@ def _trunc_normal_(w: torch.Tensor, std: float) -> None:
 
 def init_weights(model: MLP, init: str, activation: str) -> None:
     """Apply one of :data:`INITS` to every hidden and head layer (all chapters)."""
-    _check_choice("init", init, INITS)
+    check_choice("init", init, INITS)
     if init == "default":
         return
     linears = [b.linear for b in model.blocks] + [model.head]
@@ -253,9 +257,9 @@ def build_mlp(
         raise ValueError(f"parameter 'widths' needs [d_in, hidden..., d_out], got {widths}")
     if any(w < 1 for w in widths):
         raise ValueError(f"parameter 'widths' must be positive integers, got {widths}")
-    _check_choice("activation", activation, tuple(ACTIVATIONS))
-    _check_choice("shortcut", shortcut, SHORTCUTS)
-    _check_choice("init", init, INITS)
+    check_choice("activation", activation, tuple(ACTIVATIONS))
+    check_choice("shortcut", shortcut, SHORTCUTS)
+    check_choice("init", init, INITS)
     if branch_scale is not None and not branch_scale > 0:
         raise ValueError(f"parameter 'branch_scale' must be > 0 or None, got {branch_scale!r}")
     if seed is not None:
@@ -287,7 +291,7 @@ class ConvBlock(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, activation: str, shortcut: str = "none") -> None:
         super().__init__()
-        _check_choice("shortcut", shortcut, SHORTCUTS[:4])
+        check_choice("shortcut", shortcut, SHORTCUTS[:4])
         self.conv = nn.Conv2d(c_in, c_out, 3, padding=1)
         self.act = make_activation(activation)
         self.kind = shortcut
@@ -355,8 +359,8 @@ def build_cnn(
             f"build_cnn needs channels >= 1, depth >= 1, n_classes >= 2; got "
             f"{channels}, {depth}, {n_classes}"
         )
-    _check_choice("activation", activation, tuple(ACTIVATIONS))
-    _check_choice("shortcut", shortcut, SHORTCUTS[:4])
+    check_choice("activation", activation, tuple(ACTIVATIONS))
+    check_choice("shortcut", shortcut, SHORTCUTS[:4])
     if seed is not None:
         torch.manual_seed(seed)
     blocks = [ConvBlock(in_shape[0], channels, activation, "none")]
@@ -412,8 +416,8 @@ class TokenBlock(nn.Module):
 
     def __init__(self, arch: str, n_tokens: int, dim: int, shortcut: str, heads: int = 4) -> None:
         super().__init__()
-        _check_choice("arch", arch, ("vit", "mixer"))
-        _check_choice("shortcut", shortcut, SHORTCUTS[:4])
+        check_choice("arch", arch, ("vit", "mixer"))
+        check_choice("shortcut", shortcut, SHORTCUTS[:4])
         self.arch, self.kind = arch, shortcut
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         if arch == "vit":
@@ -482,8 +486,8 @@ def build_token_net(
     shortcut); blocks 2..depth are :class:`TokenBlock` s whose two residual sublayers both use
     ``shortcut``: ``identity`` = the standard (IS) model, ``projection``/``fixed`` = NIS.
     """
-    _check_choice("arch", arch, ("vit", "mixer"))
-    _check_choice("shortcut", shortcut, SHORTCUTS[:4])
+    check_choice("arch", arch, ("vit", "mixer"))
+    check_choice("shortcut", shortcut, SHORTCUTS[:4])
     in_shape = tuple(int(s) for s in in_shape)
     if len(in_shape) != 3 or min(in_shape) < 1:
         raise ValueError(f"parameter 'in_shape' must be (C, H, W) positive, got {in_shape}")
@@ -503,3 +507,76 @@ def build_token_net(
         shortcut=shortcut,
     )  # fmt: skip
     return TokenNet(blocks, TokenHead(dim, n_classes), config)
+
+
+class EnsembleMLP(nn.Module):
+    """K plain MLPs of equal widths, stacked; built from member :class:`MLP` s (weights copied).
+
+    Every layer is one batched matmul over the K members (``torch.baddbmm``), so a training step
+    of K small nets costs little more than one net's; :func:`ibcore.train.train` trains it as one
+    model (chapters 0 and 2: seed sets of Shwartz-Ziv & Tishby 2017 and Chelombiev et al. 2019).
+    Members may differ in activation. Shortcuts and branch scaling are not supported (members
+    must be plain nets, ``shortcut='none'``).
+    """
+
+    def __init__(self, members: Sequence[MLP]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        widths = [m.config["widths"] for m in members]
+        if any(w != widths[0] for w in widths):
+            raise ValueError(f"ensemble members must have equal widths, got {widths}")
+        for m in members:
+            if m.config.get("shortcut", "none") != "none" or m.config.get("branch_scale"):
+                raise ValueError("ensemble members must be plain nets (shortcut='none')")
+        self.K = len(members)
+        self.configs = [dict(m.config) for m in members]
+        self.widths = list(widths[0])
+        linears = [[*(b.linear for b in m.blocks), m.head] for m in members]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([ls[i].weight.detach().clone() for ls in linears]))
+            for i in range(len(linears[0]))
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([ls[i].bias.detach().clone() for ls in linears]).unsqueeze(1))
+            for i in range(len(linears[0]))
+        )
+        self.activations = [m.config["activation"] for m in members]
+        groups: dict[str, list[int]] = {}
+        for k, a in enumerate(self.activations):
+            groups.setdefault(a, []).append(k)
+        self._groups = [(make_activation(a), torch.tensor(ix)) for a, ix in groups.items()]
+
+    @property
+    def layer_names(self) -> list[str]:
+        """``h1`` … ``hk`` as in :class:`MLP`."""
+        return [f"h{i + 1}" for i in range(len(self.weights) - 1)]
+
+    def _act(self, z: torch.Tensor) -> torch.Tensor:
+        if len(self._groups) == 1:
+            return self._groups[0][0](z)
+        out = torch.empty_like(z)
+        for act, ix in self._groups:
+            ix = ix.to(z.device)
+            out[ix] = act(z[ix])
+        return out
+
+    def forward(
+        self, x: torch.Tensor, return_hidden: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """``x``: K × B × d_in (or B × d_in, shared). Returns logits K × B × d_out (and hidden)."""
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(self.K, -1, -1)
+        # list(...) rather than slicing: slicing a ParameterList builds a new module every call
+        ws, bs = list(self.weights), list(self.biases)
+        hidden = []
+        h = x
+        for w, b in zip(ws[:-1], bs[:-1], strict=True):
+            h = self._act(torch.baddbmm(b, h, w.transpose(1, 2)))
+            hidden.append(h)
+        logits = torch.baddbmm(bs[-1], h, ws[-1].transpose(1, 2))
+        return (logits, hidden) if return_hidden else logits
+
+    def l2_penalties(self) -> torch.Tensor:
+        """Per-member Σ_hidden ‖W‖²/2 (head excluded), shape K (as :func:`ibcore.train.l2_penalty`)."""
+        return sum(0.5 * (w**2).sum(dim=(1, 2)) for w in list(self.weights)[:-1])  # type: ignore[return-value]

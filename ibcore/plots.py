@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from ibcore.io import atomic_write_bytes
+from ibcore.atomic import atomic_write_bytes
 from ibcore.paths import results_dir
 
 

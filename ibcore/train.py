@@ -1,9 +1,11 @@
 """One training loop and one activation recorder for every chapter.
 
 :func:`train` runs mini-batch training, evaluates train/test loss and accuracy, and at chosen
-epochs records per-layer activations on a fixed probe set through forward hooks
-(:class:`ActivationRecorder`), optionally reducing them to per-snapshot measures on the fly. It
-returns a :class:`History` that saves to and loads from ``.npz``.
+epochs records per-layer activations on a fixed probe set, optionally reducing them to
+per-snapshot measures on the fly. It returns a :class:`History` that saves to and loads from
+``.npz``. An ensemble — K plain nets of one shape stacked into one
+:class:`~ibcore.models.EnsembleMLP` — is a case of the same loop: pass the ensemble, one data set
+and one seed per member, and get one History per member.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ibcore.atomic import atomic_open
 from ibcore.data import Dataset
-from ibcore.io import atomic_open
-from ibcore.models import MLP
+from ibcore.models import MLP, EnsembleMLP
+from ibcore.schema import check_choice
 
 Criterion = Callable[[torch.Tensor, torch.Tensor, list[torch.Tensor]], torch.Tensor]
 Measure = Callable[[dict[str, torch.Tensor]], Any]
@@ -35,7 +38,7 @@ class TrainingDivergedError(FloatingPointError):
 
 
 def log_snapshots(epochs: int, n: int = 400) -> np.ndarray:
-    """Log-spaced snapshot epochs as in IDNNs (spec claim 2 §4; chapters 0 and 2).
+    """Log-spaced snapshot epochs as in the IDNNs code (Shwartz-Ziv & Tishby 2017; chapters 0, 2).
 
     ``np.unique(np.logspace(0, log2(epochs), n, base=2, dtype=int)) - 1``: 274 epochs for
     ``epochs=8000, n=400``. Epoch ``e`` is recorded before that epoch's updates (0 = at init).
@@ -162,7 +165,7 @@ class History:
 
 
 def l2_penalty(model: MLP) -> torch.Tensor:
-    """Σ over hidden layers of ‖W‖²/2 (head excluded): Chelombiev et al. 2019 code, spec claim 2 §4."""
+    """Σ over hidden layers of ‖W‖²/2 (head excluded), as in Chelombiev et al. 2019, §4."""
     return sum(0.5 * (b.linear.weight**2).sum() for b in model.blocks)  # type: ignore[return-value]
 
 
@@ -181,30 +184,260 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return loss / len(x), correct / len(x)
 
 
+_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
+
+
+class _Single:
+    """One net: hook-recorded probe activations, per-snapshot measures, any criterion."""
+
+    def __init__(self, model, data, *, seed, l2, criterion, output, measures, keep, device):
+        if isinstance(seed, Sequence) or isinstance(l2, Sequence):
+            raise ValueError("parameters 'seed' and 'l2' take one value for a single net")
+        if len(data.x_train) == 0:
+            raise ValueError("the training set is empty")
+        self.model, self.l2, self.criterion = model.to(device), float(l2), criterion
+        self.d = data.to(device)
+        self.data, self.device, self.seed = data, device, int(seed)
+        self.recorder = ActivationRecorder(model, output=output)
+        self.measures, self.keep = dict(measures or {}), keep
+        self.gen = torch.Generator().manual_seed(int(seed))
+        self.n = len(self.d.x_train)
+        self.acts: dict[str, list[np.ndarray]] = {k: [] for k in self.recorder.layers}
+        self.meas: dict[str, list[Any]] = {k: [] for k in self.measures}
+        self.mets: dict[str, list[float]] = {k: [] for k in ("epoch", *_METRICS)}
+
+    def parameters(self) -> list[torch.Tensor]:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if isinstance(self.criterion, nn.Module):
+            self.criterion.to(self.device)
+            params += [p for p in self.criterion.parameters() if p.requires_grad]
+        return params
+
+    def batches(self, shuffle: bool, batch_size: int):
+        order = torch.randperm(self.n, generator=self.gen) if shuffle else torch.arange(self.n)
+        order = order.to(self.device)
+        for i in range(0, self.n, batch_size):
+            idx = order[i : i + batch_size]
+            yield self.d.x_train[idx], self.d.y_train[idx]
+
+    def loss(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        logits, hidden = self.model(xb, return_hidden=True)
+        if self.criterion is None:
+            loss = nn.functional.cross_entropy(logits, yb)
+        else:
+            loss = self.criterion(logits, yb, hidden)
+        if self.l2:
+            loss = loss + self.l2 * l2_penalty(self.model)
+        return loss
+
+    def snapshot(self) -> None:
+        a = self.recorder.capture(self.d.x_probe)
+        for k, v in a.items():
+            _check_finite(k, v)
+        if self.keep:
+            for k, v in a.items():
+                self.acts[k].append(v.float().cpu().numpy())
+        for k, fn in self.measures.items():
+            r = fn(a)
+            self.meas[k].append(r.detach().cpu().numpy() if torch.is_tensor(r) else np.asarray(r))
+
+    def log_metrics(self, epoch: int) -> str:
+        d = self.d
+        trl, tra = evaluate(self.model, d.x_train, d.y_train)
+        tel, tea = evaluate(self.model, d.x_test, d.y_test) if len(d.x_test) else (np.nan, np.nan)
+        for k, v in zip(self.mets, (epoch, trl, tra, tel, tea), strict=True):
+            self.mets[k].append(v)
+        return f"loss {trl:.3f} acc {tra:.3f}"
+
+    def histories(self, record: list[int], meta: dict[str, Any]) -> History:
+        meta = {"model": getattr(self.model, "config", {}), "dataset": self.data.name, **meta}
+        meta.update(l2=self.l2, seed=self.seed)
+        return History(
+            epochs=np.asarray(record, dtype=np.int64),
+            activations={k: np.stack(v) for k, v in self.acts.items() if v},
+            measures={k: np.stack(v) for k, v in self.meas.items() if v},
+            metrics={k: np.asarray(v, dtype=np.float64) for k, v in self.mets.items()},
+            probe_labels=self.d.y_probe.cpu().numpy(),
+            meta=meta,
+        )
+
+
+def _stack(datasets: Sequence[Dataset], attr: str) -> torch.Tensor:
+    ts = [getattr(d, attr) for d in datasets]
+    if any(t.shape != ts[0].shape for t in ts):
+        raise ValueError(
+            f"ensemble members need equally sized '{attr}', got {[t.shape for t in ts]}"
+        )
+    return torch.stack([t.flatten(1) if t.dim() > 1 else t for t in ts])
+
+
+class _Ensemble:
+    """K stacked plain nets: one batched forward; the loss is the sum of the members' losses.
+
+    Every member gets exactly the gradient of its own run and Adam (element-wise) updates it as a
+    separate run would, so the results equal K single runs up to float round-off. Activations go
+    straight into one preallocated K × S × N × d buffer per layer (at 50 seeds × 274 snapshots ×
+    4096 inputs a final stacking copy alone would be several GB).
+    """
+
+    def __init__(self, model, datasets, *, seed, l2, output, n_record, device):
+        K = model.K
+        seeds = [int(s) for s in seed] if isinstance(seed, Sequence) else None
+        if isinstance(datasets, Dataset) or seeds is None or len(datasets) != K or len(seeds) != K:
+            raise ValueError(
+                f"an ensemble of {K} nets needs one data set and one seed per member "
+                "(sequences of that length for 'data' and 'seed')"
+            )
+        l2s = [float(l2)] * K if np.isscalar(l2) else [float(v) for v in l2]
+        if len(l2s) != K:
+            raise ValueError(f"parameter 'l2' needs one value per member ({K}), got {len(l2s)}")
+        if any(len(d.x_train) == 0 for d in datasets):
+            raise ValueError("the training set is empty")
+        self.K, self.model, self.datasets, self.seeds, self.l2s = (
+            K,
+            model.to(device),
+            datasets,
+            seeds,
+            l2s,
+        )
+        self.output, self.device = output, device
+        self.xtr, self.ytr = (
+            _stack(datasets, "x_train").to(device),
+            _stack(datasets, "y_train").to(device),
+        )
+        self.xte, self.yte = (
+            _stack(datasets, "x_test").to(device),
+            _stack(datasets, "y_test").to(device),
+        )
+        self.xpr = _stack(datasets, "x_probe").to(device)
+        self.l2_t = torch.tensor(l2s, device=device)
+        self.use_l2 = any(v != 0.0 for v in l2s)  # adding 0 * penalty changes nothing: no graph
+        self.gens = [torch.Generator().manual_seed(s) for s in seeds]
+        self.n = self.xtr.shape[1]
+        self.rows = torch.arange(K, device=device)[:, None]
+        self.names = [*model.layer_names, "output"] if output else model.layer_names
+        dims = [*model.widths[1:-1], model.widths[-1]] if output else model.widths[1:-1]
+        n_probe = self.xpr.shape[1]
+        self.bufs = {
+            k: np.empty((K, n_record, n_probe, d), np.float32)
+            for k, d in zip(self.names, dims, strict=True)
+        }
+        self.n_snap = 0
+        self.mets: dict[str, list[np.ndarray]] = {k: [] for k in _METRICS}
+        self.ep_logged: list[int] = []
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.model.parameters())
+
+    def batches(self, shuffle: bool, batch_size: int):
+        if (
+            shuffle
+        ):  # every member's epoch order, gathered once per epoch (K × n); batches are slices
+            order = torch.stack([torch.randperm(self.n, generator=g) for g in self.gens])
+            order = order.to(self.device)
+            xs, ys = self.xtr[self.rows, order], self.ytr[self.rows, order]
+        else:
+            xs, ys = self.xtr, self.ytr
+        for i in range(0, self.n, batch_size):
+            yield xs[:, i : i + batch_size], ys[:, i : i + batch_size]
+
+    def loss(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        logits = self.model(xb)
+        ce = nn.functional.cross_entropy(logits.transpose(1, 2), yb, reduction="none").mean(1)
+        loss = ce.sum()
+        if self.use_l2:
+            loss = loss + (self.l2_t * self.model.l2_penalties()).sum()
+        return loss
+
+    @torch.no_grad()
+    def snapshot(self) -> None:
+        logits, hidden = self.model(self.xpr, return_hidden=True)
+        outs = [*hidden]
+        if self.output == "softmax":
+            outs.append(torch.softmax(logits, -1))
+        elif self.output == "logits":
+            outs.append(logits)
+        for name, t in zip(self.names, outs, strict=True):
+            _check_finite(name, t)
+            self.bufs[name][:, self.n_snap] = t.float().cpu().numpy()
+        self.n_snap += 1
+
+    @torch.no_grad()
+    def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        logits = self.model(x)
+        loss = nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(1)
+        acc = (logits.argmax(-1) == y).float().mean(1)
+        return loss.cpu().numpy(), acc.cpu().numpy()
+
+    def log_metrics(self, epoch: int) -> str:
+        trl, tra = self._evaluate(self.xtr, self.ytr)
+        if self.xte.shape[1]:
+            tel, tea = self._evaluate(self.xte, self.yte)
+        else:
+            tel, tea = (np.full(self.K, np.nan),) * 2
+        for k, v in zip(self.mets, (trl, tra, tel, tea), strict=True):
+            self.mets[k].append(v)
+        self.ep_logged.append(epoch)
+        return f"loss {trl.mean():.3f}"
+
+    def histories(self, record: list[int], meta: dict[str, Any]) -> list[History]:
+        acts = {k: b for k, b in self.bufs.items() if b.shape[1]}
+        wall = meta["wall_s"]
+        out = []
+        for k, d in enumerate(self.datasets):
+            m = {"model": self.model.configs[k], "dataset": d.name, **meta}
+            m.update(l2=self.l2s[k], seed=self.seeds[k], wall_s=wall / self.K)
+            m["ensemble"] = {"K": self.K, "wall_s": wall}
+            metrics = {"epoch": np.asarray(self.ep_logged, dtype=np.float64)}
+            metrics.update(
+                {n: np.asarray([v[k] for v in vs], dtype=np.float64) for n, vs in self.mets.items()}
+            )
+            out.append(
+                History(
+                    epochs=np.asarray(record, dtype=np.int64),
+                    activations={n: b[k] for n, b in acts.items()},
+                    measures={},
+                    metrics=metrics,
+                    probe_labels=d.y_probe.cpu().numpy(),
+                    meta=m,
+                )
+            )
+        return out
+
+
+def _check_finite(name: str, t: torch.Tensor) -> None:
+    if not torch.isfinite(t).all():
+        raise TrainingDivergedError(f"layer {name!r} has NaN or inf activations at a snapshot")
+
+
 def train(
-    model: MLP,
-    data: Dataset,
+    model: MLP | EnsembleMLP,
+    data: Dataset | Sequence[Dataset],
     *,
     epochs: int,
     lr: float = 1e-3,
     batch_size: int = 128,
     optimizer: str = "adam",
-    l2: float = 0.0,
+    l2: float | Sequence[float] = 0.0,
     criterion: Criterion | None = None,
     record_epochs: Sequence[int] | None = None,
     keep_activations: bool = True,
     measures: Mapping[str, Measure] | None = None,
     output: str | None = "softmax",
     shuffle: bool = True,
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
     eval_every: int = 1,
     device: torch.device | str = "cpu",
     progress: bool | None = None,
     desc: str = "train",
-) -> History:
+) -> History | list[History]:
     """Train ``model`` on ``data`` — the one training loop of the book (all chapters).
 
     Args:
+        model: a net (:class:`~ibcore.models.MLP` or a subclass), or an
+            :class:`~ibcore.models.EnsembleMLP` of K plain nets trained at once; then ``data`` and
+            ``seed`` hold one value per member, ``l2`` one value or one per member, and one
+            :class:`History` per member is returned (Adam, cross-entropy only).
         epochs: passes over the training set.
         lr, batch_size, optimizer: the optimiser ('adam' or 'sgd') and its mini-batches.
         l2: weight of the hidden-layer L2 term :func:`l2_penalty` (Chelombiev et al. §4).
@@ -221,18 +454,16 @@ def train(
         device: where to train; data and model are moved there.
         progress: show a tqdm bar (default: unless ``IBCORE_PROGRESS=0``).
     """
-    if epochs < 0:
-        raise ValueError(f"parameter 'epochs' must be >= 0, got {epochs}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"parameter 'epochs' must be an integer >= 0, got {epochs!r}")
     if batch_size < 1:
         raise ValueError(f"parameter 'batch_size' must be >= 1, got {batch_size}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(
-            f"parameter 'optimizer' = {optimizer!r} is not allowed; choose one of {OPTIMIZERS}"
-        )
+    check_choice("optimizer", optimizer, OPTIMIZERS)
     if not lr > 0:
         raise ValueError(f"parameter 'lr' must be > 0, got {lr!r}")
-    if len(data.x_train) == 0:
-        raise ValueError("the training set is empty")
+    if eval_every < 1:
+        raise ValueError(f"parameter 'eval_every' must be >= 1, got {eval_every!r}")
+    check_choice("output", output, ("softmax", "logits", None))
     device = torch.device(device)
     record = sorted({int(e) for e in (record_epochs if record_epochs is not None else [])})
     if record and (record[0] < 0 or record[-1] > epochs):
@@ -240,65 +471,40 @@ def train(
     if progress is None:
         progress = os.environ.get("IBCORE_PROGRESS", "1") != "0"
 
-    model.to(device)
-    d = data.to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if isinstance(criterion, nn.Module):
-        criterion.to(device)
-        params += [p for p in criterion.parameters() if p.requires_grad]
-    opt = (
-        torch.optim.Adam(params, lr=lr)
-        if optimizer == "adam"
-        else torch.optim.SGD(params, lr=lr, momentum=0.9)
-    )
-    recorder = ActivationRecorder(model, output=output)
-    gen = torch.Generator().manual_seed(seed)
-    n = len(d.x_train)
-
-    acts: dict[str, list[np.ndarray]] = {k: [] for k in recorder.layers}
-    meas: dict[str, list[Any]] = {k: [] for k in (measures or {})}
-    mets: dict[str, list[float]] = {
-        k: [] for k in ("epoch", "train_loss", "train_acc", "test_loss", "test_acc")
-    }
-
-    def snapshot() -> None:
-        a = recorder.capture(d.x_probe)
-        for k, v in a.items():
-            if not torch.isfinite(v).all():
-                raise TrainingDivergedError(f"layer {k!r} has NaN or inf activations at a snapshot")
-        if keep_activations:
-            for k, v in a.items():
-                acts[k].append(v.float().cpu().numpy())
-        for k, fn in (measures or {}).items():
-            r = fn(a)
-            meas[k].append(r.detach().cpu().numpy() if torch.is_tensor(r) else np.asarray(r))
-
-    def log_metrics(epoch: int) -> None:
-        trl, tra = evaluate(model, d.x_train, d.y_train)
-        tel, tea = evaluate(model, d.x_test, d.y_test) if len(d.x_test) else (np.nan, np.nan)
-        for k, v in zip(mets, (epoch, trl, tra, tel, tea), strict=True):
-            mets[k].append(v)
+    ensemble = isinstance(model, EnsembleMLP)
+    if ensemble:
+        if optimizer != "adam" or criterion is not None or measures or not keep_activations:
+            raise ValueError(
+                "an ensemble trains with Adam and cross-entropy and keeps its activations "
+                "(no 'criterion' or 'measures')"
+            )
+        task: Any = _Ensemble(
+            model, data, seed=seed, l2=l2, output=output, n_record=len(record), device=device
+        )
+        # foreach Adam: one multi-tensor kernel per update step (the same element-wise update)
+        opt = torch.optim.Adam(task.parameters(), lr=lr, foreach=True)
+    else:
+        task = _Single(
+            model, data, seed=seed, l2=l2, criterion=criterion, output=output,
+            measures=measures, keep=keep_activations, device=device,
+        )  # fmt: skip
+        params = task.parameters()
+        opt = (
+            torch.optim.Adam(params, lr=lr)
+            if optimizer == "adam"
+            else torch.optim.SGD(params, lr=lr, momentum=0.9)
+        )
 
     t0 = time.perf_counter()
     model.train()
     rec_set = set(record)
-    log_metrics(0)
+    task.log_metrics(0)
     bar = tqdm(range(epochs), desc=desc, disable=not progress, mininterval=2.0, leave=False)
     for epoch in bar:
         if epoch in rec_set:
-            snapshot()
-        order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
-        order = order.to(device)
-        for i in range(0, n, batch_size):
-            idx = order[i : i + batch_size]
-            xb, yb = d.x_train[idx], d.y_train[idx]
-            logits, hidden = model(xb, return_hidden=True)
-            if criterion is None:
-                loss = nn.functional.cross_entropy(logits, yb)
-            else:
-                loss = criterion(logits, yb, hidden)
-            if l2:
-                loss = loss + l2 * l2_penalty(model)
+            task.snapshot()
+        for xb, yb in task.batches(shuffle, batch_size):
+            loss = task.loss(xb, yb)
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(
                     f"loss became {float(loss)} at epoch {epoch}; lower 'lr' or change the init"
@@ -307,33 +513,14 @@ def train(
             loss.backward()
             opt.step()
         if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
-            log_metrics(epoch + 1)
-            bar.set_postfix(
-                loss=f"{mets['train_loss'][-1]:.3f}", acc=f"{mets['train_acc'][-1]:.3f}"
-            )
+            line = task.log_metrics(epoch + 1)
+            if progress:
+                bar.set_postfix_str(line)
     if epochs in rec_set:
-        snapshot()
+        task.snapshot()
     bar.close()
-    wall = time.perf_counter() - t0
-
     meta = {
-        "model": getattr(model, "config", {}),
-        "dataset": data.name,
-        "epochs": epochs,
-        "lr": lr,
-        "batch_size": batch_size,
-        "optimizer": optimizer,
-        "l2": l2,
-        "seed": seed,
-        "shuffle": shuffle,
-        "device": str(device),
-        "wall_s": wall,
-    }
-    return History(
-        epochs=np.asarray(record, dtype=np.int64),
-        activations={k: np.stack(v) for k, v in acts.items() if v},
-        measures={k: np.stack(v) for k, v in meas.items() if v},
-        metrics={k: np.asarray(v, dtype=np.float64) for k, v in mets.items()},
-        probe_labels=d.y_probe.cpu().numpy(),
-        meta=meta,
-    )
+        "epochs": epochs, "lr": lr, "batch_size": batch_size, "optimizer": optimizer,
+        "shuffle": shuffle, "device": str(device), "wall_s": time.perf_counter() - t0,
+    }  # fmt: skip
+    return task.histories(record, meta)

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ibcore.atomic import atomic_write_text
 from ibcore.cache import params_hash
-from ibcore.io import atomic_write_text
 from ibcore.paths import REPO_ROOT, results_dir
 
 STATUSES = ("reproduced", "not reproduced", "inconclusive", "smoke-only")

@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from ibcore import pipeline
+from ibcore.book import pipeline
 from ibcore.paths import REPO_ROOT
 
 os.environ.setdefault("MPLBACKEND", "Agg")

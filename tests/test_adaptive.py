@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ibcore.adaptive import (
+from ibcore.claims import chapter
+from ibcore.claims.ch2_adaptive_estimators import (
     CH2_ESTIMATORS,
     MemberResult,
     adaptive_group,
@@ -21,8 +22,7 @@ from ibcore.adaptive import (
     seedwise_spearman,
     select,
 )
-from ibcore.params import ParameterError
-from ibcore.presets import chapter_params
+from ibcore.schema import ParameterError
 
 
 def fake(act: str, l2: float, seed: int, ixt_out: list[float], acc: float) -> MemberResult:
@@ -137,15 +137,18 @@ def test_correlations_positive_on_a_built_in_relation():
 
 
 def test_chapter_params_02():
-    p = chapter_params("02", "cpu")
+    p = chapter("02").resolve("cpu")
     assert p["activations"][:2] == ["tanh", "relu"] and p["l2"] > 0
-    assert chapter_params("02", "smoke", activations="elu,swish")["activations"] == ["elu", "swish"]
+    assert chapter("02").resolve("smoke", activations="elu,swish")["activations"] == [
+        "elu",
+        "swish",
+    ]
     with pytest.raises(ParameterError, match="activations"):
-        chapter_params("02", "cpu", activations=["sigmoid"])
+        chapter("02").resolve("cpu", activations=["sigmoid"])
     with pytest.raises(ParameterError, match="estimators"):
-        chapter_params("02", "cpu", estimators=["knn"])
+        chapter("02").resolve("cpu", estimators=["knn"])
     with pytest.raises(ParameterError, match="kde_samples"):
-        chapter_params("02", "cpu", kde_samples=10_000)
+        chapter("02").resolve("cpu", kde_samples=10_000)
 
 
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")

@@ -9,10 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from ibcore.params import ParameterError
-from ibcore.presets import chapter_params
-from ibcore.singularities import toy_chain, toy_chain_hessian, toy_chain_loss
-from ibcore.skipnets import ARCHITECTURES, UNIT_MEASURES, architecture, hessian_run, skip_run
+from ibcore.claims import chapter
+from ibcore.claims.ch1_skip_singularities import (
+    ARCHITECTURES,
+    UNIT_MEASURES,
+    architecture,
+    hessian_run,
+    skip_run,
+)
+from ibcore.measures.singularities import toy_chain, toy_chain_hessian, toy_chain_loss
+from ibcore.schema import ParameterError
 
 
 @pytest.fixture(autouse=True)
@@ -137,7 +143,7 @@ def test_toy_chain_bad_input():
 
 @pytest.mark.parametrize("scale", ["smoke", "cpu", "paper"])
 def test_chapter1_presets_validate(scale):
-    P = chapter_params("01", scale)
+    P = chapter("01").resolve(scale)
     assert P["scale"] == scale and P["hessian_epochs"] and P["seeds"] >= 1
     if scale == "cpu":
         assert (P["depth"], P["width"], P["seeds"], P["dataset"]) == (20, 32, 3, "digits")
@@ -148,6 +154,6 @@ def test_chapter1_presets_validate(scale):
 
 def test_chapter1_bad_parameters():
     with pytest.raises(ParameterError, match=r"parameter 'dataset' = 'svhn' is not allowed"):
-        chapter_params("01", "cpu", dataset="svhn")
+        chapter("01").resolve("cpu", dataset="svhn")
     with pytest.raises(ParameterError, match=r"parameter 'hessian_samples' = 5000 is out of range"):
-        chapter_params("01", "cpu", hessian_samples=5000)
+        chapter("01").resolve("cpu", hessian_samples=5000)

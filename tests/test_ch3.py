@@ -1,4 +1,4 @@
-"""Chapter 3 runner, criterion, presets and speed helpers (ibcore.entropy; spec claim 3 §2, §5)."""
+"""Chapter 3 runner, criterion, presets and speed helpers (Peer et al. 2022, §3–§5)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ibcore.claims import chapter
+from ibcore.claims.ch3_batch_entropy import final_accuracy, flush_denormals, lbe_run, lbe_step_cost
 from ibcore.data import DataUnavailableError
-from ibcore.entropy import (
+from ibcore.measures.batch_entropy import (
     LBELoss,
     MiddleLayersLBELoss,
     batch_entropy,
     batch_entropy_per_layer,
-    final_accuracy,
-    flush_denormals,
-    lbe_run,
-    lbe_step_cost,
 )
-from ibcore.params import ParameterError
-from ibcore.presets import chapter_params
+from ibcore.schema import ParameterError
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -161,14 +158,14 @@ def test_lbe_run_without_mnist_files_names_the_offline_data_set():
 
 
 def test_chapter_3_presets_validate():
-    smoke, cpu, paper = (chapter_params("03", s) for s in ("smoke", "cpu", "paper"))
+    smoke, cpu, paper = (chapter("03").resolve(s) for s in ("smoke", "cpu", "paper"))
     assert (cpu["depth"], cpu["width"], cpu["lr"], cpu["batch_size"]) == (50, 128, 3e-4, 128)
     assert (cpu["lbe_alpha"], cpu["lbe_alpha_min"], cpu["lbe_beta"]) == (0.5, 0.5, 1.0)
     assert cpu["epochs"] * 12 == 804 and cpu["seeds"] == 3 and 50 in cpu["sweep_depths"]
     assert (paper["dataset"], paper["depth"], paper["width"]) == ("mnist", 500, 1000)
     assert (paper["lbe_alpha"], paper["lbe_alpha_min"], paper["lbe_beta"]) == (2.0, 0.2, 0.1)
     assert smoke["depth"] < cpu["depth"] and smoke["epochs"] < cpu["epochs"]
-    assert chapter_params("03", "cpu", sweep_depths=[10, 40])["sweep_depths"] == [10, 40]
+    assert chapter("03").resolve("cpu", sweep_depths=[10, 40])["sweep_depths"] == [10, 40]
 
 
 @pytest.mark.parametrize(
@@ -177,7 +174,7 @@ def test_chapter_3_presets_validate():
 )
 def test_chapter_3_bad_parameters_raise(values, name):
     with pytest.raises(ParameterError, match=f"parameter '{name}'"):
-        chapter_params("03", "cpu", **values)
+        chapter("03").resolve("cpu", **values)
 
 
 def test_lbe_step_cost_returns_positive_times_and_a_ratio():

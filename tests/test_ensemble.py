@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 
 from ibcore.data import load_szt12
-from ibcore.ensemble import EnsembleMLP, train_ensemble
-from ibcore.models import build_mlp
+from ibcore.models import EnsembleMLP, build_mlp
 from ibcore.train import train
 
 WIDTHS = [12, 10, 7, 5, 4, 3, 2]
@@ -18,7 +17,7 @@ def test_ensemble_equals_sequential_runs_for_k3():
         for s, a, lam, d in zip(seeds, acts, l2, data, strict=True)
     ]
     members = [build_mlp(WIDTHS, a, init="idnns", seed=s) for s, a in zip(seeds, acts, strict=True)]
-    batched = train_ensemble(members, data, seeds=seeds, l2=l2, **kw)
+    batched = train(EnsembleMLP(members), data, seed=seeds, l2=l2, **kw)
     for a, b in zip(sequential, batched, strict=True):
         assert a.layers == b.layers and np.array_equal(a.epochs, b.epochs)
         for k in a.activations:
@@ -36,12 +35,14 @@ def test_ensemble_rejects_mismatched_members():
     with pytest.raises(ValueError, match="plain nets"):
         EnsembleMLP([build_mlp([12, 4, 4, 2], shortcut="identity")])
     with pytest.raises(ValueError, match=r"parameter 'l2' needs one value per member \(1\)"):
-        train_ensemble([build_mlp(WIDTHS)], [load_szt12()], epochs=1, seeds=[0], l2=[0.0, 0.1])
+        train(EnsembleMLP([build_mlp(WIDTHS)]), [load_szt12()], epochs=1, seed=[0], l2=[0.0, 0.1])
+    with pytest.raises(ValueError, match="one data set and one seed per member"):
+        train(EnsembleMLP([build_mlp(WIDTHS)]), load_szt12(), epochs=1, seed=0)
 
 
 def test_szt_ensemble_run_equals_szt_runs_fixed_order_no_l2():
     # the chapter 0/2 path: fixed batch order (batches are slices) and no L2 term (skipped)
-    from ibcore.experiments import szt_ensemble_run, szt_run
+    from ibcore.runs import szt_ensemble_run, szt_run
 
     kw = dict(epochs=5, snapshots=4, eval_every=2)
     batched = szt_ensemble_run(seeds=[3, 4], **kw)

@@ -1,4 +1,4 @@
-"""Unit tests for ibcore.entropy (Chapter 3; spec claim3_batch_entropy.md §5.3)."""
+"""Unit tests for ibcore.measures.batch_entropy (chapter 3; Peer et al. 2022, §3–§4)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ibcore.entropy import LBELoss, batch_entropy, batch_entropy_per_layer
+from ibcore.measures.batch_entropy import LBELoss, batch_entropy, batch_entropy_per_layer
 
 PI_E = math.pi * math.e
 

@@ -1,4 +1,4 @@
-"""Tests for ibcore.estimators (chapters 0 and 2; spec claim2_adaptive_estimators.md §1, §2, §7)."""
+"""Tests for ibcore.measures.information (chapters 0 and 2; spec claim2_adaptive_estimators.md §1, §2, §7)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.special import logsumexp
 
-from ibcore import estimators as E
 from ibcore.data import szt_task
+from ibcore.measures import information as E
 
 F, Y = szt_task()
 H_Y = -(2118 / 4096 * math.log2(2118 / 4096) + 1978 / 4096 * math.log2(1978 / 4096))

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ibcore import pipeline
+from ibcore.book import pipeline
 from ibcore.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -98,7 +98,7 @@ def test_bad_parameter_stops_the_notebook_with_one_clear_line(tmp_path):
 
 def test_run_command_line_reports_the_bad_parameter(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "ibcore.pipeline", "run", "00", "-p", "activation", "sigmoid",
+        [sys.executable, "-m", "ibcore.book.pipeline", "run", "00", "-p", "activation", "sigmoid",
          "--out", str(tmp_path / "x.ipynb")],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip

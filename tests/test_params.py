@@ -1,7 +1,7 @@
 import pytest
 
-from ibcore.params import Param, ParameterError, resolve, seeds_list
-from ibcore.presets import CHAPTERS, chapter_params
+from ibcore.claims import MODULES, chapter
+from ibcore.schema import Param, ParameterError, resolve, seeds_list
 
 
 @pytest.mark.parametrize(
@@ -22,21 +22,25 @@ from ibcore.presets import CHAPTERS, chapter_params
 def test_bad_chapter_parameters_have_one_clear_line(values, message):
     scale = values.pop("scale", "cpu")
     with pytest.raises(ParameterError, match=message) as exc:
-        chapter_params("00", scale, **values)
+        chapter("00").resolve(scale, **values)
     assert "\n" not in str(exc.value)
 
 
 def test_none_takes_the_preset_and_ints_become_floats():
-    p = chapter_params("00", "smoke", lr=1, seeds=None)
+    p = chapter("00").resolve("smoke", lr=1, seeds=None)
     assert (
         p["scale"] == "smoke" and p["seeds"] == 1 and p["lr"] == 1.0 and isinstance(p["lr"], float)
     )
 
 
-@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+@pytest.mark.parametrize("key", sorted(MODULES))
 @pytest.mark.parametrize("scale", ["smoke", "cpu", "paper"])
-def test_every_preset_validates(chapter, scale):
-    assert chapter_params(chapter, scale)["scale"] == scale
+def test_every_preset_validates(key, scale):
+    ch = chapter(key)
+    p = ch.resolve(scale)
+    assert set(p) == set(ch.names)  # every parameter has a value at every scale
+    for name, value in ch.preset(scale).items():  # the preset's own values pass unchanged
+        assert p[name] == ch.params[name].check(name, value)
 
 
 def test_many_values_and_seeds_list():

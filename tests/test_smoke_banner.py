@@ -6,8 +6,8 @@ import jupytext
 import nbformat
 import pytest
 
-from ibcore import pipeline
-from ibcore.env import smoke_banner
+import ibcore
+from ibcore.book import pipeline
 
 NOTEBOOKS = pipeline.notebooks()
 
@@ -45,9 +45,6 @@ def test_title_alone_is_not_split():
     assert [c.source for c in nb.cells][0] == "(label)=\n# Title" and len(nb.cells) == 2
 
 
-def test_setup_banner_is_silent_when_the_pipeline_put_it_on_top(monkeypatch, capsys):
-    smoke_banner()
-    assert "not results" in capsys.readouterr().out
-    monkeypatch.setenv(pipeline.SMOKE_BANNER_ENV, "top")
-    smoke_banner()
-    assert capsys.readouterr().out == ""
+def test_setup_shows_no_second_banner(capsys):
+    ibcore.setup(scale="smoke")
+    assert "not results" not in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Exercises and student copies (issue 8, "the book as a course module"; ibcore.student).
+"""Exercises and student copies (issue 8, "the book as a course module"; ibcore.book.student).
 
 The solutions are checked by running only the exercise cells of each chapter (stubs, solutions,
 checks) in one namespace, in this process: the checks are self-contained by design, so no
@@ -17,8 +17,8 @@ import jupytext
 import nbformat
 import pytest
 
-from ibcore import pipeline, student
-from ibcore.student import (
+from ibcore.book import pipeline, student
+from ibcore.book.student import (
     CHECK_TAG,
     EXERCISE_TAG,
     PLACEHOLDER,
@@ -182,7 +182,7 @@ def test_student_copy_runs_through_at_smoke_scale(tmp_path, cache):
     """Chapter 0's student copy, executed whole: every cell runs, errors only at the checks.
 
     The checks carry ``raises-exception``, so the kernel goes on after them; papermill still
-    reports the error outputs once at the end, and :func:`ibcore.pipeline.execute` then keeps the
+    reports the error outputs once at the end, and :func:`ibcore.book.pipeline.execute` then keeps the
     executed copy as ``<out>.failed.ipynb``.
     """
     from papermill.exceptions import PapermillExecutionError

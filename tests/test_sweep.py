@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from ibcore import sweep
-from ibcore.params import ParameterError
-from ibcore.presets import chapter_params
+from ibcore.book import sweep
+from ibcore.claims import chapter
+from ibcore.schema import ParameterError
 
 # A stand-in chapter 00 (same schema, no training): fails for activation=relu, in one cell.
 FAKE_00 = """\
@@ -72,10 +72,10 @@ def test_build_points_validates_against_the_chapter_schema():
     assert p.parameters == {"scale": "smoke", "activation": "tanh", "seeds": [1], "lr": 1e-3}
     assert p.name == "activation=tanh__seeds=1__lr=0.001"
     # a chapter accepts the explicit seed list the sweep passes, and still a count
-    assert chapter_params("00", "smoke", seeds=[1])["seeds"] == [1]
-    assert chapter_params("00", "smoke", seeds=3)["seeds"] == 3
+    assert chapter("00").resolve("smoke", seeds=[1])["seeds"] == [1]
+    assert chapter("00").resolve("smoke", seeds=3)["seeds"] == 3
     cases = [
-        ("colour=red", r"unknown parameter 'colour' for chapter 00; its parameters are \('scale'"),
+        ("colour=red", r"unknown parameter 'colour'; chapter 00's parameters are \('scale'"),
         ("activation=sigmoid", r"parameter 'activation' = 'sigmoid' is not allowed; choose one"),
         ("epochs=0", r"parameter 'epochs' = 0 is out of range; it must be >= 1"),
         ("epochs=1.5", r"parameter 'epochs' must be of type int, got str '1.5'"),
@@ -88,7 +88,7 @@ def test_build_points_validates_against_the_chapter_schema():
         assert "\n" not in str(exc.value)
     with pytest.raises(ParameterError, match="both in the grid and fixed"):
         sweep.build_points("00", {"activation": ["tanh"]}, {"activation": "relu"})
-    with pytest.raises(ParameterError, match="has no parameter schema"):
+    with pytest.raises(ParameterError, match=r"unknown chapter '99'; the chapters are \('00'"):
         sweep.build_points("99", {"seeds": ["0"]})
     # list-valued parameters: '+' joins the items of one value
     pts = sweep.build_points("03", {"sweep_depths": ["4+12", "20"]}, {"scale": "smoke"})

@@ -1,11 +1,11 @@
-"""Interactive controls of the live notebooks (issue 8; ibcore.widgets)."""
+"""Interactive controls of the live notebooks (issue 8; ibcore.book.widgets)."""
 
 from __future__ import annotations
 
 import jupytext
 import pytest
 
-from ibcore import pipeline, widgets
+from ibcore.book import pipeline, widgets
 
 
 def test_not_live_outside_a_kernel_or_when_headless(monkeypatch):

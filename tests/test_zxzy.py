@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ibcore.zxzy import (
+from ibcore.measures.zxzy import (
     COLUMNS,
     PHASE_KINDS,
     detect_phases,
@@ -155,7 +155,7 @@ def test_phase_detector_bad_input():
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
 def test_shortcut_run_measures_every_block_at_every_snapshot(arch):
-    from ibcore.zxzy import phase_table, shortcut_run, snapshot_epochs
+    from ibcore.claims.ch4_identity_shortcuts import phase_table, shortcut_run, snapshot_epochs
 
     torch.set_num_threads(1)
     kw = dict(depth=2, width=8, epochs=2, snapshots=3, probe_steps=5, probe_hidden=8)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ibcore.models import ACTIVATIONS
-from ibcore.train import History
+from ibcore.schema import check_choice
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -116,11 +116,6 @@ def _label_ids(y: ArrayLike, n: int) -> tuple[np.ndarray, int]:
     return ids, int(ids.max()) + 1
 
 
-def _check_choice(param: str, value: object, allowed: Sequence[str]) -> None:
-    if value not in allowed:
-        raise ValueError(f"parameter '{param}' = {value!r} is not allowed; choose one of {allowed}")
-
-
 def _check_int(param: str, value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
         raise ValueError(f"parameter '{param}' must be an integer >= {low}, got {value!r}")
@@ -141,7 +136,7 @@ def _activation_low(activation: str | None) -> float | None:
     """The authors' activation-dependent lowest edge, or None for the generic ``min − ε``."""
     if activation is None:
         return None
-    _check_choice("activation", activation, tuple(ACTIVATIONS))
+    check_choice("activation", activation, tuple(ACTIVATIONS))
     return LOW_BY_ACTIVATION.get(activation)
 
 
@@ -420,7 +415,7 @@ def _saxe_max_history(
     high: float | None = None,
 ) -> dict[str, np.ndarray]:
     _check_int("n_bins", n_bins, 2)
-    _check_choice("max_over", max_over, MAX_OVER)
+    check_choice("max_over", max_over, MAX_OVER)
     stats = {k: (a.min(axis=(1, 2)), a.max(axis=(1, 2))) for k, a in layers.items()}
     if max_over == "all":
         g_mn = min(float(mn.min()) for mn, _ in stats.values())
@@ -455,7 +450,7 @@ def _ebab_edges(
 ) -> np.ndarray:
     """EBAB edges for every snapshot of ``a`` (S × N × d) → S × (n_bins + 2), dtype of ``a``."""
     _check_int("n_bins", n_bins, 1)
-    _check_choice("quantile_basis", quantile_basis, QUANTILE_BASES)
+    check_choice("quantile_basis", quantile_basis, QUANTILE_BASES)
     s = a.shape[0]
     srt = np.sort(a.reshape(s, -1), axis=1)
     lo64 = _resolve_low(low, activation, srt[:, 0], srt[:, -1], name)
@@ -656,7 +651,7 @@ def _kde_core(
 
 
 def _kde_vars(noise_var: float, bound: str) -> float:
-    _check_choice("bound", bound, KDE_BOUNDS)
+    check_choice("bound", bound, KDE_BOUNDS)
     v = _check_positive("noise_var", noise_var)
     return 4.0 * v if bound == "lower" else v
 
@@ -718,7 +713,7 @@ def akde_noise_var(
     a = _snapshots(t)
     alpha = _check_positive("alpha", alpha)
     power = _check_positive("power", power)
-    _check_choice("scale", scale, AKDE_SCALES)
+    check_choice("scale", scale, AKDE_SCALES)
     if scale == "range":
         stat = a.max(axis=(1, 2)).astype(np.float64) - a.min(axis=(1, 2))
     else:
@@ -806,7 +801,7 @@ def _kde_plane(
     if estimator == "akde":
         opts = {k: kwargs.pop(k) for k in ("alpha", "power", "scale", "bound") if k in kwargs}
         bound = opts.pop("bound", "upper")
-        _check_choice("bound", bound, KDE_BOUNDS)
+        check_choice("bound", bound, KDE_BOUNDS)
     else:
         bound = "lower" if estimator == "kde_lower" else kwargs.pop("bound", "upper")
         noise_var = kwargs.pop("noise_var", 1e-3)
@@ -827,7 +822,7 @@ def _kde_plane(
 
 
 def information_plane(
-    history: History | Mapping[str, ArrayLike],
+    history: Mapping[str, ArrayLike] | object,
     labels: ArrayLike | None = None,
     estimator: str = "fixed",
     *,
@@ -837,8 +832,9 @@ def information_plane(
 ) -> dict[str, np.ndarray]:
     """I(X;T) and I(T;Y) in bits for every recorded layer at every snapshot, in one call.
 
-    Chapters 0 and 2 (spec claim 2 §1–§2). ``history`` is a :class:`~ibcore.train.History`
-    (labels: its probe labels) or a mapping {layer: S × N × d} (NumPy or torch). ``estimator`` is
+    Chapters 0 and 2 (Shwartz-Ziv & Tishby 2017 §3; Chelombiev et al. 2019 §3). ``history`` is a
+    mapping {layer: S × N × d} (NumPy or torch), or anything with ``activations`` and
+    ``probe_labels`` such as a :class:`~ibcore.train.History` (labels: its probe labels). ``estimator`` is
     a name in :data:`ESTIMATORS`; ``kwargs`` are its options, e.g. ``n_bins`` (fixed, saxe_max,
     ebab), ``binsize`` (saxe_floor), ``activation``/``low``/``quantile_basis`` (ebab),
     ``noise_var`` (kde), ``alpha``/``power``/``scale`` (akde), ``chunk_size``/``device``/``dtype``
@@ -849,11 +845,17 @@ def information_plane(
 
     Returns {layer: array S × 2} with columns (I(X;T), I(T;Y)).
     """
-    _check_choice("estimator", estimator, tuple(ESTIMATORS))
-    if isinstance(history, History):
-        acts, labels = history.activations, history.probe_labels if labels is None else labels
-    else:
+    check_choice("estimator", estimator, tuple(ESTIMATORS))
+    if isinstance(history, Mapping):
         acts = history
+    elif hasattr(history, "activations") and hasattr(history, "probe_labels"):
+        acts = history.activations  # type: ignore[attr-defined]
+        labels = history.probe_labels if labels is None else labels  # type: ignore[attr-defined]
+    else:
+        raise TypeError(
+            "parameter 'history' must be a mapping {layer: snapshots × samples × units} "
+            f"or a training History, got {type(history).__name__}"
+        )
     if labels is None:
         raise ValueError("information_plane needs labels when given a plain mapping of activations")
     if not acts:

@@ -4,7 +4,7 @@ The chapter needs the information plane of the 12-10-7-5-4-3-2 net for every act
 seed, with and without L2, under several estimators. Recording every layer on all 4096 inputs
 at 40–274 snapshots is large (20 MB per net at 40 snapshots), so the unit of work here is a
 **group**: up to ``group_size`` nets trained together as one batched ensemble
-(:func:`ibcore.experiments.szt_ensemble_run`), whose activations are turned into information
+(:func:`ibcore.runs.szt_ensemble_run`), whose activations are turned into information
 planes under every requested estimator and then dropped. A group's result is small (planes,
 accuracy curves) and is what the chapter caches.
 
@@ -26,8 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from ibcore.estimators import compression, information_plane
+from ibcore.data import SPLITS
+from ibcore.env import runner
+from ibcore.measures.information import compression, information_plane
 from ibcore.models import ACTIVATIONS, SATURATING
+from ibcore.runs import szt_ensemble_run
+from ibcore.schema import Chapter, Param, common_params
 
 CH2_ESTIMATORS = ("fixed", "saxe_max", "kde", "ebab", "akde")
 """Estimators chapter 2 can run: IDNNs fixed grid, Saxe's [0, running max] bins, KDE at fixed
@@ -104,7 +108,7 @@ def estimator_options(
     akde_alpha: float = 0.1,
     kde_samples: int | None = 1024,
 ) -> dict[str, Any]:
-    """Keyword options of :func:`ibcore.estimators.information_plane` for one chapter-2 panel.
+    """Keyword options of :func:`ibcore.measures.information.information_plane` for one chapter-2 panel.
 
     Chapter 2 (spec claim 2 §1–§2): binning estimators use ``n_bins``; EBAB takes the authors'
     activation-dependent lowest edge; the kernel estimators run on a fixed random subsample of
@@ -122,6 +126,7 @@ def estimator_options(
     return {**kernel, "alpha": akde_alpha}
 
 
+@runner
 def adaptive_group(
     *,
     runs: Sequence[Sequence[Any]],
@@ -145,8 +150,6 @@ def adaptive_group(
     4096 inputs at ``log_snapshots(epochs, snapshots)`` plus the last epoch. A pure function of
     its parameters, so :func:`ibcore.cache.run_cached` can store its (small) result.
     """
-    from ibcore.experiments import szt_ensemble_run
-
     runs = [(str(a), float(lam), int(s)) for a, lam, s in runs]
     if not runs:
         raise ValueError("parameter 'runs' is empty: a group needs at least one net")
@@ -178,7 +181,7 @@ def adaptive_group(
     return out
 
 
-def _cached_group(params: dict[str, Any], threads: int | None, bar: bool) -> float:
+def _cached_group(params: dict[str, Any], bar: bool) -> float:
     """Worker of :func:`adaptive_runs`: fill the cache entry of one group; its wall time.
 
     Only the worker with ``bar`` draws a progress bar (on the terminal's stderr), so that
@@ -187,12 +190,10 @@ def _cached_group(params: dict[str, Any], threads: int | None, bar: bool) -> flo
     import os
 
     from ibcore.cache import run_cached
-    from ibcore.env import cpu_threads
 
     os.environ["IBCORE_PROGRESS"] = "1" if bar else "0"  # a pool process may run several groups
     t0 = time.perf_counter()
-    with cpu_threads(threads, params.get("device", "cpu")):
-        run_cached(adaptive_group, params)
+    run_cached(adaptive_group, params)
     return time.perf_counter() - t0
 
 
@@ -208,7 +209,6 @@ def adaptive_runs(
     group_size: int = 18,
     cached: Callable[[Callable, Mapping[str, Any]], Any] | None = None,
     progress: bool = True,
-    threads: int | None = 1,
     workers: int = 1,
     **options: Any,
 ) -> list[MemberResult]:
@@ -217,17 +217,17 @@ def adaptive_runs(
     Chapter 2. Groups are consecutive slices of ``runs`` (so with :func:`members` order, one
     L2 value per group when ``group_size`` is a multiple of activations × seeds); each group is
     one cache entry, keyed on its runs and ``options`` (the keywords of :func:`adaptive_group`).
-    ``cached`` defaults to :func:`ibcore.cache.run_cached`. On the CPU the work runs with
-    ``threads`` torch/BLAS threads (default 1: these nets are tiny, and on a busy 2-core machine
-    two threads made a group up to 20× slower in our measurements); None leaves them as set.
+    ``cached`` defaults to :func:`ibcore.cache.run_cached`.
 
-    ``workers`` > 1 trains up to that many groups at once in separate processes (spawned, one
-    thread each), which fill the cache; the groups are then read back in order. On two idle
-    cores two one-thread processes nearly halve the time (the issue-7 ensemble benchmark); on a
-    machine whose cores are busy they do not help. Needs the default ``cached``.
+    ``workers`` > 1 trains up to that many groups at once in worker processes
+    (:func:`ibcore.parallel.imap_unordered`), which fill the cache; the groups are then read back
+    in order. On two idle cores two one-thread processes nearly halve the time; on a machine
+    whose cores are busy they do not help. Needs the default ``cached``.
     """
+    import os
+
     from ibcore.cache import run_cached
-    from ibcore.env import cpu_threads
+    from ibcore.parallel import imap_unordered
 
     if group_size < 1:
         raise ValueError(f"parameter 'group_size' must be >= 1, got {group_size}")
@@ -238,29 +238,17 @@ def adaptive_runs(
     chunks = [runs[g * group_size : (g + 1) * group_size] for g in range(n_groups)]
     params = [{"runs": [list(r) for r in chunk], **options} for chunk in chunks]
     if workers > 1 and n_groups > 1 and cached is None:
-        import multiprocessing
-        import os
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
         bars = os.environ.get("IBCORE_PROGRESS", "1") != "0"
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(workers, n_groups), mp_context=ctx) as pool:
-            futures = {
-                pool.submit(_cached_group, p, threads, g == 0 and bars): g
-                for g, p in enumerate(params)
-            }
-            for fut in as_completed(futures):
-                g = futures[fut]
-                seconds = fut.result()
-                if progress:
-                    print(_describe(g, n_groups, chunks[g], seconds) + " (worker)", flush=True)
+        tasks = [(p, g == 0 and bars) for g, p in enumerate(params)]
+        for g, seconds in imap_unordered(_cached_group, tasks, workers):
+            if progress:
+                print(_describe(g, n_groups, chunks[g], seconds) + " (worker)", flush=True)
         progress = False  # the groups below come from the cache
     cached = cached or run_cached
     out: list[MemberResult] = []
     for g, (chunk, p) in enumerate(zip(chunks, params, strict=True)):
         t0 = time.perf_counter()
-        with cpu_threads(threads, options.get("device", "cpu")):
-            out.extend(cached(adaptive_group, p))
+        out.extend(cached(adaptive_group, p))
         if progress:
             print(_describe(g, n_groups, chunk, time.perf_counter() - t0), flush=True)
     return out
@@ -415,3 +403,73 @@ def seedwise_spearman(
         acc = np.array([r.test_acc for r in rs])
         out.append(_spearman_pearson(c, acc)["spearman_rho"])
     return np.asarray(out, dtype=float)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters: the schema, the values shared by all scales, the smoke / cpu / paper presets
+# ---------------------------------------------------------------------------------------------
+
+PARAMS: dict[str, Param] = {
+    "activations": Param(str, "hidden-layer activations", choices=tuple(ACTIVATIONS), many=True),
+    "epochs": Param(int, "training epochs (Adam, lr 4e-4, batch 256)", low=1, high=100_000),
+    "snapshots": Param(int, "log-spaced snapshot count (IDNNs formula)", low=2, high=1000),
+    "estimators": Param(
+        str,
+        "`fixed` (grid on [−1, 1]), `kde` (fixed σ²), `ebab`, `akde`, `saxe_max` (bins up to the running max)",
+        choices=CH2_ESTIMATORS,
+        many=True,
+    ),
+    "n_bins": Param(int, "bins of the binning estimators", low=2, high=1000),
+    "kde_noise": Param(float, "KDE noise variance σ²", low=1e-12, high=100.0),
+    "akde_alpha": Param(float, "aKDE: σ² = alpha · max|T|", low=1e-12, high=100.0),
+    "kde_samples": Param(
+        int, "inputs used by the kernel estimators (their ceiling is log₂ of it)", low=2, high=4096
+    ),
+    "l2": Param(
+        float,
+        "L2 weight of the regularised runs (every net runs with 0 and with this)",
+        low=1e-9,
+        high=10.0,
+    ),
+    "lr": Param(float, "Adam learning rate", low=1e-7, high=1.0),
+    "split": Param(str, "80/20 split: `shuffled` or `idnns_unshuffled`", choices=SPLITS),
+    "group_size": Param(
+        int,
+        "nets trained together as one batched ensemble (memory grows with it)",
+        low=1,
+        high=10_000,
+    ),
+    "workers": Param(
+        int,
+        "processes training groups side by side (2 uses both cores of a laptop)",
+        low=1,
+        high=64,
+    ),
+    **common_params(),
+}
+
+CHAPTER = Chapter(
+    "02",
+    PARAMS,
+    shared=dict(
+        activations=["tanh", "relu", "elu", "softplus", "swish", "leaky_relu"],
+        estimators=["fixed", "kde", "ebab", "akde", "saxe_max"],
+        n_bins=30,
+        kde_noise=1e-3,
+        akde_alpha=0.1,
+        kde_samples=1024,
+        l2=0.015,
+        lr=4e-4,
+        split="shuffled",
+        group_size=18,
+        workers=1,
+        device="auto",
+    ),
+    presets={
+        "smoke": dict(
+            activations=["tanh", "relu"], epochs=60, snapshots=10, seeds=2, kde_samples=256
+        ),
+        "cpu": dict(epochs=1500, snapshots=40, seeds=3, workers=2),
+        "paper": dict(epochs=8000, snapshots=400, seeds=20, kde_samples=4096, group_size=24),
+    },
+)

@@ -1,6 +1,6 @@
 """Checkers for the chapters' coding exercises (issue 8, "the book as a course module").
 
-Every coding exercise in ``notebooks/NN_*.md`` has the same anatomy (see :mod:`ibcore.student`):
+Every coding exercise in ``notebooks/NN_*.md`` has the same anatomy (see :mod:`ibcore.book.student`):
 a stub cell (tag ``exercise``) whose function raises ``NotImplementedError``, the solution beside
 it (tag ``solution``; a hidden dropdown in the book, removed from the student copy) and a cell
 (tag ``check``) that calls one of the checkers below on the student's function. A checker runs
@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from ibcore.measures.batch_entropy import LBELoss, batch_entropy
+from ibcore.measures.zxzy import detect_phases
 
-from ibcore.entropy import LBELoss, batch_entropy
-from ibcore.estimators import ebab_edges, mi_akde, mi_fixed_binning
-from ibcore.singularities import elimination_fraction, overlap_fraction
-from ibcore.zxzy import detect_phases
+from ibcore.measures.information import ebab_edges, mi_akde, mi_fixed_binning
+from ibcore.measures.singularities import elimination_fraction, overlap_fraction
 
 
 def _close(got: Any, want: float, what: str, case: str, rtol: float, atol: float) -> None:
@@ -65,20 +65,20 @@ def _binning_cases() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
 def check_binned_entropy(fn: Callable[..., float], n_bins: int = 30) -> None:
     """Chapter 0, exercise 1: ``fn(t, n_bins)`` must return H(T) in bits of the binned layer.
 
-    Compared with I(X;T) of :func:`ibcore.estimators.mi_fixed_binning` (IDNNs' fixed grid of
+    Compared with I(X;T) of :func:`ibcore.measures.information.mi_fixed_binning` (IDNNs' fixed grid of
     ``n_bins`` edges on [−1, 1]; I(X;T) = H(T) for a deterministic net and distinct inputs).
     """
     cases = list(_binning_cases())
     for case, t, y in cases:
         want = mi_fixed_binning(t, y, n_bins=n_bins)[0]
         _close(fn(t, n_bins), want, "binned_entropy", case, rtol=1e-9, atol=1e-9)
-    _ok("binned_entropy", len(cases), "ibcore.estimators.mi_fixed_binning")
+    _ok("binned_entropy", len(cases), "ibcore.measures.information.mi_fixed_binning")
 
 
 def check_plane_point(fn: Callable[..., tuple[float, float]], n_bins: int = 30) -> None:
     """Chapter 0, exercise 2: ``fn(t, y, n_bins)`` must return (I(X;T), I(T;Y)) in bits.
 
-    Compared with :func:`ibcore.estimators.mi_fixed_binning` on the cases of
+    Compared with :func:`ibcore.measures.information.mi_fixed_binning` on the cases of
     :func:`check_binned_entropy`.
     """
     cases = list(_binning_cases())
@@ -89,7 +89,7 @@ def check_plane_point(fn: Callable[..., tuple[float, float]], n_bins: int = 30) 
         want = mi_fixed_binning(t, y, n_bins=n_bins)
         _close(got[0], want[0], "plane_point I(X;T)", case, rtol=1e-9, atol=1e-9)
         _close(got[1], want[1], "plane_point I(T;Y)", case, rtol=1e-9, atol=1e-9)
-    _ok("plane_point", len(cases), "ibcore.estimators.mi_fixed_binning")
+    _ok("plane_point", len(cases), "ibcore.measures.information.mi_fixed_binning")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -124,8 +124,8 @@ def _singularity_cases() -> Iterator[tuple[str, np.ndarray]]:
 def check_singularity_fractions(fn: Callable[..., tuple[float, float]]) -> None:
     """Chapter 1, exercise 3: ``fn(h, tau, rho)`` must return (elimination, overlap) fractions.
 
-    Compared with :func:`ibcore.singularities.elimination_fraction` (``std < tau · max(median
-    std, 1e-12)``) and :func:`ibcore.singularities.overlap_fraction` (live units with
+    Compared with :func:`ibcore.measures.singularities.elimination_fraction` (``std < tau · max(median
+    std, 1e-12)``) and :func:`ibcore.measures.singularities.overlap_fraction` (live units with
     ``max |r| > rho`` to another live unit, over all units) at ``tau = 1e-3``, ``rho = 0.99``.
     """
     cases = list(_singularity_cases())
@@ -137,7 +137,7 @@ def check_singularity_fractions(fn: Callable[..., tuple[float, float]]) -> None:
             )
         _close(got[0], elimination_fraction(h, 1e-3), "elimination fraction", case, 0.0, 1e-9)
         _close(got[1], overlap_fraction(h, 0.99, 1e-3), "overlap fraction", case, 0.0, 1e-9)
-    _ok("singularity_fractions", len(cases), "ibcore.singularities")
+    _ok("singularity_fractions", len(cases), "ibcore.measures.singularities")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def _batch_entropy_cases() -> Iterator[tuple[str, np.ndarray]]:
 def check_batch_entropy(fn: Callable[..., float]) -> None:
     """Chapter 3, exercise 1: ``fn(a)`` must return the batch entropy of a layer in nats.
 
-    Compared with :func:`ibcore.entropy.batch_entropy` (Peer et al. 2022: mean over units of
+    Compared with :func:`ibcore.measures.batch_entropy.batch_entropy` (Peer et al. 2022: mean over units of
     ``0.5 · ln(π e σ² + 1)``, σ² the unbiased variance over the batch, every entry after the
     batch dimension a unit), in float64, to 1e-9 relative or 1e-12 nats.
     """
@@ -168,7 +168,7 @@ def check_batch_entropy(fn: Callable[..., float]) -> None:
     for case, a in cases:
         want = float(batch_entropy(torch.from_numpy(a)))
         _close(fn(a), want, "batch_entropy", case, rtol=1e-9, atol=1e-12)
-    _ok("batch_entropy", len(cases), "ibcore.entropy.batch_entropy")
+    _ok("batch_entropy", len(cases), "ibcore.measures.batch_entropy.batch_entropy")
 
 
 def _lbe_cases() -> Iterator[tuple[str, list[float], float, float]]:
@@ -183,7 +183,7 @@ def _lbe_cases() -> Iterator[tuple[str, list[float], float, float]]:
 def check_lbe_loss(fn: Callable[..., float]) -> None:
     """Chapter 3, exercise 2: ``fn(ce, entropies, alphas, alpha_min, beta)`` must return the loss.
 
-    Compared with ``total`` of :meth:`ibcore.entropy.LBELoss.components` (``CE · (1 + β ·
+    Compared with ``total`` of :meth:`ibcore.measures.batch_entropy.LBELoss.components` (``CE · (1 + β ·
     mean_l (H_l − τ_l)²)``, ``τ_l = max(α_min, |α_l|)``) on random logits and layers whose batch
     entropies lie below, at and above their targets.
     """
@@ -207,7 +207,7 @@ def check_lbe_loss(fn: Callable[..., float]) -> None:
             beta,
         )
         _close(got, float(c["total"]), "lbe_loss", case, rtol=1e-9, atol=1e-12)
-    _ok("lbe_loss", len(cases), "ibcore.entropy.LBELoss")
+    _ok("lbe_loss", len(cases), "ibcore.measures.batch_entropy.LBELoss")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -236,7 +236,7 @@ def _ebab_cases() -> Iterator[tuple[str, np.ndarray, float]]:
 def check_ebab_edges(fn: Callable[..., Any], n_bins: int = 30) -> None:
     """Chapter 2, exercise 1: ``fn(t, n_bins, low)`` must return the EBAB bin edges of a layer.
 
-    Compared with :func:`ibcore.estimators.ebab_edges` (Chelombiev et al. 2019 §3, the authors'
+    Compared with :func:`ibcore.measures.information.ebab_edges` (Chelombiev et al. 2019 §3, the authors'
     ``set_up_bins``): ``[low, u[int(k·U/B)] for k < B, u[U−1]]`` over the sorted distinct values u
     other than ``low``.
     """
@@ -254,7 +254,7 @@ def check_ebab_edges(fn: Callable[..., Any], n_bins: int = 30) -> None:
             raise AssertionError(
                 f"ebab_edges on {case}: edge {i} is {got[i]:.6g}, expected {want[i]:.6g}"
             )
-    _ok("ebab_edges", len(cases), "ibcore.estimators.ebab_edges")
+    _ok("ebab_edges", len(cases), "ibcore.measures.information.ebab_edges")
 
 
 def _akde_cases() -> Iterator[tuple[str, np.ndarray, np.ndarray, float]]:
@@ -269,14 +269,14 @@ def _akde_cases() -> Iterator[tuple[str, np.ndarray, np.ndarray, float]]:
 def check_akde_ixt(fn: Callable[..., float]) -> None:
     """Chapter 2, exercise 2: ``fn(t, alpha)`` must return the aKDE upper bound on I(X;T) in bits.
 
-    Compared with I(X;T) of :func:`ibcore.estimators.mi_akde` (σ² = alpha · max|T|, the
+    Compared with I(X;T) of :func:`ibcore.measures.information.mi_akde` (σ² = alpha · max|T|, the
     Kolchinsky–Tracey pairwise bound) to 1e-3 bits.
     """
     cases = list(_akde_cases())
     for case, t, y, alpha in cases:
         want = mi_akde(t, y, alpha=alpha)[0]
         _close(fn(t, alpha), want, "akde_ixt", case, rtol=0.0, atol=1e-3)
-    _ok("akde_ixt", len(cases), "ibcore.estimators.mi_akde")
+    _ok("akde_ixt", len(cases), "ibcore.measures.information.mi_akde")
 
 
 def zx_linear_reference(z: np.ndarray, x: np.ndarray, n_fit: int) -> float:
@@ -334,7 +334,7 @@ def _phase_cases() -> Iterator[tuple[str, np.ndarray]]:
 def check_phases(fn: Callable[..., tuple[float, float]], min_change: float = 0.05) -> None:
     """Chapter 4, exercise 2: ``fn(info, min_change)`` must return (fitting rise, compression fall).
 
-    Compared with :func:`ibcore.zxzy.detect_phases` without smoothing (``width=1``, default
+    Compared with :func:`ibcore.measures.zxzy.detect_phases` without smoothing (``width=1``, default
     ``window=0.6``) on eight curves.
     """
     cases = list(_phase_cases())
@@ -345,4 +345,4 @@ def check_phases(fn: Callable[..., tuple[float, float]], min_change: float = 0.0
         ph = detect_phases(np.arange(len(info)), info, width=1, min_change=min_change)
         _close(got[0], ph.fitting_rise, "phases: fitting rise", case, rtol=1e-9, atol=1e-12)
         _close(got[1], ph.compression_fall, "phases: compression fall", case, 1e-9, 1e-12)
-    _ok("phases", len(cases), "ibcore.zxzy.detect_phases(width=1)")
+    _ok("phases", len(cases), "ibcore.measures.zxzy.detect_phases(width=1)")

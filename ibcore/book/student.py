@@ -8,7 +8,7 @@ picked up without any change here):
 * right after it, a code cell tagged ``solution`` (and ``hide-input``, with the prompt "Show
   solution"): the same function, solved. It runs when the book is built, so the book's checks
   and results are real, but the reader sees only a closed dropdown;
-* one or more code cells tagged ``check``: they call a checker from :mod:`ibcore.exercises` on the
+* one or more code cells tagged ``check``: they call a checker from :mod:`ibcore.book.exercises` on the
   student's function, or use the function on data. Checks are self-contained (their own imports
   and data; never the chapter's training runs), so they can be run without the chapter;
 * pen-and-paper answers as MyST dropdowns in markdown: ``:::{dropdown} Solution`` or
@@ -25,7 +25,7 @@ come after the chapter's runs and figures, that is the first check, where the wo
 copies are written unexecuted as ``build/student/NN_name.ipynb`` and as MyST text notebooks
 ``build/student/NN_name.md`` (:func:`write_student_copies`).
 
-Command line: ``python -m ibcore.student [--out DIR] [NB ...]`` (``make student``).
+Command line: ``python -m ibcore.book.student [--out DIR] [NB ...]`` (``make student``).
 """
 
 from __future__ import annotations
@@ -142,13 +142,13 @@ def write_student_copies(
 ) -> list[Path]:
     """Write ``<out>/NN_name.ipynb`` and ``<out>/NN_name.md`` for every chapter (``make student``).
 
-    ``chapters`` defaults to every ``notebooks/NN_*.md`` (:func:`ibcore.pipeline.notebooks`).
+    ``chapters`` defaults to every ``notebooks/NN_*.md`` (:func:`ibcore.book.pipeline.notebooks`).
     The copies are not executed. Returns the ``.ipynb`` paths.
     """
     import jupytext
 
-    from ibcore.io import atomic_write_text
-    from ibcore.pipeline import notebooks
+    from ibcore.atomic import atomic_write_text
+    from ibcore.book.pipeline import notebooks
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -164,10 +164,10 @@ def write_student_copies(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line of ``make student`` (see the module docstring)."""
-    from ibcore.pipeline import find_notebook
+    from ibcore.book.pipeline import find_notebook
 
     ap = argparse.ArgumentParser(
-        prog="python -m ibcore.student", description=__doc__.split("\n")[0]
+        prog="python -m ibcore.book.student", description=__doc__.split("\n")[0]
     )
     ap.add_argument("nb", nargs="*", help="chapters (number or name); default: all")
     ap.add_argument("--out", type=Path, default=STUDENT_DIR)

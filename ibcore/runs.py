@@ -1,7 +1,7 @@
-"""Named, cacheable training runs that more than one chapter uses.
+"""The 12-bit task's training runs, shared by chapters 0 and 2 (Shwartz-Ziv & Tishby 2017, §3).
 
 Each function is a pure function of its keyword parameters (so :func:`ibcore.cache.run_cached`
-can key on them) and returns a :class:`~ibcore.train.History`.
+can key on them) and returns :class:`~ibcore.train.History` objects.
 """
 
 from __future__ import annotations
@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ibcore.data import load_szt12
-from ibcore.env import cpu_threads
-from ibcore.models import build_mlp
+from ibcore.env import runner
+from ibcore.models import EnsembleMLP, build_mlp
 from ibcore.train import History, log_snapshots, train
 
 SZT_WIDTHS = (12, 10, 7, 5, 4, 3, 2)
 
 
+@runner
 def szt_run(
     *,
     seed: int,
@@ -33,24 +34,21 @@ def szt_run(
 ) -> History:
     """Train the 12-10-7-5-4-3-2 net on the 12-bit task and record all layers on all 4096 inputs.
 
-    Chapters 0 and 2 (Shwartz-Ziv & Tishby 2017 §3; Chelombiev et al. 2019 §4; spec claim 2 §4):
-    Adam, batch 256, fixed batch order, IDNNs truncated-normal init, optional hidden-layer L2,
+    Chapters 0 and 2 (Shwartz-Ziv & Tishby 2017 §3; Chelombiev et al. 2019 §4): Adam, batch 256, fixed batch order, IDNNs truncated-normal init, optional hidden-layer L2,
     snapshots at ``log_snapshots(epochs, snapshots)`` plus the final epoch. The seed sets the
     split, the initial weights and nothing else.
     """
     data = load_szt12(seed=seed, split=split)
     model = build_mlp(list(widths), activation, init=init, seed=seed)
     record = sorted({*log_snapshots(epochs, snapshots).tolist(), epochs})
-    # One CPU thread: the net is tiny, and two threads on a busy 2-core machine were several
-    # times slower (see ibcore.env.cpu_threads); results agree up to float round-off.
-    with cpu_threads(1, device):
-        return train(
-            model, data, epochs=epochs, lr=lr, batch_size=batch_size, l2=l2,
-            record_epochs=record, shuffle=False, seed=seed, eval_every=eval_every, device=device,
-            desc=f"{activation} seed {seed}",
-        )  # fmt: skip
+    return train(
+        model, data, epochs=epochs, lr=lr, batch_size=batch_size, l2=l2,
+        record_epochs=record, shuffle=False, seed=seed, eval_every=eval_every, device=device,
+        desc=f"{activation} seed {seed}",
+    )  # fmt: skip
 
 
+@runner
 def szt_ensemble_run(
     *,
     seeds: Sequence[int],
@@ -69,10 +67,8 @@ def szt_ensemble_run(
     """:func:`szt_run` for many seeds at once, as one batched ensemble (one History per seed).
 
     Chapters 0 and 2. ``activation`` and ``l2`` may be one value or one per seed. Equal to
-    separate :func:`szt_run` calls up to float round-off (see :mod:`ibcore.ensemble`).
+    separate :func:`szt_run` calls up to float round-off (:class:`~ibcore.models.EnsembleMLP`).
     """
-    from ibcore.ensemble import train_ensemble
-
     seeds = [int(s) for s in seeds]
     acts = [activation] * len(seeds) if isinstance(activation, str) else list(activation)
     if len(acts) != len(seeds):
@@ -82,11 +78,8 @@ def szt_ensemble_run(
         build_mlp(list(widths), a, init=init, seed=s) for s, a in zip(seeds, acts, strict=True)
     ]
     record = sorted({*log_snapshots(epochs, snapshots).tolist(), epochs})
-    # One CPU thread, as szt_run: on a busy 2-core machine two threads made a 50-seed ensemble
-    # about 4x slower (bench/bench_ensemble.py); 1 and 2 threads gave bitwise equal results.
-    with cpu_threads(1, device):
-        return train_ensemble(
-            members, datasets, epochs=epochs, seeds=seeds, lr=lr, batch_size=batch_size, l2=l2,
-            record_epochs=record, shuffle=False, eval_every=eval_every, device=device,
-            desc=f"{len(seeds)} nets",
-        )  # fmt: skip
+    return train(
+        EnsembleMLP(members), datasets, epochs=epochs, seed=seeds, lr=lr, batch_size=batch_size,
+        l2=l2, record_epochs=record, shuffle=False, eval_every=eval_every, device=device,
+        desc=f"{len(seeds)} nets",
+    )  # fmt: skip

@@ -8,7 +8,7 @@ that makes one matplotlib figure; :func:`explore` wraps it in ipywidgets control
 
 The static book keeps the static figures. Under papermill (``make book``, ``make run``, the smoke
 tests) there is no frontend to talk to, so :func:`explore` draws nothing and prints one line
-instead; :mod:`ibcore.pipeline` marks such runs with ``IBCORE_HEADLESS=1``, and the chapters tag
+instead; :mod:`ibcore.book.pipeline` marks such runs with ``IBCORE_HEADLESS=1``, and the chapters tag
 the widget cell ``remove-cell`` so the book shows neither the cell nor that line. In Jupyter,
 JupyterLab, VS Code, Binder or Colab the control appears under the cell.
 """
@@ -31,7 +31,7 @@ def live() -> bool:
     """True when widgets can be shown: inside a Jupyter kernel and not a headless run.
 
     False in plain Python (no IPython kernel) and when ``IBCORE_HEADLESS`` is set to anything but
-    ``""``/``"0"`` (set by :func:`ibcore.pipeline.execute` for every papermill run).
+    ``""``/``"0"`` (set by :func:`ibcore.book.pipeline.execute` for every papermill run).
     """
     if os.environ.get(HEADLESS_ENV, "") not in ("", "0"):
         return False

@@ -26,34 +26,24 @@ Layers of one shape (a deep net of equal widths) are handled in one vectorised p
 stacked ``(L, B, U)`` activations, so an LBE training step costs about 1.2x a plain one on the
 CPU instead of the authors' 1.5x (``bench/bench_lbe.py``).
 
-The chapter's runner lives here too: :class:`MiddleLayersLBELoss` (LBE on the authors' ``D-2``
-middle layers), :func:`lbe_run` (the deep vanilla FNN trained with or without LBE, cacheable with
-:func:`ibcore.cache.run_cached`) and :func:`lbe_step_cost` (the step-cost benchmark).
+:class:`MiddleLayersLBELoss` applies LBE to the authors' ``D-2`` middle layers; the chapter's
+runner is :func:`ibcore.claims.ch3_batch_entropy.lbe_run`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from ibcore.env import cpu_threads
-from ibcore.train import History
 
 __all__ = [
     "LBELoss",
     "MiddleLayersLBELoss",
     "batch_entropy",
     "batch_entropy_per_layer",
-    "final_accuracy",
-    "flush_denormals",
-    "lbe_run",
-    "lbe_step_cost",
 ]
 
 _PI_E = math.pi * math.e
@@ -409,242 +399,3 @@ class MiddleLayersLBELoss(nn.Module):
                 "hidden layers"
             )
         return self.lbe(logits, target, hidden[1:-1])
-
-
-@contextlib.contextmanager
-def flush_denormals() -> Iterator[None]:
-    """Flush float32 denormals to zero on the CPU inside the block; restores the default after.
-
-    Chapter 3. Training the deep vanilla nets of the chapter on the CPU produced float32
-    denormals (values below ``1.2e-38``; where exactly they arise we did not pin down), and CPU
-    arithmetic on them is very slow: we measured a 12-layer plain net at 0.43 s per step instead
-    of 0.007 s. Treating them as 0 does not change any result we report (the chapter's runs
-    print identical numbers with and without it). The flag is set on the calling thread only (it
-    is inherited by threads started later, not by running ones), has no getter, and is set back
-    to torch's default (off) on exit. CUDA is not affected.
-    """
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
-
-
-def _check_int(name: str, value: int, low: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < low:
-        raise ValueError(f"parameter {name!r} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def lbe_run(
-    *,
-    seed: int,
-    depth: int = 50,
-    width: int = 128,
-    epochs: int = 67,
-    lr: float = 3e-4,
-    batch_size: int = 128,
-    lbe_alpha: float = 0.5,
-    lbe_alpha_min: float = 0.5,
-    lbe_beta: float = 1.0,
-    dataset: str = "digits",
-    record_every: int = 1,
-    eval_every: int = 1,
-    device: str = "cpu",
-) -> History:
-    """Train the authors' deep vanilla FNN with LBE (``lbe_beta > 0``) or plain CE (``= 0``).
-
-    Chapter 3 (``notebooks/03_batch_entropy``); Peer et al. 2022, §4–5 (500-layer FNN, depth
-    sweep, information-flow figure); spec ``claim3_batch_entropy.md`` §2.3, §3, §5.2. The net is
-    ``build_mlp([d_in] + [width] * depth + [n_classes], "relu", init="default")``: ``depth``
-    Linear+ReLU layers and a linear head, PyTorch's default initialisation, no normalisation,
-    no shortcut. With ``lbe_beta > 0`` the loss is :class:`MiddleLayersLBELoss` (layers
-    ``2 .. depth-1``, learnable targets trained by the same Adam optimiser); with
-    ``lbe_beta == 0`` it is plain cross-entropy (the authors' ``CELoss`` baseline).
-
-    ``dataset`` is loaded with :func:`ibcore.data.load_dataset` (digits: the fixed split of
-    seed 0, 1437 train / 360 test, probe = the training set; torchvision sets raise
-    :class:`~ibcore.data.DataUnavailableError` offline). ``seed`` sets the initial weights and
-    the mini-batch order, nothing else. One epoch is ``ceil(n_train / batch_size)`` Adam steps.
-
-    Recorded every ``record_every`` epochs (before that epoch's updates, plus after the last) on
-    the probe set, as ``History.measures``:
-
-    * ``"entropy"``: ``(S, depth)`` batch entropy of every hidden layer ``T_1 .. T_depth``
-      (nats, :func:`batch_entropy_per_layer` over the whole probe set, not a mini-batch);
-    * ``"target"`` (LBE runs only): ``(S, depth - 2)`` targets ``tau_l`` of the regularised
-      layers (nats).
-
-    ``History.metrics`` holds train/test loss (cross-entropy, nats) and accuracy every
-    ``eval_every`` epochs; ``History.meta`` adds ``steps_per_epoch``, ``steps``, ``depth``,
-    ``width``, the LBE settings and ``regularised_layers`` (1-based, ``[2, depth-1]``).
-    Raw activations are not kept.
-
-    On the CPU, training runs on **one thread** inside :func:`flush_denormals`, and the thread
-    count is restored afterwards. Without flushing, steps of these nets were up to 100x slower
-    in our runs; the flag only reaches the calling thread, not torch's already started worker
-    threads (with two threads in a Jupyter kernel a 12-layer run took 25 s instead of 0.5 s),
-    and for these small matrices a second thread gains little. Results are unchanged.
-
-    Raises:
-        ValueError: a parameter out of range (named), or an unknown ``dataset``.
-    """
-    from ibcore.data import load_dataset
-    from ibcore.models import build_mlp
-    from ibcore.train import train
-
-    depth = _check_int("depth", depth, 3)
-    width = _check_int("width", width, 1)
-    epochs = _check_int("epochs", epochs, 1)
-    batch_size = _check_int("batch_size", batch_size, 2)
-    record_every = _check_int("record_every", record_every, 1)
-    eval_every = _check_int("eval_every", eval_every, 1)
-    for name, value in (("lbe_alpha", lbe_alpha), ("lbe_alpha_min", lbe_alpha_min)):
-        _check_hyper(name, value)
-    lbe_beta = _check_hyper("lbe_beta", lbe_beta)
-
-    data = load_dataset(dataset, seed=0)
-    model = build_mlp(
-        [data.n_features] + [width] * depth + [data.n_classes], "relu", init="default", seed=seed
-    )
-    names = [f"h{i + 1}" for i in range(depth)]
-    criterion = MiddleLayersLBELoss(depth, lbe_alpha, lbe_alpha_min, lbe_beta) if lbe_beta else None
-
-    def entropy(acts: dict[str, torch.Tensor]) -> torch.Tensor:
-        return batch_entropy_per_layer([acts[n] for n in names]).detach()
-
-    measures: dict = {"entropy": entropy}
-    if criterion is not None:
-        measures["target"] = lambda _acts: criterion.lbe.targets().detach()
-    record = sorted({*range(0, epochs + 1, record_every), epochs})
-    kind = f"LBE b={lbe_beta:g}" if lbe_beta else "plain"
-    # one thread: flush-to-zero reaches only the calling thread (see flush_denormals)
-    with cpu_threads(1, device), flush_denormals():
-        hist = train(
-            model, data, epochs=epochs, lr=lr, batch_size=batch_size, optimizer="adam",
-            criterion=criterion, record_epochs=record, keep_activations=False,
-            measures=measures, output=None, shuffle=True, seed=seed, eval_every=eval_every,
-            device=device, desc=f"depth {depth} {kind} seed {seed}",
-        )  # fmt: skip
-    steps_per_epoch = math.ceil(len(data.x_train) / batch_size)
-    hist.meta.update(
-        depth=depth, width=width, steps_per_epoch=steps_per_epoch, steps=epochs * steps_per_epoch,
-        lbe_alpha=float(lbe_alpha), lbe_alpha_min=float(lbe_alpha_min), lbe_beta=lbe_beta,
-        regularised_layers=[2, depth - 1] if lbe_beta else [], chance=1.0 / data.n_classes,
-    )  # fmt: skip
-    return hist
-
-
-def final_accuracy(history: History, key: str = "train_acc", last: int = 5) -> float:
-    """The authors' "final" accuracy: the mean of the last ``last`` evaluations of ``key``.
-
-    Chapter 3; Peer et al. 2022, §5 (spec ``claim3_batch_entropy.md`` §3.1: the logged accuracy
-    is the sliding mean of the last 5 evaluations). ``key`` is a :class:`~ibcore.train.History`
-    metric (``"train_acc"`` or ``"test_acc"``). It is less noisy than the last evaluation alone,
-    which an Adam spike at the very end can pull down (one of our 50-layer LBE runs read 0.92
-    and then 0.52 at its last two evaluations).
-
-    Raises:
-        ValueError: ``key`` is not a metric of the history, or ``last < 1``.
-    """
-    if key not in history.metrics:
-        raise ValueError(
-            f"parameter 'key' = {key!r} is not a metric of this history; "
-            f"choose one of {tuple(history.metrics)}"
-        )
-    last = _check_int("last", last, 1)
-    return float(np.mean(history.metrics[key][-last:]))
-
-
-def lbe_step_cost(
-    *,
-    depth: int = 50,
-    width: int = 128,
-    d_in: int = 64,
-    n_classes: int = 10,
-    batch_size: int = 128,
-    steps: int = 10,
-    repeats: int = 7,
-    lbe_alpha: float = 0.5,
-    lbe_alpha_min: float = 0.5,
-    lbe_beta: float = 1.0,
-    device: str = "cpu",
-    seed: int = 0,
-) -> dict[str, float]:
-    """Time one Adam step of the deep vanilla FNN with LBE against the same step without.
-
-    Chapter 3 speed target (an LBE step costs at most 1.3x a plain one); Peer et al. 2022, §4.
-    Two copies of the same net train on a fixed random batch (``batch_size x d_in``), each step
-    doing what :func:`ibcore.train.train` does (forward with hidden layers, loss, finiteness
-    check, backward, Adam). After ``steps`` warm-up steps each, ``repeats`` rounds time
-    ``steps`` plain and ``steps`` LBE steps, alternating which goes first. On a CPU the clock is
-    the process's CPU time (robust to other jobs on a shared machine; with one torch thread it
-    equals wall time on an idle one); on CUDA it is wall time after a synchronise.
-
-    Returns:
-        ``{"plain_s", "lbe_s"}``: median seconds per step; ``"ratio"``: median over rounds of
-        the per-round ratio lbe/plain; ``"ratio_min"``/``"ratio_max"``: its range.
-    """
-    import statistics
-    import time
-
-    _check_int("depth", depth, 3)
-    _check_int("steps", steps, 1)
-    _check_int("repeats", repeats, 1)
-    dev = torch.device(device)
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch_size, d_in, generator=gen).to(dev)
-    y = torch.randint(0, n_classes, (batch_size,), generator=gen).to(dev)
-
-    from ibcore.models import build_mlp
-
-    def make(beta: float):
-        model = build_mlp([d_in] + [width] * depth + [n_classes], "relu", seed=seed).to(dev)
-        crit = MiddleLayersLBELoss(depth, lbe_alpha, lbe_alpha_min, beta).to(dev) if beta else None
-        params = list(model.parameters()) + (list(crit.parameters()) if crit else [])
-        opt = torch.optim.Adam(params, lr=3e-4)
-
-        def run(n: int) -> None:
-            for _ in range(n):
-                logits, hidden = model(x, return_hidden=True)
-                loss = F.cross_entropy(logits, y) if crit is None else crit(logits, y, hidden)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError("loss became non-finite in lbe_step_cost")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-
-        return run
-
-    cuda = dev.type == "cuda"
-    clock = time.perf_counter if cuda else time.process_time
-
-    def timed(run) -> float:
-        if cuda:
-            torch.cuda.synchronize(dev)
-        t0 = clock()
-        run(steps)
-        if cuda:
-            torch.cuda.synchronize(dev)
-        return (clock() - t0) / steps
-
-    plain, lbe = make(0.0), make(lbe_beta)
-    tp, tl = [], []
-    with flush_denormals():  # as in lbe_run
-        plain(steps)
-        lbe(steps)
-        for r in range(repeats):
-            if r % 2:
-                tl.append(timed(lbe))
-                tp.append(timed(plain))
-            else:
-                tp.append(timed(plain))
-                tl.append(timed(lbe))
-    ratios = [b / a for a, b in zip(tp, tl, strict=True)]
-    return {
-        "plain_s": statistics.median(tp),
-        "lbe_s": statistics.median(tl),
-        "ratio": statistics.median(ratios),
-        "ratio_min": min(ratios),
-        "ratio_max": max(ratios),
-    }

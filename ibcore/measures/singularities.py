@@ -29,7 +29,7 @@ Learning-speed summaries (spec §6.5): :func:`epochs_to_accuracy` and :func:`los
 
 The toy model (spec §3.1): a scalar deep linear chain with and without skips,
 :func:`toy_chain_loss`, :func:`toy_chain` (gradient descent) and :func:`toy_chain_hessian`.
-The deep-network runs that use these measures are in :mod:`ibcore.skipnets`.
+The deep-network runs that use these measures are in :mod:`ibcore.claims.ch1_skip_singularities`.
 
 Every array input may be a numpy array or a torch tensor. It is converted to float64 numpy
 inside the function. Bad input raises :class:`ValueError` with a message that names the
@@ -48,6 +48,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.functional import cross_entropy
+
+from ibcore.schema import check_choice
 
 __all__ = [
     "dead_relu_fraction",
@@ -143,13 +145,6 @@ def _check_open_unit(name: str, value: float) -> float:
     return v
 
 
-def _check_choice(name: str, value: str, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        options = ", ".join(repr(a) for a in allowed)
-        raise ValueError(f"{name} must be one of {options}; got {value!r}")
-    return value
-
-
 def _center(H: np.ndarray) -> np.ndarray:
     """Column-centre ``H``. Columns that are exactly constant become exactly zero.
 
@@ -188,7 +183,7 @@ def elimination_mask(H: ArrayLike, tau: float = 1e-3, *, reference: str = "media
     """
     Hm = _as_matrix(H, "H")
     tau = _check_open_unit("tau", tau)
-    _check_choice("reference", reference, ELIMINATION_REFERENCES)
+    check_choice("reference", reference, ELIMINATION_REFERENCES)
     std = _center(Hm).std(axis=0)
     ref = float(np.median(std)) if reference == "median" else float(std.max())
     return std < tau * max(ref, _STD_FLOOR)
@@ -710,8 +705,8 @@ def hessian_eigs(
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 (singular Hessian,
     "degenerate manifolds"); spec §2 and §6.4.
     """
-    _check_choice("method", method, HESSIAN_METHODS)
-    _check_choice("which", which, LANCZOS_WHICH)
+    check_choice("method", method, HESSIAN_METHODS)
+    check_choice("which", which, LANCZOS_WHICH)
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if int(k) < 1:

@@ -8,8 +8,8 @@ fails the step.
 
 Command line::
 
-    python -m ibcore.pipeline run NB [-p NAME VALUE ...] [--out FILE]   # one chapter
-    python -m ibcore.pipeline book [--scale smoke] [--book DIR] [--out DIR]
+    python -m ibcore.book.pipeline run NB [-p NAME VALUE ...] [--out FILE]   # one chapter
+    python -m ibcore.book.pipeline book [--scale smoke] [--book DIR] [--out DIR]
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ibcore.io import atomic_write_text
+from ibcore.atomic import atomic_write_text
 from ibcore.paths import REPO_ROOT
+from ibcore.schema import ParameterError
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 BOOK = REPO_ROOT / "book"
@@ -57,7 +58,10 @@ def _coerce(value: str) -> Any:
 
 
 SMOKE_TAG = "ibcore-smoke-banner"
-SMOKE_BANNER_ENV = "IBCORE_SMOKE_BANNER"
+SMOKE_TEXT = (
+    "Built at scale 'smoke': a seconds-long run that only checks the pipeline. "
+    "The numbers and verdicts on this page are not results; rerun at scale 'cpu' or 'paper'."
+)
 
 
 def add_smoke_banner(notebook: Any) -> Any:
@@ -69,8 +73,6 @@ def add_smoke_banner(notebook: Any) -> Any:
     whose first cell has no such title gets it as its first cell. Idempotent. Returns ``notebook``.
     """
     import nbformat
-
-    from ibcore.env import SMOKE_TEXT
 
     cells = notebook.cells
     if any(SMOKE_TAG in c.get("metadata", {}).get("tags", []) for c in cells):
@@ -108,23 +110,27 @@ def execute(
     executed notebook is written to a temporary file and moved into place only on success, so a
     failing chapter leaves no half-written ``out`` behind (papermill's own partial output is kept
     beside it as ``<out>.failed.ipynb`` for debugging). At ``scale='smoke'`` the page gets the
-    'not results' banner at its top (:func:`add_smoke_banner`) instead of under the setup cell.
+    'not results' banner at its top (:func:`add_smoke_banner`). A parameter name the chapter
+    does not have raises :class:`~ibcore.schema.ParameterError` before anything runs (the
+    notebook itself refuses it too, for plain papermill).
     """
     import jupytext
     import papermill as pm
 
+    from ibcore.claims import MODULES, chapter
+
+    if nb.stem[:2] in MODULES:
+        chapter(nb.stem[:2]).check_names(list(parameters or {}))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.running.ipynb")
     failed = out.with_name(f"{out.stem}.failed.ipynb")
-    env = {"IBCORE_HEADLESS": "1", **(env or {})}  # no widget frontend (ibcore.widgets.live)
+    env = {"IBCORE_HEADLESS": "1", **(env or {})}  # no widget frontend (ibcore.book.widgets.live)
     notebook = jupytext.read(nb)
     if (parameters or {}).get("scale") == "smoke":
         add_smoke_banner(notebook)
-        env[SMOKE_BANNER_ENV] = "top"  # ibcore.setup then shows no second banner
-    saved = {k: os.environ.get(k) for k in ["MPLBACKEND", SMOKE_BANNER_ENV, *env]}
+    saved = {k: os.environ.get(k) for k in ["MPLBACKEND", *env]}
     os.environ["MPLBACKEND"] = "Agg"
-    os.environ.pop(SMOKE_BANNER_ENV, None)
     os.environ.update(env)
     t0 = time.perf_counter()
     try:
@@ -204,7 +210,7 @@ def clean_chapters(book: Path = BOOK) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line of the pipeline (see module docstring)."""
-    ap = argparse.ArgumentParser(prog="python -m ibcore.pipeline")
+    ap = argparse.ArgumentParser(prog="python -m ibcore.book.pipeline")
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="execute one chapter with parameters")
     r.add_argument("nb", help="chapter number or name, e.g. 02")
@@ -223,6 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = a.out or REPO_ROOT / "build" / "run" / f"{nb.stem}.ipynb"
         try:
             execute(nb, out, params)
+        except ParameterError as exc:
+            print(f"{nb.name}: {exc}", file=sys.stderr)
+            return 2
         except Exception as exc:
             print(f"\n{nb.name} failed: {str(exc).strip().splitlines()[-1]}", file=sys.stderr)
             return 1

@@ -1,7 +1,7 @@
 """Parameter sweeps of a chapter: a grid of papermill executions on local processes or Dask.
 
 Issue 7 ("Scale"), any chapter. ``make sweep NB=00 GRID="activation=tanh,relu seeds=0-9"`` (or
-``python -m ibcore.sweep 00 activation=tanh,relu seeds=0-9``) expands the grid into one
+``python -m ibcore.book.sweep 00 activation=tanh,relu seeds=0-9``) expands the grid into one
 execution of the chapter per point and runs them through an executor: local processes by default
 (:class:`concurrent.futures.ProcessPoolExecutor`), a Dask cluster when a scheduler address is
 given (``--scheduler tcp://host:8786``, or ``IBCORE_DASK_SCHEDULER`` / ``DASK_SCHEDULER_ADDRESS``;
@@ -38,7 +38,6 @@ import csv
 import io
 import json
 import math
-import multiprocessing
 import os
 import re
 import shutil
@@ -47,15 +46,15 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ibcore.atomic import atomic_write_text
 from ibcore.cache import params_hash
-from ibcore.io import atomic_write_text
-from ibcore.params import SCALES, Param, ParameterError, _parse_item
+from ibcore.parallel import imap_unordered
 from ibcore.paths import cache_dir, results_dir
+from ibcore.schema import SCALES, Param, ParameterError, _parse_item
 
 SCHEDULER_ENV = ("IBCORE_DASK_SCHEDULER", "DASK_SCHEDULER_ADDRESS")
 MAX_POINTS = 10_000
@@ -145,15 +144,10 @@ def _convert(key: str, text: str, spec: Param) -> Any:
 
 
 def chapter_schema(chapter: str) -> dict[str, Param]:
-    """The parameter schema of ``chapter`` ('00', ...) plus ``scale`` (issue 7 sweeps)."""
-    from ibcore.presets import CHAPTERS
+    """The parameter schema of ``chapter`` ('00', ...) plus ``scale``."""
+    from ibcore.claims import chapter as find
 
-    if chapter not in CHAPTERS:
-        raise ParameterError(
-            f"chapter {chapter!r} has no parameter schema in ibcore.presets; "
-            f"sweepable chapters: {tuple(CHAPTERS)}"
-        )
-    return {"scale": Param(str, "preset", choices=SCALES), **CHAPTERS[chapter][0]}
+    return {"scale": Param(str, "preset", choices=SCALES), **find(chapter).params}
 
 
 def _fmt(v: Any) -> str:
@@ -177,25 +171,20 @@ def build_points(
     grid: Mapping[str, Sequence[str]],
     fixed: Mapping[str, Any] | None = None,
 ) -> list[Point]:
-    """Expand ``grid`` (from :func:`parse_grid`) into validated points of ``chapter`` (issue 7).
+    """Expand ``grid`` (from :func:`parse_grid`) into validated points of ``chapter``.
 
     ``fixed`` parameters go to every point (``scale`` among them; default 'cpu'). Every point's
-    full parameter set is resolved with :func:`ibcore.presets.chapter_params`, so a bad key or
+    full parameter set is resolved with the chapter's :class:`~ibcore.schema.Chapter`, so a bad key or
     value raises :class:`ParameterError` naming the parameter and what is allowed, before
     anything runs. ``seeds`` values are seed numbers: each point runs one seed (module docstring).
     """
     import itertools
 
-    from ibcore.presets import chapter_params
+    from ibcore.claims import chapter as find
 
     schema = chapter_schema(chapter)
     fixed = dict(fixed or {})
-    for key in [*grid, *fixed]:
-        if key not in schema:
-            raise ParameterError(
-                f"unknown parameter {key!r} for chapter {chapter}; its parameters are "
-                f"{tuple(schema)}"
-            )
+    find(chapter).check_names([*grid, *fixed])
     clash = sorted(set(grid) & set(fixed))
     if clash:
         raise ParameterError(f"parameter {clash[0]!r} is both in the grid and fixed")
@@ -227,7 +216,7 @@ def build_points(
         if "seeds" in values:
             params["seeds"] = [values["seeds"]]
         scale = params.pop("scale", "cpu")
-        chapter_params(chapter, scale, **params)  # the whole set, as the notebook will check it
+        find(chapter).resolve(scale, **params)  # the whole set, as the notebook will check it
         points.append(
             Point(values=values, name=_point_name(values), parameters={"scale": scale, **params})
         )
@@ -259,7 +248,7 @@ def run_point(
     timeout_s: int | None = None,
     threads: int | None = None,
 ) -> dict[str, Any]:
-    """Execute chapter ``nb`` with ``parameters`` into ``folder``; never raises (issue 7).
+    """Execute chapter ``nb`` with ``parameters`` into ``folder``; never raises.
 
     Runs in a sweep worker (a local process or a Dask worker). The folder is emptied first; the
     chapter writes its verdicts and figures there (``IBCORE_RESULTS``), its training runs go to
@@ -268,7 +257,7 @@ def run_point(
     the point's record, also written to ``<folder>/point.json``: parameters, ``status`` ('ok'
     or 'failed'), ``error``, ``wall_s``.
     """
-    from ibcore.pipeline import execute
+    from ibcore.book.pipeline import execute
 
     out = Path(folder)
     nb_path = Path(nb)
@@ -325,16 +314,17 @@ def _scheduler_address(scheduler: Any) -> Any:
 def _run_local(
     tasks: list[tuple[str, tuple]], jobs: int, on_done: Callable[[str, dict], None]
 ) -> None:
-    ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        futs = {pool.submit(run_point, *args, threads): name for name, args in tasks}
-        for fut in as_completed(futs):
-            try:
-                rec = fut.result()
-            except Exception as exc:  # the worker process itself died
-                rec = {"status": "failed", "error": _error_line(exc)}
-            on_done(futs[fut], rec)
+    argsets = [(*args, threads) for _, args in tasks]
+    reported: set[str] = set()
+    try:
+        for i, rec in imap_unordered(run_point, argsets, jobs):
+            reported.add(tasks[i][0])
+            on_done(tasks[i][0], rec)
+    except Exception as exc:  # a worker process itself died: the points not reported failed
+        for name, _ in tasks:
+            if name not in reported:
+                on_done(name, {"status": "failed", "error": _error_line(exc)})
 
 
 def _run_dask(scheduler: Any, tasks: list[tuple[str, tuple]], on_done: Callable) -> str:
@@ -379,7 +369,7 @@ def run_sweep(
     timeout_s: int | None = None,
     log: Callable[[str], None] = print,
 ) -> SweepResult:
-    """Run a parameter grid of chapter ``nb`` and summarise it (issue 7; see module docstring).
+    """Run a parameter grid of chapter ``nb`` and summarise it (see the module docstring).
 
     Args:
         nb: chapter number ('00'), name or path of its ``NN_*.md`` notebook.
@@ -394,7 +384,7 @@ def run_sweep(
         timeout_s: per-cell execution timeout.
     Returns a :class:`SweepResult`; failed points are in ``result.failed``, never raised.
     """
-    from ibcore.pipeline import find_notebook
+    from ibcore.book.pipeline import find_notebook
 
     nb_path = find_notebook(str(nb)).resolve()
     chapter = nb_path.stem[:2]
@@ -514,7 +504,7 @@ def _groups(result: SweepResult) -> dict[tuple, list[dict[str, Any]]]:
 
 
 def write_summary(result: SweepResult) -> None:
-    """Write ``summary.csv``, ``summary.md`` and ``summary.png`` into the grid folder (issue 7)."""
+    """Write ``summary.csv``, ``summary.md`` and ``summary.png`` into the grid folder."""
     import numpy as np
 
     cols, rows = summary_rows(result)
@@ -611,15 +601,15 @@ def _figure(result: SweepResult, claims: list[str], path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ibcore.sweep NB key=v1,v2 ... [-p NAME VALUE] [--scheduler ADDR] [--jobs N]``.
+    """``python -m ibcore.book.sweep NB key=v1,v2 ... [-p NAME VALUE] [--scheduler ADDR] [--jobs N]``.
 
     Issue 7 (``make sweep``). Exit status 0 when every point succeeded, 1 when some failed, 2 on
     a bad grid.
     """
-    from ibcore.pipeline import _coerce
+    from ibcore.book.pipeline import _coerce
 
     ap = argparse.ArgumentParser(
-        prog="python -m ibcore.sweep",
+        prog="python -m ibcore.book.sweep",
         description="Run a parameter grid of a chapter (see the module docstring).",
     )
     ap.add_argument("nb", help="chapter number or name, e.g. 00")

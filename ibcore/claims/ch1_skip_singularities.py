@@ -1,9 +1,8 @@
-"""Chapter 1's architectures and cacheable runs: plain, residual and hyper-residual nets.
+"""Chapter 1: skip connections eliminate singularities (Orhan & Pitkow, ICLR 2018).
 
-Chapter 1 (``notebooks/01_skip_singularities``) reproduces Orhan & Pitkow, ICLR 2018,
-"Skip connections eliminate singularities". Every net comes from the one model builder
+The chapter's architectures, its cacheable runs, its parameter schema and presets. Every net comes from the one model builder
 :func:`ibcore.models.build_mlp` and is trained by the one loop :func:`ibcore.train.train`; the
-measures are those of :mod:`ibcore.singularities`. The two runners are pure functions of their
+measures are those of :mod:`ibcore.measures.singularities`. The two runners are pure functions of their
 keyword parameters, so :func:`ibcore.cache.run_cached` can key on them:
 
 * :func:`skip_run` trains one architecture and seed and computes the unit-level singularity
@@ -30,14 +29,15 @@ import numpy as np
 import torch
 
 from ibcore.data import load_dataset
-from ibcore.env import cpu_threads
-from ibcore.models import MLP, build_mlp
-from ibcore.singularities import (
+from ibcore.env import runner
+from ibcore.measures.singularities import (
     hessian_eigs,
     unit_measures,
     weight_elimination_fraction,
     weight_overlap_fraction,
 )
+from ibcore.models import MLP, build_mlp
+from ibcore.schema import Chapter, Param, check_choice, common_params
 from ibcore.train import ActivationRecorder, History, train
 
 __all__ = [
@@ -80,20 +80,12 @@ def architecture(name: str, depth: int) -> dict[str, Any]:
     Returns ``{"shortcut": ..., "init": ..., "branch_scale": depth**-0.5 or None}``. Chapter 1;
     Orhan & Pitkow 2018 §4 (plain, residual, hyper-residual); spec claim 1 §6b (scaling, control).
     """
-    if name not in ARCHITECTURES:
-        raise ValueError(
-            f"parameter 'arch' = {name!r} is not allowed; choose one of {tuple(ARCHITECTURES)}"
-        )
+    check_choice("arch", name, tuple(ARCHITECTURES))
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise ValueError(f"parameter 'depth' must be a positive integer, got {depth!r}")
     a = ARCHITECTURES[name]
     bs = depth**-0.5 if a["branch_scale"] else None
     return {"shortcut": a["shortcut"], "init": a["init"], "branch_scale": bs}
-
-
-def _check_threads(threads: int | None) -> None:
-    if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
-        raise ValueError(f"parameter 'threads' must be a positive integer or None, got {threads!r}")
 
 
 def _record_epochs(epochs: int, every: int) -> list[int]:
@@ -126,6 +118,7 @@ def _unit_measure_fn(
     return fn
 
 
+@runner
 def skip_run(
     *,
     shortcut: str,
@@ -144,7 +137,6 @@ def skip_run(
     rho: float = 0.99,
     rel_tol: float = 1e-3,
     device: str = "cpu",
-    threads: int | None = 1,
 ) -> History:
     """Train one deep net and record its singularity measures (chapter 1's main run).
 
@@ -154,7 +146,7 @@ def skip_run(
     epochs ``0, measure_every, …, epochs`` (before that epoch's updates) the hidden outputs
     ``H_l`` (skip contribution included) and the branch outputs ``F_l = f(W_l T_{l-1} + b_l)``
     on the probe set (digits: the training set) are reduced on the fly to the per-layer measures
-    of :func:`ibcore.singularities.unit_measures` with thresholds ``tau`` (elimination, relative
+    of :func:`ibcore.measures.singularities.unit_measures` with thresholds ``tau`` (elimination, relative
     to the layer's median unit std), ``rho`` (overlap) and ``rel_tol`` (rank), plus the
     weight-space elimination and overlap fractions of the incoming weights (bias appended).
     Raw activations are not kept.
@@ -162,26 +154,23 @@ def skip_run(
     Returns a :class:`~ibcore.train.History` whose ``measures`` hold one ``S × depth`` array per
     name in :data:`UNIT_MEASURES` (rows: recorded epochs ``History.epochs``; columns: layers
     ``h1`` … ``h{depth}``); ``meta`` adds ``shortcut``, ``branch_scale`` and the thresholds.
-    ``threads`` sets torch's CPU threads for the run (restored afterwards).
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018 §4 (deep plain, residual
     and hyper-residual nets; CIFAR-10/100 at ``paper`` scale); spec claim 1 §6 and §8.
     """
-    _check_threads(threads)
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2:
         raise ValueError(f"parameter 'depth' must be an integer >= 2, got {depth!r}")
     record = _record_epochs(epochs, measure_every)
     data = load_dataset(dataset, seed=seed)
     widths = [data.n_features, *[width] * depth, data.n_classes]
-    with cpu_threads(threads, device):
-        model = build_mlp(widths, activation, shortcut, init, branch_scale, seed=seed)
-        x_probe = data.x_probe.to(device)
-        fn = _unit_measure_fn(model.to(device), x_probe, tau, rho, rel_tol)
-        h = train(
-            model, data, epochs=epochs, lr=lr, batch_size=batch_size, record_epochs=record,
-            keep_activations=False, measures={"units": fn}, output=None, seed=seed,
-            device=device, desc=f"{shortcut} seed {seed}",
-        )  # fmt: skip
+    model = build_mlp(widths, activation, shortcut, init, branch_scale, seed=seed)
+    x_probe = data.x_probe.to(device)
+    fn = _unit_measure_fn(model.to(device), x_probe, tau, rho, rel_tol)
+    h = train(
+        model, data, epochs=epochs, lr=lr, batch_size=batch_size, record_epochs=record,
+        keep_activations=False, measures={"units": fn}, output=None, seed=seed,
+        device=device, desc=f"{shortcut} seed {seed}",
+    )  # fmt: skip
     units = h.measures.pop("units")  # S × M × k
     for i, name in enumerate(UNIT_MEASURES):
         h.measures[name] = units[:, i, :]
@@ -192,6 +181,7 @@ def skip_run(
     return h
 
 
+@runner
 def hessian_run(
     *,
     shortcut: str,
@@ -207,14 +197,13 @@ def hessian_run(
     activation: str = "relu",
     init: str = "he",
     device: str = "cpu",
-    threads: int | None = 1,
 ) -> History:
     """Train a small net and take the full Hessian spectrum of its loss at chosen epochs.
 
     The net (``depth`` hidden layers of ``width`` units; for digits and depth 10, width 8 that is
     P = 1,258 parameters) is trained like :func:`skip_run` for ``max(hessian_epochs)`` epochs.
     At each epoch of ``hessian_epochs`` (before that epoch's updates; the last one = after
-    training) :func:`ibcore.singularities.hessian_eigs` (``method='full'``, float64, eval mode)
+    training) :func:`ibcore.measures.singularities.hessian_eigs` (``method='full'``, float64, eval mode)
     returns all P eigenvalues of the Hessian of the mean cross-entropy on the first
     ``n_samples`` training samples.
 
@@ -224,7 +213,6 @@ def hessian_run(
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018 §2.1 and §4 (degenerate
     Hessian of plain nets); spec claim 1 §2 and §6.4.
     """
-    _check_threads(threads)
     epochs = sorted({int(e) for e in hessian_epochs})
     if not epochs or epochs[0] < 0:
         raise ValueError(f"parameter 'hessian_epochs' needs epochs >= 0, got {hessian_epochs!r}")
@@ -234,17 +222,16 @@ def hessian_run(
     widths = [data.n_features, *[width] * depth, data.n_classes]
     x = data.x_train[:n_samples].to(device)
     y = data.y_train[:n_samples].to(device)
-    with cpu_threads(threads, device):
-        model = build_mlp(widths, activation, shortcut, init, branch_scale, seed=seed)
+    model = build_mlp(widths, activation, shortcut, init, branch_scale, seed=seed)
 
-        def eigs(_acts: dict[str, torch.Tensor]) -> np.ndarray:
-            return hessian_eigs(model, x, y, method="full")
+    def eigs(_acts: dict[str, torch.Tensor]) -> np.ndarray:
+        return hessian_eigs(model, x, y, method="full")
 
-        h = train(
-            model, data, epochs=epochs[-1], lr=lr, batch_size=batch_size, record_epochs=epochs,
-            keep_activations=False, measures={"hessian_eigs": eigs}, output=None, seed=seed,
-            device=device, desc=f"hessian {shortcut} seed {seed}",
-        )  # fmt: skip
+    h = train(
+        model, data, epochs=epochs[-1], lr=lr, batch_size=batch_size, record_epochs=epochs,
+        keep_activations=False, measures={"hessian_eigs": eigs}, output=None, seed=seed,
+        device=device, desc=f"hessian {shortcut} seed {seed}",
+    )  # fmt: skip
     h.meta.update(
         shortcut=shortcut, branch_scale=branch_scale, n_samples=n_samples,
         n_params=int(sum(p.numel() for p in model.parameters())),
@@ -252,3 +239,77 @@ def hessian_run(
     if not math.isfinite(float(np.abs(h.measures["hessian_eigs"]).max())):
         raise FloatingPointError("the Hessian spectrum has NaN or inf entries")
     return h
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters: the schema, the values shared by all scales, the smoke / cpu / paper presets
+# ---------------------------------------------------------------------------------------------
+
+PARAMS: dict[str, Param] = {
+    "dataset": Param(
+        str,
+        "`digits` (offline), `cifar10` or `cifar100` (need the torchvision files)",
+        choices=("digits", "cifar10", "cifar100"),
+    ),
+    "depth": Param(int, "hidden layers of the deep nets", low=2, high=200),
+    "width": Param(int, "units per hidden layer", low=2, high=4096),
+    "epochs": Param(int, "training epochs (Adam)", low=1, high=10_000),
+    "lr": Param(float, "Adam learning rate", low=1e-7, high=1.0),
+    "batch_size": Param(int, "mini-batch size", low=1, high=100_000),
+    "measure_every": Param(int, "epochs between unit measurements", low=1, high=10_000),
+    "hessian_depth": Param(
+        int, "hidden layers of the small net whose full Hessian is taken (digits)", low=1, high=100
+    ),
+    "hessian_width": Param(int, "units per layer of the Hessian net", low=1, high=256),
+    "hessian_samples": Param(int, "training samples in the Hessian's loss", low=2, high=1437),
+    "hessian_epochs": Param(int, "epochs at which the Hessian is taken", low=0, many=True),
+    "toy_depth": Param(int, "weights of the scalar toy chain", low=1, high=100),
+    "toy_steps": Param(int, "gradient steps of the toy chain", low=1, high=1_000_000),
+    **common_params(),
+}
+
+CHAPTER = Chapter(
+    "01",
+    PARAMS,
+    shared=dict(dataset="digits", lr=1e-3, batch_size=128, toy_depth=10, device="auto"),
+    presets={
+        "smoke": dict(
+            depth=6,
+            width=16,
+            epochs=4,
+            measure_every=2,
+            seeds=1,
+            hessian_depth=3,
+            hessian_width=4,
+            hessian_samples=100,
+            hessian_epochs=[0, 4],
+            toy_steps=3000,
+        ),
+        "cpu": dict(
+            depth=20,
+            width=32,
+            epochs=30,
+            measure_every=5,
+            seeds=3,
+            hessian_depth=10,
+            hessian_width=8,
+            hessian_samples=500,
+            hessian_epochs=[0, 30],
+            toy_steps=20_000,
+        ),
+        "paper": dict(
+            dataset="cifar100",
+            depth=30,
+            width=128,
+            epochs=100,
+            batch_size=256,
+            measure_every=10,
+            seeds=3,
+            hessian_depth=30,
+            hessian_width=16,
+            hessian_samples=1000,
+            hessian_epochs=[0, 1, 5, 20, 100],
+            toy_steps=20_000,
+        ),
+    },
+)

@@ -1,0 +1,294 @@
+"""Chapter 4: identity shortcuts skip the fitting phase (Lyu & Rodrigues, Entropy 2024).
+
+The chapter's runner (:func:`shortcut_run`: a residual MLP, CNN, ViT or MLP-Mixer trained with
+Z-X/Z-Y probes at every snapshot), the per-seed phase table, the parameter schema with its
+``smoke``/``cpu``/``paper`` presets, and the verdict thresholds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ibcore.data import DATASETS, load_dataset
+from ibcore.env import runner
+from ibcore.measures.zxzy import COLUMNS, detect_phases, zx_information, zxzy_measure
+from ibcore.models import SHORTCUTS, build_cnn, build_mlp, build_token_net
+from ibcore.schema import Chapter, Param, check_choice, common_params
+from ibcore.train import History, train
+from ibcore.verdicts import Verdict, make_verdict
+
+ARCHS = ("mlp", "cnn", "vit", "mixer")
+
+
+def snapshot_epochs(epochs: int, n: int) -> list[int]:
+    """About ``n`` log-spaced snapshot epochs from 0 to ``epochs`` (dense early; chapter 4).
+
+    ``unique(round(geomspace(1, epochs + 1, n)) − 1)``: e.g. 0, 1, 2, 3, 5, 8, 12, 19, 30 for
+    ``epochs=30, n=10`` (fitting, if any, happens in the first epochs; Lyu & Rodrigues 2024 §4).
+    """
+    if epochs < 1 or n < 2:
+        raise ValueError(f"snapshot_epochs needs epochs >= 1 and n >= 2, got {epochs}, {n}")
+    e = np.unique(np.round(np.geomspace(1, epochs + 1, n)).astype(int) - 1)
+    return sorted({0, epochs, *e.tolist()})
+
+
+@runner
+def shortcut_run(
+    *,
+    seed: int,
+    shortcut: str,
+    arch: str = "mlp",
+    dataset: str = "digits",
+    depth: int = 8,
+    width: int = 64,
+    activation: str = "relu",
+    epochs: int = 30,
+    snapshots: int = 10,
+    lr: float = 2e-4,
+    batch_size: int = 64,
+    probe_steps: int = 300,
+    probe_hidden: int = 64,
+    probe_lr: float = 3e-3,
+    probe_batch: int = 128,
+    device: str = "cpu",
+) -> History:
+    """Train a residual net with ``shortcut`` and measure Z-X, Z-Y of every block at every snapshot.
+
+    Chapter 4 (Lyu & Rodrigues 2024 §3–4). ``arch='mlp'``:
+    ``build_mlp([d_in] + [width] * depth + [K], activation, shortcut)``; ``arch='cnn'``:
+    ``build_cnn(in_shape, width, depth, K, ...)`` (``width`` = channels; digits as 1×8×8);
+    ``arch='vit'``/``'mixer'``: ``build_token_net`` (patch 2 on 8×8 digits, 4 on 32×32 images,
+    ``width`` = token dimension, 4 heads). Block 1 is the stem, blocks 2..depth carry the shortcut. Probes are recorded on all of the data set's inputs (train then
+    test): they are fitted on the network's training inputs and scored on its test inputs. The
+    History's ``measures["zxzy"]`` is S × depth × 4 (:data:`COLUMNS`); activations are not kept.
+    """
+    check_choice("arch", arch, ARCHS)
+    kw = {"probe": "all"} if dataset == "digits" else {}
+    data = load_dataset(dataset, seed=seed, **kw)
+    if dataset != "digits":  # torchvision sets: record on the probe images, random split
+        n_fit = None
+    else:
+        n_fit = len(data.x_train)
+    if arch == "mlp":
+        widths = [data.x_train[0].numel(), *([width] * depth), data.n_classes]
+        model = build_mlp(widths, activation, shortcut=shortcut, seed=seed)
+    elif arch == "cnn":
+        shape = tuple(data.x_train.shape[1:]) if data.x_train.ndim == 4 else (1, 8, 8)
+        model = build_cnn(shape, width, depth, data.n_classes, activation, shortcut, seed=seed)
+    elif arch in ("vit", "mixer"):
+        shape = tuple(data.x_train.shape[1:]) if data.x_train.ndim == 4 else (1, 8, 8)
+        patch = 2 if shape[1] <= 16 else 4
+        model = build_token_net(
+            arch, shape, patch, width, depth, data.n_classes, shortcut, seed=seed
+        )
+    else:
+        raise ValueError(f"parameter 'arch' = {arch!r} is not allowed; choose one of {ARCHS}")
+    layers = model.layer_names
+    measure = zxzy_measure(
+        data.x_probe, data.y_probe, layers, n_classes=data.n_classes, n_fit=n_fit,
+        steps=probe_steps, hidden=probe_hidden, lr=probe_lr, batch_size=probe_batch,
+        probe_seed=seed,
+    )  # fmt: skip
+    h = train(
+        model, data, epochs=epochs, lr=lr, batch_size=batch_size,
+        keep_activations=False, measures={"zxzy": measure}, output=None, seed=seed,
+        record_epochs=snapshot_epochs(epochs, snapshots),
+        device=device, desc=f"{shortcut} seed {seed}",
+    )  # fmt: skip
+    h.meta["layers"] = layers
+    return h
+
+
+def phase_table(
+    histories: Sequence, layer: int = -1, *, column: str = "zx_test", **kwargs
+) -> dict[str, np.ndarray]:
+    """Per-seed phase statistics of one layer over several :func:`shortcut_run` histories.
+
+    Chapter 4 verdicts (Lyu & Rodrigues 2024 §4). Each history's ``measures["zxzy"]`` column
+    ``column`` (a Z-X column) of ``layer`` is turned into the information direction with
+    :func:`zx_information` and passed to :func:`detect_phases` (``kwargs``: width, window,
+    min_change). Returns arrays (one entry per history): ``fitting_rise``, ``compression_fall``
+    (nats) and ``kind``.
+    """
+    if not histories:
+        raise ValueError("phase_table needs at least one history")
+    if column not in COLUMNS[:2]:
+        raise ValueError(f"parameter 'column' = {column!r}; choose one of {COLUMNS[:2]}")
+    rise, fall, kind = [], [], []
+    for h in histories:
+        info = zx_information(h.measures["zxzy"][:, layer, COLUMNS.index(column)])
+        p = detect_phases(h.epochs, info, **kwargs)
+        rise.append(p.fitting_rise)
+        fall.append(p.compression_fall)
+        kind.append(p.kind)
+    return {
+        "fitting_rise": np.array(rise),
+        "compression_fall": np.array(fall),
+        "kind": np.array(kind),
+    }
+
+
+def family_verdicts(
+    fam: Mapping[str, Sequence[History]],
+    prefix: str,
+    arch: str,
+    thr: float,
+    common: Mapping[str, Any],
+) -> list[Verdict]:
+    """Phase and accuracy verdicts of one architecture, deepest block (Lyu & Rodrigues 2024 §4).
+
+    ``fam`` maps a shortcut kind to its runs (one per seed); ``thr`` is the phase threshold
+    (``min_change``); ``common`` the keywords every verdict shares (chapter, params, device, ...).
+    IS: no fitting rise, a compression fall; every NIS kind: a fitting rise; IS test accuracy
+    at least that of the worst NIS kind minus 0.01.
+    """
+    out = []
+    if not fam:
+        return out
+    deep = fam[next(iter(fam))][0].meta["layers"][-1]
+    stats = {kind: phase_table(hs, -1, min_change=thr) for kind, hs in fam.items()}
+    for kind, st in stats.items():
+        print(
+            f"{arch} {kind:>10}: fitting rise {np.round(st['fitting_rise'], 3)}, "
+            f"compression fall {np.round(st['compression_fall'], 3)}, kinds {st['kind'].tolist()}"
+        )
+    if "identity" in stats:
+        out += [
+            make_verdict(
+                claim=f"{prefix}-is-no-fitting",
+                values=stats["identity"]["fitting_rise"],
+                metric=f"{arch} IS {deep} fitting rise [nats of -ln ZX]",
+                threshold=thr,
+                direction="<=",
+                statement=f"{arch} IS: no initial fitting phase (deepest block)",
+                **common,
+            ),
+            make_verdict(
+                claim=f"{prefix}-is-compresses",
+                values=stats["identity"]["compression_fall"],
+                metric=f"{arch} IS {deep} compression fall [nats of -ln ZX]",
+                threshold=thr,
+                direction=">=",
+                statement=f"{arch} IS compresses: Z-X information falls",
+                **common,
+            ),
+        ]
+    for kind in (k for k in stats if k != "identity"):
+        out.append(
+            make_verdict(
+                claim=f"{prefix}-nis-fits-{kind}",
+                values=stats[kind]["fitting_rise"],
+                metric=f"{arch} {kind} {deep} fitting rise [nats of -ln ZX]",
+                threshold=thr,
+                direction=">=",
+                statement=f"{arch} NIS ({kind} shortcut) has a fitting phase",
+                **common,
+            )
+        )
+    if "identity" in fam and len(fam) > 1:
+        acc = {k: np.array([h.metrics["test_acc"][-1] for h in hs]) for k, hs in fam.items()}
+        gap = np.min([acc["identity"] - acc[k] for k in acc if k != "identity"], axis=0)
+        out.append(
+            make_verdict(
+                claim=f"{prefix}-is-generalises",
+                values=gap,
+                threshold=-0.01,
+                direction=">=",
+                metric=f"{arch} IS test acc - NIS test acc (worst NIS kind)",
+                statement=f"{arch} IS generalises at least as well as NIS",
+                **common,
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters: the schema, the values shared by all scales, the smoke / cpu / paper presets
+# ---------------------------------------------------------------------------------------------
+
+PARAMS: dict[str, Param] = {
+    "dataset": Param(str, "data set (cifar10 needs the files)", choices=DATASETS),
+    "shortcuts": Param(str, "shortcut kinds to compare", choices=SHORTCUTS[:4], many=True),
+    "depth": Param(int, "hidden blocks (block 1 = stem)", low=2, high=64),
+    "width": Param(int, "units per block", low=2, high=4096),
+    "epochs": Param(int, "training epochs (Adam, batch 64)", low=1, high=10_000),
+    "snapshots": Param(int, "log-spaced snapshots (about)", low=2, high=200),
+    "lr": Param(float, "Adam learning rate", low=1e-7, high=1.0),
+    "probe_steps": Param(int, "Adam steps of every Z-X/Z-Y probe", low=1, high=100_000),
+    "probe_hidden": Param(int, "probe hidden units (0 = linear)", low=0, high=4096),
+    "min_change": Param(float, "phase threshold [nats of -ln ZX]", low=1e-6, high=10.0),
+    "extra_shortcuts": Param(
+        str, "shortcut kinds of the CNN, ViT and Mixer", choices=SHORTCUTS[:4], many=True
+    ),
+    "cnn_seeds": Param(int, "seeds of the residual CNN (0 = skip it)", low=0, high=1000),
+    "cnn_depth": Param(int, "CNN conv blocks (block 1 = stem)", low=2, high=64),
+    "cnn_width": Param(int, "CNN channels", low=1, high=1024),
+    "cnn_lr": Param(float, "CNN/ViT/Mixer Adam learning rate", low=1e-7, high=1.0),
+    "tf_seeds": Param(int, "seeds of the ViT and MLP-Mixer (0 = skip)", low=0, high=1000),
+    "tf_depth": Param(int, "ViT/Mixer blocks (block 1 = patch embedding)", low=2, high=64),
+    "tf_width": Param(int, "ViT/Mixer token dimension", low=4, high=1024),
+    **common_params(),
+}
+
+CHAPTER = Chapter(
+    "04",
+    PARAMS,
+    shared=dict(
+        dataset="digits",
+        shortcuts=["identity", "projection", "none"],
+        extra_shortcuts=["identity", "projection"],
+        tf_depth=4,
+        tf_width=16,
+        cnn_depth=6,
+        cnn_width=8,
+        cnn_lr=1e-3,
+        width=64,
+        lr=2e-4,
+        min_change=0.05,
+        device="auto",
+    ),
+    presets={
+        "smoke": dict(
+            shortcuts=["identity", "projection"],
+            depth=3,
+            epochs=3,
+            snapshots=4,
+            probe_steps=40,
+            probe_hidden=32,
+            seeds=1,
+            cnn_seeds=1,
+            cnn_depth=2,
+            tf_seeds=1,
+            tf_depth=2,
+        ),
+        "cpu": dict(
+            depth=8,
+            epochs=30,
+            snapshots=10,
+            probe_steps=300,
+            probe_hidden=64,
+            seeds=3,
+            cnn_seeds=3,
+            tf_seeds=0,
+        ),
+        "paper": dict(
+            dataset="cifar10",
+            depth=8,
+            width=256,
+            epochs=60,
+            snapshots=16,
+            probe_steps=2000,
+            probe_hidden=256,
+            seeds=3,
+            cnn_seeds=3,
+            cnn_depth=8,
+            cnn_width=32,
+            tf_seeds=3,
+            tf_depth=8,
+            tf_width=128,
+        ),
+    },
+)

@@ -1,0 +1,283 @@
+"""Parameter schemas: each chapter's parameters are written once, in its claim module.
+
+Every chapter has one ``parameters`` cell. Its values go through :meth:`Chapter.from_namespace`,
+which refuses a name the chapter does not have, fills ``None`` values from the preset of the chosen
+``scale`` and checks every value against the chapter's :class:`Param` schema. A bad value stops
+the notebook in its first cells with one line that names the parameter and what is allowed
+(:class:`ParameterError`). :func:`check_choice` is the one choice check of the library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+SCALES = ("smoke", "cpu", "paper")
+
+
+class ParameterError(ValueError):
+    """A notebook parameter has a wrong type, is out of range, or is not one of the choices."""
+
+
+def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> Any:
+    """Return ``value`` if it is one of ``allowed``; else raise one line naming ``name``.
+
+    The one choice check of the library (models, measures, runners and notebooks).
+    """
+    try:
+        ok = value in allowed
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"parameter {name!r} = {value!r} is not allowed; choose one of {tuple(allowed)}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Param:
+    """Schema of one parameter: its type, optional choices or range, and a one-line doc."""
+
+    kind: type | tuple[type, ...]
+    doc: str = ""
+    choices: Sequence[Any] | None = None
+    low: float | None = None
+    high: float | None = None
+    many: bool = False  # a list of values (each checked), e.g. several activations
+
+    def check(self, name: str, value: Any) -> Any:
+        """Return ``value`` (normalised) or raise :class:`ParameterError` naming ``name``."""
+        if self.many:
+            if isinstance(value, str):
+                value = [_parse_item(v.strip(), self.kind) for v in value.split(",") if v.strip()]
+            if not isinstance(value, list | tuple) or not value:
+                raise ParameterError(
+                    f"parameter {name!r} must be a non-empty list (or comma-separated string), got {value!r}"
+                )
+            return [self._check_one(name, v) for v in value]
+        return self._check_one(name, value)
+
+    def _check_one(self, name: str, value: Any) -> Any:
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            want = " or ".join(k.__name__ for k in kinds)
+            raise ParameterError(
+                f"parameter {name!r} must be of type {want}, got {type(value).__name__} {value!r}"
+            )
+        if self.choices is not None and value not in self.choices:
+            raise ParameterError(
+                f"parameter {name!r} = {value!r} is not allowed; choose one of {tuple(self.choices)}"
+            )
+        if self.low is not None and value < self.low:
+            raise ParameterError(
+                f"parameter {name!r} = {value!r} is out of range; it must be >= {self.low}"
+            )
+        if self.high is not None and value > self.high:
+            raise ParameterError(
+                f"parameter {name!r} = {value!r} is out of range; it must be <= {self.high}"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class Seeds(Param):
+    """The ``seeds`` parameter: a count ``n`` (seeds 0..n-1) or an explicit list of seeds.
+
+    All chapters (their ``seeds``); the list form lets a sweep (:mod:`ibcore.book.sweep`) run
+    one seed per grid point, e.g. ``seeds=[7]``, and still share the cached runs of a chapter run
+    with ``seeds=50``. ``low``/``high`` bound the count; listed seeds must lie in [0, 2**31).
+    """
+
+    kind: type | tuple[type, ...] = int
+
+    def check(self, name: str, value: Any) -> Any:
+        """An int count as :class:`Param` checks it, or a non-empty list of distinct seeds."""
+        if not isinstance(value, list | tuple):
+            try:
+                return self._check_one(name, value)
+            except ParameterError as exc:
+                raise ParameterError(
+                    f"{exc} (a count n for seeds 0..n-1, or a list of seeds such as [3, 7])"
+                ) from None
+        if not value:
+            raise ParameterError(f"parameter {name!r} must not be an empty list of seeds")
+        for s in value:
+            if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**31:
+                raise ParameterError(
+                    f"parameter {name!r}: every listed seed must be an int in [0, 2**31), got {s!r}"
+                )
+        if len(set(value)) != len(value):
+            raise ParameterError(f"parameter {name!r} lists a seed twice: {list(value)!r}")
+        return [int(s) for s in value]
+
+
+def _parse_item(text: str, kind: type | tuple[type, ...]) -> Any:
+    """One item of a comma-separated parameter ("10,40"), converted to int/float when expected."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    for k in (int, float):
+        if k in kinds:
+            try:
+                return k(text)
+            except ValueError:
+                pass
+    return text
+
+
+def resolve(
+    schema: Mapping[str, Param],
+    presets: Mapping[str, Mapping[str, Any]],
+    scale: Any,
+    **values: Any,
+) -> dict[str, Any]:
+    """Merge the ``scale`` preset with explicitly given values and validate everything.
+
+    Every chapter calls this right after its ``parameters`` cell. A value of ``None`` means "take
+    it from the preset". Unknown parameter names and values outside the schema raise
+    :class:`ParameterError` with one line naming the parameter and what is allowed.
+    Returns a dict including ``scale``.
+    """
+    if not isinstance(scale, str) or scale not in presets:
+        raise ParameterError(
+            f"parameter 'scale' = {scale!r} is not allowed; choose one of {tuple(presets)}"
+        )
+    unknown = sorted(set(values) - set(schema))
+    if unknown:
+        raise ParameterError(
+            f"unknown parameter {unknown[0]!r}; this chapter's parameters are {tuple(schema)}"
+        )
+    merged: dict[str, Any] = dict(presets[scale])
+    merged.update({k: v for k, v in values.items() if v is not None})
+    missing = [k for k in schema if k not in merged]
+    if missing:
+        raise ParameterError(f"parameter {missing[0]!r} has no value at scale {scale!r}")
+    out = {"scale": scale}
+    for name, spec in schema.items():
+        out[name] = spec.check(name, merged[name])
+    return out
+
+
+def seeds_list(seeds: int | Sequence[int]) -> list[int]:
+    """``seeds`` as a list: an int n means seeds 0..n-1 (all chapters)."""
+    if isinstance(seeds, int):
+        return list(range(seeds))
+    return [int(s) for s in seeds]
+
+
+# Names every IPython namespace holds besides the user's own (skipped by from_namespace).
+_IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+
+SCALE_DOC = "preset: smoke (seconds, CI), cpu (minutes on a laptop) or paper (GPU)"
+
+
+def common_params() -> dict[str, Param]:
+    """``seeds`` and ``device``: the parameters every chapter has."""
+    from ibcore.env import DEVICES
+
+    return {
+        "seeds": Seeds(int, "number of seeds (0..n-1), or a list of seeds", low=1, high=1000),
+        "device": Param(str, "torch device", choices=DEVICES),
+    }
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter's parameters: the schema, the values shared by all scales, the presets.
+
+    Written once, in the chapter's claim module (``ibcore.claims.chN_*``). The notebook's
+    ``parameters`` cell names exactly these parameters (a test checks it), its parameter table is
+    :meth:`table`, and :meth:`from_namespace` validates what papermill or the reader set.
+    """
+
+    key: str
+    params: Mapping[str, Param]
+    shared: Mapping[str, Any]
+    presets: Mapping[str, Mapping[str, Any]]
+    notes: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if set(self.presets) != set(SCALES):
+            raise ValueError(f"chapter {self.key}: presets must be exactly {SCALES}")
+        for scale in SCALES:
+            extra = set(self.preset(scale)) - set(self.params)
+            if extra:
+                raise ValueError(
+                    f"chapter {self.key}: preset {scale!r} sets unknown {sorted(extra)}"
+                )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """``scale`` and the chapter's parameters, in the order of the ``parameters`` cell."""
+        return ("scale", *self.params)
+
+    def preset(self, scale: str) -> dict[str, Any]:
+        """The full preset of ``scale``: the shared values, overridden by the scale's own."""
+        return {**self.shared, **self.presets[scale]}
+
+    def resolve(self, scale: Any, **values: Any) -> dict[str, Any]:
+        """Validated parameters at ``scale`` with explicit ``values`` (``None`` = from the preset)."""
+        return resolve(self.params, {s: self.preset(s) for s in SCALES}, scale, **values)
+
+    def from_namespace(self, namespace: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate a notebook's parameters from its global namespace (the cell after ``parameters``).
+
+        Any value in ``namespace`` that is not a parameter of this chapter — a misspelt or
+        misplaced ``-p`` of papermill — is refused with one line that names it and lists the
+        chapter's parameters. Modules, functions, classes and IPython's own names are skipped.
+        """
+        known = set(self.names)
+        unknown = sorted(
+            name
+            for name, value in namespace.items()
+            if not name.startswith("_")
+            and name not in _IPYTHON_NAMES
+            and name not in known
+            and not isinstance(value, ModuleType)
+            and not callable(value)
+        )
+        if unknown:
+            raise ParameterError(
+                f"unknown parameter {unknown[0]!r}; chapter {self.key}'s parameters are "
+                f"{self.names}"
+            )
+        if "scale" not in namespace:
+            raise ParameterError(f"parameter 'scale' is not set; choose one of {SCALES}")
+        return self.resolve(namespace["scale"], **{k: namespace.get(k) for k in self.params})
+
+    def check_names(self, names: Sequence[str]) -> None:
+        """Raise :class:`ParameterError` for the first of ``names`` this chapter does not have."""
+        for name in names:
+            if name not in self.names:
+                raise ParameterError(
+                    f"unknown parameter {name!r}; chapter {self.key}'s parameters are {self.names}"
+                )
+
+    def table(self) -> str:
+        """The chapter's parameter table (Markdown): meaning and the value at every scale."""
+
+        def fmt(v: Any) -> str:
+            if isinstance(v, list | tuple):
+                return ", ".join(str(x) for x in v)
+            return "" if v is None else str(v)
+
+        rows = [
+            "| parameter | meaning | `smoke` | `cpu` (default) | `paper` |",
+            "|---|---|---|---|---|",
+            f"| `scale` | {SCALE_DOC} | | | |",
+        ]
+        for name, spec in self.params.items():
+            vals = [fmt(self.preset(s).get(name)) for s in SCALES]
+            note = self.notes.get(name)
+            doc = spec.doc + (f" ({note})" if note else "")
+            rows.append(f"| `{name}` | {doc} | " + " | ".join(vals) + " |")
+        return "\n".join(rows)
+
+    def show_table(self) -> Any:
+        """:meth:`table` as a Markdown display object (a notebook's parameter table)."""
+        from IPython.display import Markdown
+
+        return Markdown(self.table())
