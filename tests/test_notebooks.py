@@ -28,19 +28,6 @@ def test_there_are_chapters_and_each_is_in_the_toc():
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
-def test_notebook_has_one_documented_parameters_cell_with_scale(nb):
-    import jupytext
-
-    cells = jupytext.read(nb).cells
-    idx = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
-    assert len(idx) == 1, f"{nb.name}: exactly one 'parameters' cell expected, found {len(idx)}"
-    i = idx[0]
-    assert re.search(r'^scale = "cpu"', cells[i].source, re.M), "default scale must be 'cpu'"
-    above = cells[i - 1]
-    assert above.cell_type == "markdown" and "`scale`" in above.source and "smoke" in above.source
-
-
-@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
 def test_smoke_execution_outputs(smoke_book, nb):
     root, book, _ = smoke_book
     executed = json.loads((book / "chapters" / f"{nb.stem}.ipynb").read_text())
@@ -94,6 +81,33 @@ def test_bad_parameter_stops_the_notebook_with_one_clear_line(tmp_path):
     )
     assert not out.exists()  # nothing half-written at the target path
     assert (tmp_path / "bad.failed.ipynb").exists()
+
+
+def test_unknown_parameter_is_refused_by_plain_papermill(tmp_path):
+    """A misplaced name (chapter 0 has no 'dataset') stops the notebook in its first cells."""
+    import jupytext
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    nb = jupytext.read(NOTEBOOKS[0])
+    with pytest.raises(PapermillExecutionError) as exc:
+        pm.execute_notebook(nb, str(tmp_path / "x.ipynb"), parameters={"dataset": "mnist"},
+                            kernel_name="python3", progress_bar=False)  # fmt: skip
+    assert "unknown parameter 'dataset'; chapter 00's parameters are ('scale', " in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "args", [["run", "01", "-p", "activation", "relu"], ["run", "00", "-p", "dataset", "mnist"]]
+)
+def test_run_command_line_refuses_a_name_the_chapter_lacks(tmp_path, args):
+    proc = subprocess.run(
+        [sys.executable, "-m", "ibcore.book.pipeline", *args, "--out", str(tmp_path / "x.ipynb")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert f"unknown parameter '{args[3]}'; chapter {args[1]}'s parameters are ('scale', " in line
+    assert not (tmp_path / "x.ipynb").exists()
 
 
 def test_run_command_line_reports_the_bad_parameter(tmp_path):

@@ -461,7 +461,10 @@ def test_bad_input_messages_name_the_argument() -> None:
         elimination_fraction(good, tau=-0.1)
     with pytest.raises(ValueError, match=r"rel_tol must be in \(0, 1\)"):
         normalized_effective_rank(good, rel_tol=2.0)
-    with pytest.raises(ValueError, match=r"parameter 'reference' = 'mean' is not allowed; choose one of \('median', 'max'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"parameter 'reference' = 'mean' is not allowed; choose one of \('median', 'max'\)",
+    ):
         elimination_mask(good, reference="mean")
     with pytest.raises(ValueError, match=r"eps_rel must be in \(0, 1\)"):
         hessian_summary(np.ones(3), eps_rel=0.0)
@@ -473,10 +476,14 @@ def test_hessian_bad_input() -> None:
     model = _mlp([2, 3, 2])
     x, y = torch.randn(8, 2), torch.randint(0, 2, (8,))
     with pytest.raises(
-        ValueError, match=r"parameter 'method' = 'exact' is not allowed; choose one of \('auto', 'full', 'lanczos'\)"
+        ValueError,
+        match=r"parameter 'method' = 'exact' is not allowed; choose one of \('auto', 'full', 'lanczos'\)",
     ):
         hessian_eigs(model, x, y, method="exact")
-    with pytest.raises(ValueError, match=r"parameter 'which' = .* is not allowed; choose one of \('LM', 'LA', 'SA', 'BE'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"parameter 'which' = .* is not allowed; choose one of \('LM', 'LA', 'SA', 'BE'\)",
+    ):
         hessian_eigs(model, x, y, method="lanczos", which="XX")
     p32 = torch.ones(3, requires_grad=True)
     with pytest.raises(ValueError, match=r"params\[0\] has dtype torch.float32.*float64"):

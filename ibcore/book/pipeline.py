@@ -175,6 +175,7 @@ def build_book(
     from ibcore.verdicts import render_page
 
     chapters = book / "chapters"
+    clean_chapters(book)  # a renamed or removed chapter never stays in the book
     env = dict(env or {})
     if results is not None:
         env["IBCORE_RESULTS"] = str(results)
