@@ -14,7 +14,7 @@ ARGS ?=
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv test lint book run clean distclean
+.PHONY: help venv test lint book run clean distclean cache-prune
 
 help:
 	@echo "make test            run the whole test suite (creates .venv if needed)"
@@ -24,6 +24,7 @@ help:
 	@echo "                     run a parameter grid of a chapter (local processes, or a Dask cluster)"
 	@echo "make student         write student copies of every chapter (no solutions) to build/student/"
 	@echo "make bench [FULL=1]  run the benchmarks (bench/; quick, or full size), print medians, write bench/results.json"
+	@echo "make cache-prune     remove cached runs that no current code can reach"
 	@echo "make clean           remove built notebooks, the book build, results and the cache"
 
 $(STAMP): pyproject.toml requirements/constraints.txt
@@ -50,8 +51,11 @@ run: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make run NB=00 ARGS=\"-p seeds 5\""; exit 2; }
 	$(PY) -m ibcore.book.pipeline run $(NB) $(ARGS)
 
+cache-prune: $(STAMP)
+	$(PY) -m ibcore.cache prune
+
 clean:
-	rm -rf book/_build book/chapters book/verdicts.md build results .cache
+	rm -rf book/_build book/chapters book/verdicts.md book/verdicts_forest.png build results .cache
 
 distclean: clean
 	rm -rf $(VENV)

@@ -1,4 +1,4 @@
-"""Each chapter's ``cpu`` default executed end to end (issues 3–6): wall time against its target.
+"""Each chapter's ``cpu`` default executed end to end (chapters 1–4): wall time against its target.
 
 Full mode only (``--full``; minutes per chapter): every chapter runs once through papermill with
 its default parameters, a cold cache and temporary results, one after the other. Quick mode
@@ -20,7 +20,7 @@ from common import full_mode, record, report  # noqa: E402
 
 from ibcore.book.pipeline import execute, notebooks  # noqa: E402
 
-# target per chapter, from the chapter issues ("the cpu default executes in under ... on 2 cores")
+# target per chapter: its cpu default executes in under this many minutes on 2 cores
 TARGETS = {"00": None, "01": 4, "02": 6, "03": 5, "04": 8}
 
 

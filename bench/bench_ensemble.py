@@ -1,5 +1,6 @@
-"""Batched ensembles (issue 7): 50 seeds × 8000 epochs of the 12-10-7-5-4-3-2 net, activations
-recorded at 274 snapshots, in at most 5× the time of one sequential run on 2 CPU cores.
+"""Batched ensembles (chapters 0 and 2): 50 seeds × 8000 epochs of the 12-10-7-5-4-3-2 net,
+activations recorded at 274 snapshots, in at most 5× the time of one sequential run on 2 CPU
+cores.
 
 Quick mode (default) measures, for one sequential run (:func:`ibcore.runs.szt_run`) and
 for ensembles (:func:`ibcore.runs.szt_ensemble_run`) of K = 10 and 50 seeds, the cost per

@@ -1,4 +1,4 @@
-"""Estimator benchmarks for chapter 2 (issue 4): EBAB over a recorded run, KDE at 4096 and 60,000.
+"""Estimator benchmarks for chapter 2: EBAB over a recorded run, KDE at 4096 and 60,000.
 
 Run directly (``.venv/bin/python bench/bench_estimators.py``) or through ``make bench``. Prints a
 table of medians and writes ``bench/estimators.json`` (format: bench/README.md). The 60,000 × 100

@@ -1,5 +1,5 @@
 """Our binning estimator against a naive one written the way the original IDNNs code works
-(issues 4 and 7): both in this process, on the same recorded run, with the ratio printed.
+(chapters 0 and 2): both in this process, on the same recorded run, with the ratio printed.
 
 The naive estimator follows the structure of Shwartz-Ziv & Tishby's released code: per layer and
 snapshot, bin the activations on the fixed grid, make each row a ``np.void`` symbol, and compute

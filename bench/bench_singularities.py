@@ -1,4 +1,4 @@
-"""Chapter 1 benchmarks: Hessian spectra and the chapter's training run (issue 3, "Speed").
+"""Chapter 1 benchmarks: Hessian spectra and the chapter's training run (speed targets).
 
 * full float64 Hessian of the depth-10, width-8 ReLU net on 500 digits samples (P = 1,258)
   — target < 10 s;

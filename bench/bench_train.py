@@ -1,4 +1,4 @@
-"""Chapter 2's paper-scale run (issue 4): 8000 epochs of the 12-10-7-5-4-3-2 net, one seed, EBAB
+"""Chapter 2's paper-scale run: 8000 epochs of the 12-10-7-5-4-3-2 net, one seed, EBAB
 at all 274 snapshots, target under 3 minutes on 2 CPU cores.
 
 Quick mode (default) measures the cost per epoch and per recorded snapshot from two short runs

@@ -1,4 +1,4 @@
-"""Z-X / Z-Y benchmark for chapter 4 (issue 6): all layers of one snapshot of the residual MLP.
+"""Z-X / Z-Y benchmark for chapter 4: all layers of one snapshot of the residual MLP.
 
 Run directly (``.venv/bin/python bench/bench_zxzy.py``) or through ``make bench``. Target: under
 2 s for the 8 blocks of the `cpu`-preset residual MLP (64 units) on all 1797 digits, with the

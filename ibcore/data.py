@@ -1,7 +1,8 @@
 """Data sets for every chapter, all reachable offline.
 
 * ``szt12``: the 12-bit task of Shwartz-Ziv & Tishby (2017), regenerated exactly from its closed
-  form (spec claim 2, §3) — chapters 0 and 2.
+  form (our reconstruction, checked bit-exact against the original ``var_u.mat``) — chapters 0
+  and 2.
 * ``digits``: scikit-learn's 8×8 digits (ships with scikit-learn) — chapters 1, 3, 4 at ``cpu`` scale.
 * ``mnist``, ``fashionmnist``, ``cifar10``, ``cifar100``: torchvision's real loaders under a data
   root (``IBCORE_DATA``), for ``paper`` scale. They are used when the files are present (or can be
@@ -21,8 +22,9 @@ import numpy as np
 import torch
 
 from ibcore.paths import data_dir
+from ibcore.schema import check_choice
 
-# Icosahedron vertex graph over the 12 input bits (spec claim 2, §3); column indices, MSB first.
+# Icosahedron vertex graph over the 12 input bits (our reconstruction); column indices, MSB first.
 SZT_EDGES = (
     (0, 1), (0, 3), (0, 5), (0, 10), (0, 11), (1, 2), (1, 3), (1, 4), (1, 11), (2, 3),
     (2, 4), (2, 8), (2, 9), (3, 8), (3, 10), (4, 6), (4, 9), (4, 11), (5, 6), (5, 7),
@@ -82,7 +84,7 @@ class Dataset:
 
 
 def szt_gram() -> np.ndarray:
-    """Gram matrix of the 12 icosahedron vertices behind the 12-bit task (claim 2 spec §3)."""
+    """Gram matrix of the 12 icosahedron vertices behind the 12-bit task (our reconstruction)."""
     g = np.full((12, 12), -1 / np.sqrt(5))
     e = np.array(SZT_EDGES)
     a = np.array(SZT_ANTIPODES)
@@ -95,10 +97,10 @@ def szt_gram() -> np.ndarray:
 def szt_task() -> tuple[np.ndarray, np.ndarray]:
     """The Shwartz-Ziv & Tishby (2017) 12-bit task, regenerated bit-exactly.
 
-    Chapters 0 and 2 (Chelombiev et al. 2019 §4; spec claim 2 §3). Returns ``F`` (4096 × 12, uint8,
-    row r = binary expansion of r, MSB in column 0) and ``y`` (4096, uint8, 2118 ones):
-    ``y = 1`` iff the resultant of the active icosahedron vertices passes a rotation-invariant
-    threshold that depends on the number of active bits.
+    Chapters 0 and 2 (Chelombiev et al. 2019 §4; the closed form is our reconstruction). Returns
+    ``F`` (4096 × 12, uint8, row r = binary expansion of r, MSB in column 0) and ``y`` (4096, uint8,
+    2118 ones): ``y = 1`` iff the resultant of the active icosahedron vertices passes a
+    rotation-invariant threshold that depends on the number of active bits.
     """
     r = np.arange(4096)
     f = ((r[:, None] >> np.arange(11, -1, -1)) & 1).astype(np.uint8)
@@ -118,7 +120,7 @@ def load_var_u(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def split_indices(n: int, train_frac: float, seed: int, split: str = "shuffled") -> tuple:
-    """Train/test indices: a seeded shuffled split, or the IDNNs unshuffled one (claim 2 spec §3)."""
+    """Train/test indices: a seeded shuffled split (our default) or IDNNs' unshuffled one."""
     if split not in SPLITS:
         raise ValueError(f"parameter 'split' = {split!r} is not allowed; choose one of {SPLITS}")
     if not 0.0 < train_frac < 1.0:
@@ -130,22 +132,36 @@ def split_indices(n: int, train_frac: float, seed: int, split: str = "shuffled")
     return np.sort(order[:n_train]), np.sort(order[n_train:])
 
 
-def load_szt12(seed: int = 0, split: str = "shuffled", train_frac: float = 0.8) -> Dataset:
-    """The 12-bit task as a :class:`Dataset`; the probe set is all 4096 inputs (chapters 0, 2)."""
+LABELS = ("true", "permuted")
+
+
+def load_szt12(
+    seed: int = 0, split: str = "shuffled", train_frac: float = 0.8, labels: str = "true"
+) -> Dataset:
+    """The 12-bit task as a :class:`Dataset`; the probe set is all 4096 inputs (chapters 0, 2).
+
+    ``labels='permuted'`` is the null without a learning signal: the labels are permuted over
+    the 4096 inputs (seeded by ``seed``, so one permutation per seed) and the split is the same
+    as with the true labels, so a net trained on it differs from the real one in the labels only.
+    """
+    check_choice("labels", labels, LABELS)
     f, y = szt_task()
+    if labels == "permuted":
+        y = y[np.random.default_rng([seed, 0x5EED]).permutation(len(y))]
     tr, te = split_indices(len(y), train_frac, seed, split)
     x = torch.from_numpy(f.astype(np.float32))
     t = torch.from_numpy(y.astype(np.int64))
+    name = "szt12" if labels == "true" else "szt12-permuted"
     return Dataset(
-        "szt12", x[tr], t[tr], x[te], t[te], 2, x_probe=x, y_probe=t,
-        meta={"split": split, "seed": seed, "train_frac": train_frac},
+        name, x[tr], t[tr], x[te], t[te], 2, x_probe=x, y_probe=t,
+        meta={"split": split, "seed": seed, "train_frac": train_frac, "labels": labels},
     )  # fmt: skip
 
 
 def load_digits(seed: int = 0, test_frac: float = 0.2, probe: str = "train") -> Dataset:
     """scikit-learn's digits: ``/16``, stratified split, standardised with train statistics.
 
-    Chapters 1, 3 and 4 at ``cpu`` scale (spec claim 3 §5.1: 1437 train / 360 test for seed 0).
+    Chapters 1, 3 and 4 at ``cpu`` scale (1437 train / 360 test for seed 0).
     ``probe`` chooses the recording set: 'train', 'test' or 'all'.
     """
     from sklearn.datasets import load_digits as _ld

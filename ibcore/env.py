@@ -150,8 +150,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 RUN_THREADS = 1
 """CPU threads of every training run (the library's one thread policy, applied by :func:`runner`).
 
-The book's nets are small: their autograd graphs, SVDs and probes ran several times slower with
-two threads than with one on a busy 2-core machine, and chapter 3's flush-to-zero only reaches
+The book's nets are small: their autograd graphs, SVDs and probes run slower on several threads
+than on one (measurements in ``bench/README.md``), and chapter 3's flush-to-zero only reaches
 the thread that does the work. Parallelism comes from batching seeds into one ensemble and from
 worker processes (:mod:`ibcore.parallel`), not from threads inside one small run."""
 

@@ -80,14 +80,14 @@ INITS = ("default", "idnns", "he", "lecun", "he_scaled")
 
 * ``default`` — PyTorch's (U(±1/√fan_in) for weights and biases); chapter 3 needs exactly this.
 * ``idnns`` — truncated normal (redraw beyond 2 std), std = he/√fan_in with he = 1 for saturating
-  activations and 2 otherwise, biases 0 (Chelombiev et al. code; spec claim 2 §4).
+  activations and 2 otherwise, biases 0 (the authors' code of Chelombiev et al. 2019).
 * ``he`` — normal, std = √(2/fan_in), biases 0.
 * ``lecun`` — normal, std = 1/√fan_in, biases 0.
 * ``he_scaled`` — ``he``, then the weights of blocks 2..k (the branches that can carry a shortcut)
-  multiplied by 1/√k, k = the number of hidden blocks; stem and head stay ``he`` (chapter 1: the
-  residual-branch scaling at initialisation of spec claim 1 §6b and its addendum). Unlike
-  ``branch_scale``, which multiplies the branch output in every forward pass, this changes only
-  the starting point: under Adam the branch weights then move at the full learning rate.
+  multiplied by 1/√k, k = the number of hidden blocks; stem and head stay ``he`` (chapter 1: our
+  residual-branch scaling at initialisation). Unlike ``branch_scale``, which multiplies the branch
+  output in every forward pass, this changes only the starting point: under Adam the branch weights
+  then move at the full learning rate.
 """
 
 
@@ -100,7 +100,7 @@ def make_activation(name: str) -> nn.Module:
 class HyperShortcut(nn.Module):
     """The parameter-free ``hyper`` shortcut: returns the mean of all earlier hidden outputs.
 
-    Chapter 1 (Orhan & Pitkow 2018, §4, hyper-residual nets; spec claim 1 §4, "mean" mode).
+    Chapter 1 (Orhan & Pitkow 2018, §4, hyper-residual nets; the "mean" mode is our reading).
     :class:`MLP` passes that mean in as ``history_mean``.
     """
 
@@ -249,7 +249,7 @@ def build_mlp(
         activation: one of :data:`ACTIVATIONS`.
         shortcut: one of :data:`SHORTCUTS` (applied to hidden blocks 2..k; see module docstring).
         init: one of :data:`INITS`.
-        branch_scale: multiplies each block's branch ``f(Wx+b)`` (Orhan & Pitkow spec §6b); None = 1.
+        branch_scale: multiplies each block's branch ``f(Wx+b)`` (our choice, chapter 1); None = 1.
         seed: if given, the weights are drawn from ``torch.manual_seed(seed)``.
     """
     widths = [int(w) for w in widths]
@@ -408,10 +408,10 @@ class PatchEmbed(nn.Module):
 class TokenBlock(nn.Module):
     """A ViT or MLP-Mixer block with two residual sublayers, each ``S(x) + F(LayerNorm(x))``.
 
-    Chapter 4 (Lyu & Rodrigues 2024 §3: ViT and MLP-Mixer as IS models; spec claim 4 §3: the NIS
-    version replaces each identity by ``nn.Linear(d, d, bias=False)``). ``arch='vit'``: multi-head
-    self-attention, then an MLP (ratio 2); ``arch='mixer'``: a token-mixing MLP, then a
-    channel-mixing MLP. ``shortcut`` is one of ``none``/``identity``/``projection``/``fixed``.
+    Chapter 4 (Lyu & Rodrigues 2024 §3: ViT and MLP-Mixer as IS models; our NIS version replaces
+    each identity by ``nn.Linear(d, d, bias=False)``). ``arch='vit'``: multi-head self-attention,
+    then an MLP (ratio 2); ``arch='mixer'``: a token-mixing MLP, then a channel-mixing MLP.
+    ``shortcut`` is one of ``none``/``identity``/``projection``/``fixed``.
     """
 
     def __init__(self, arch: str, n_tokens: int, dim: int, shortcut: str, heads: int = 4) -> None:
@@ -482,7 +482,7 @@ def build_token_net(
 ) -> TokenNet:
     """A small ViT (``arch='vit'``) or MLP-Mixer (``'mixer'``) with the :data:`SHORTCUTS` names.
 
-    Chapter 4 (Lyu & Rodrigues 2024 §3; spec claim 4 §3). Block 1 is the patch embedding (no
+    Chapter 4 (Lyu & Rodrigues 2024 §3; the NIS variant is ours). Block 1 is the patch embedding (no
     shortcut); blocks 2..depth are :class:`TokenBlock` s whose two residual sublayers both use
     ``shortcut``: ``identity`` = the standard (IS) model, ``projection``/``fixed`` = NIS.
     """

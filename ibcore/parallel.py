@@ -1,9 +1,9 @@
 """The one process pool: chapter workers and local sweeps run through joblib's loky executor.
 
-Small nets train fastest one per process on one thread (:data:`ibcore.env.RUN_THREADS`); two
-idle cores nearly halve a chapter's time with two worker processes. Chapter 2 trains its groups
-of nets this way, and :mod:`ibcore.book.sweep` runs its local grid points the same way (a Dask
-cluster is the other executor of sweeps, for many machines).
+Small nets train fastest one per process on one thread (:data:`ibcore.env.RUN_THREADS`); worker
+processes help where cores are idle. Chapter 2 trains its groups of nets this way, and
+:mod:`ibcore.book.sweep` runs its local grid points the same way (a Dask cluster is the other
+executor of sweeps, for many machines).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Figures shared by the chapters: information planes coloured by epoch, curves with seed bands.
 
 One colour map for epochs (viridis, log-scaled colour bar), seed spread as bands, axis labels
-with units (STYLE.md). :func:`save` writes every figure under ``results/figures/<chapter>/``.
+with units. :func:`save` writes every figure under ``results/figures/<chapter>/``.
 """
 
 from __future__ import annotations

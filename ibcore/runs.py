@@ -30,6 +30,7 @@ def szt_run(
     widths: Sequence[int] = SZT_WIDTHS,
     init: str = "idnns",
     eval_every: int = 10,
+    labels: str = "true",
     device: str = "cpu",
 ) -> History:
     """Train the 12-10-7-5-4-3-2 net on the 12-bit task and record all layers on all 4096 inputs.
@@ -38,7 +39,7 @@ def szt_run(
     snapshots at ``log_snapshots(epochs, snapshots)`` plus the final epoch. The seed sets the
     split, the initial weights and nothing else.
     """
-    data = load_szt12(seed=seed, split=split)
+    data = load_szt12(seed=seed, split=split, labels=labels)
     model = build_mlp(list(widths), activation, init=init, seed=seed)
     record = sorted({*log_snapshots(epochs, snapshots).tolist(), epochs})
     return train(
@@ -62,18 +63,25 @@ def szt_ensemble_run(
     widths: Sequence[int] = SZT_WIDTHS,
     init: str = "idnns",
     eval_every: int = 10,
+    labels: str | Sequence[str] = "true",
     device: str = "cpu",
 ) -> list[History]:
     """:func:`szt_run` for many seeds at once, as one batched ensemble (one History per seed).
 
-    Chapters 0 and 2. ``activation`` and ``l2`` may be one value or one per seed. Equal to
+    Chapters 0 and 2. ``activation``, ``l2`` and ``labels`` ('true' or 'permuted', the null
+    without a learning signal) may be one value or one per seed. Equal to
     separate :func:`szt_run` calls up to float round-off (:class:`~ibcore.models.EnsembleMLP`).
     """
     seeds = [int(s) for s in seeds]
     acts = [activation] * len(seeds) if isinstance(activation, str) else list(activation)
     if len(acts) != len(seeds):
         raise ValueError(f"parameter 'activation' needs one value per seed ({len(seeds)})")
-    datasets = [load_szt12(seed=s, split=split) for s in seeds]
+    labs = [labels] * len(seeds) if isinstance(labels, str) else list(labels)
+    if len(labs) != len(seeds):
+        raise ValueError(f"parameter 'labels' needs one value per seed ({len(seeds)})")
+    datasets = [
+        load_szt12(seed=s, split=split, labels=lab) for s, lab in zip(seeds, labs, strict=True)
+    ]
     members = [
         build_mlp(list(widths), a, init=init, seed=s) for s, a in zip(seeds, acts, strict=True)
     ]

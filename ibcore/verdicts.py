@@ -1,13 +1,25 @@
-"""Machine-readable verdicts: one record per claim, judged on the spread over seeds.
+"""Machine-readable verdicts: one record per claim, judged by a confidence bound over seeds.
 
 Every chapter ends by building :class:`Verdict` s from its own runs with :func:`judge`, writing them
-atomically to ``results/<claim>.json`` and showing them as a box. ``python -m ibcore.verdicts
-page`` gathers all of them into the book's verdicts page.
+atomically to ``results/<claim>.json`` and showing them as a box. The book's verdicts page
+(:mod:`ibcore.book.verdicts_page`) gathers all of them.
 
-Statuses: ``reproduced`` (the claim holds even one standard deviation towards failing),
-``not reproduced`` (it fails even one standard deviation towards passing), ``inconclusive``
-(in between, or NaN), ``smoke-only`` (a ``smoke`` run: the pipeline ran, the numbers are not
-results).
+The rule (:func:`judge`), in one place: with n per-seed values of a metric, mean m and sample
+standard deviation s, the one-sided 95 % Student-t bounds are m ± t(0.95, n−1)·s/√n. A claim
+that needs ``value >= threshold`` is
+
+* ``reproduced`` when the lower bound clears the threshold,
+* ``not reproduced`` when the upper bound does not reach it,
+* ``inconclusive`` otherwise (also with fewer than two seeds, or a NaN),
+* ``smoke-only`` for a ``smoke`` run (the pipeline ran; the numbers are not results);
+
+mirrored for ``<=``. Why a t-interval and not a bootstrap: with the 5–10 seeds a chapter can
+afford, a percentile bootstrap is too narrow (it cannot see beyond the observed values), while
+the t-bound is exact for normal values and widens with a single outlying seed, so one lucky seed
+cannot carry a verdict. Each verdict also records how many seeds pass on their own.
+
+What a verdict is judged against is fixed before the final runs (:class:`Preregistration`: the
+metric, threshold, direction, calibration seeds and the reasoning, held by each claim module).
 """
 
 from __future__ import annotations
@@ -16,18 +28,18 @@ import html
 import json
 import math
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ibcore.atomic import atomic_write_text
 from ibcore.cache import params_hash
 from ibcore.paths import REPO_ROOT, results_dir
+from ibcore.schema import check_choice
 
 STATUSES = ("reproduced", "not reproduced", "inconclusive", "smoke-only")
 DIRECTIONS = (">=", "<=")
@@ -51,35 +63,92 @@ def git_commit() -> str:
         return "unknown"
 
 
-def judge(
-    values: Sequence[float], threshold: float, direction: str, scale: str
-) -> tuple[str, float, float]:
-    """Status, mean and spread (sample std over seeds) of a metric against a threshold.
+CONFIDENCE = 0.95
+"""One-sided confidence of the bounds :func:`judge` uses."""
 
-    All chapters. ``direction`` '>=' means the claim needs ``value >= threshold``. A ``smoke`` run
-    is always 'smoke-only'.
+
+@dataclass(frozen=True)
+class Preregistration:
+    """What one verdict is judged against, fixed on calibration seeds before the final runs.
+
+    Each claim module holds one per verdict (its ``PREREGISTERED``). ``calibration_seeds`` must
+    never be final seeds (a test checks every chapter's presets); ``null`` names the run without
+    the effect that the metric is compared with, for a metric that cannot go below zero.
     """
-    if direction not in DIRECTIONS:
-        raise ValueError(
-            f"parameter 'direction' = {direction!r} is not allowed; choose one of {DIRECTIONS}"
-        )
+
+    claim: str
+    metric: str
+    threshold: float
+    direction: str
+    calibration_seeds: tuple[int, ...]
+    reasoning: str
+    null: str = ""
+
+    def __post_init__(self) -> None:
+        check_choice("direction", self.direction, DIRECTIONS)
+
+
+class Judgement(NamedTuple):
+    """What :func:`judge` returns: the status and the numbers behind it."""
+
+    status: str
+    mean: float
+    spread: float
+    n: int
+    bound: float
+    """The bound on the side of failing: the lower one for '>=', the upper one for '<='."""
+    other_bound: float
+    n_pass: int
+    """Seeds whose own value passes the threshold."""
+
+
+def confidence_bounds(
+    values: Sequence[float], confidence: float = CONFIDENCE
+) -> tuple[float, float]:
+    """One-sided Student-t bounds (lower, upper) of the mean of ``values``; NaN for n < 2."""
+    from scipy.stats import t
+
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if v.size < 2 or not np.isfinite(v).all():
+        return math.nan, math.nan
+    half = float(t.ppf(confidence, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+    return float(v.mean()) - half, float(v.mean()) + half
+
+
+def judge(values: Sequence[float], threshold: float, direction: str, scale: str) -> Judgement:
+    """Status of a metric against a threshold by a one-sided 95 % t-bound over seeds.
+
+    All chapters (the rule of the module docstring). ``direction`` '>=' means the claim needs
+    ``value >= threshold``. A ``smoke`` run is always 'smoke-only'.
+    """
+    check_choice("direction", direction, DIRECTIONS)
     v = np.asarray(values, dtype=np.float64).reshape(-1)
     if v.size == 0:
         raise ValueError("judge needs at least one value (one per seed)")
     mean = float(v.mean())
     spread = float(v.std(ddof=1)) if v.size > 1 else 0.0
+    lower, upper = confidence_bounds(v)
+    if direction == ">=":
+        bound, other = lower, upper
+        n_pass = int((v >= threshold).sum())
+    else:
+        bound, other = upper, lower
+        n_pass = int((v <= threshold).sum())
+
+    def passes(x: float) -> bool:
+        return x >= threshold if direction == ">=" else x <= threshold
+
     if scale == "smoke":
-        return "smoke-only", mean, spread
-    if not np.isfinite(v).all():
-        return "inconclusive", mean, spread
-    sign = 1.0 if direction == ">=" else -1.0
-    worst, best = mean - sign * spread, mean + sign * spread
-    passes = (lambda x: x >= threshold) if direction == ">=" else (lambda x: x <= threshold)
-    if passes(worst):
-        return "reproduced", mean, spread
-    if not passes(best):
-        return "not reproduced", mean, spread
-    return "inconclusive", mean, spread
+        status = "smoke-only"
+    elif not math.isfinite(bound):
+        status = "inconclusive"
+    elif passes(bound):
+        status = "reproduced"
+    elif not passes(other):
+        status = "not reproduced"
+    else:
+        status = "inconclusive"
+    return Judgement(status, mean, spread, int(v.size), bound, other, n_pass)
 
 
 @dataclass
@@ -106,14 +175,21 @@ class Verdict:
     commit: str = field(default_factory=git_commit)
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     note: str = ""
+    n: int = 0
+    bound: float = math.nan
+    """The one-sided 95 % bound on the side of failing (see :func:`judge`)."""
+    n_pass: int = 0
+    calibration_seeds: list[int] = field(default_factory=list)
+    reasoning: str = ""
+    null: dict[str, Any] = field(default_factory=dict)
+    """The run without the effect, when there is one: ``{"name", "per_seed", "value"}``."""
+    sensitivity: dict[str, Any] = field(default_factory=dict)
+    """Analysis settings varied over the cached runs: ``{"settings": [{..., "status"}], "holds",
+    "of"}`` — in how many of them the status holds."""
 
     def to_json(self) -> str:
         """The record as indented JSON (NaN written as null)."""
-        d = asdict(self)
-        for k in ("value", "spread", "threshold"):
-            if isinstance(d[k], float) and not math.isfinite(d[k]):
-                d[k] = None
-        d["per_seed"] = [x if math.isfinite(x) else None for x in d["per_seed"]]
+        d = _finite_or_none(asdict(self))
         return json.dumps(d, indent=2, sort_keys=False, default=str)
 
     def write(self, folder: str | Path | None = None) -> Path:
@@ -124,31 +200,79 @@ class Verdict:
         return path
 
     def summary(self) -> str:
-        """One line: claim, status, value ± spread vs threshold."""
+        """One line: claim, status, value ± spread, its bound vs threshold."""
         return (
             f"[{self.status}] {self.claim}: {self.metric} = {self.value:.3g} ± {self.spread:.2g} "
-            f"(n={len(self.per_seed)}), needs {self.direction} {self.threshold:g}"
+            f"(n={len(self.per_seed)}, 95% bound {self.bound:.3g}, {self.n_pass} seeds pass), "
+            f"needs {self.direction} {self.threshold:g}"
         )
 
+    @property
+    def robustness(self) -> str:
+        """'holds in k/m settings' of the sensitivity record, or '' when there is none."""
+        s = self.sensitivity
+        return f"{s['holds']}/{s['of']}" if s.get("of") else ""
+
     def _repr_html_(self) -> str:
+        # Colours readable on light and dark pages: a translucent background, inherited text.
         c = _COLOURS.get(self.status, "#57606a")
         e = html.escape
         seeds = ", ".join(f"{x:.3g}" for x in self.per_seed)
-        return (
-            f'<div class="ibcore-verdict" style="border-left:6px solid {c};padding:0.6em 1em;'
-            f'margin:0.8em 0;background:#f6f8fa">'
+        side = "lower" if self.direction == ">=" else "upper"
+        rows = [
             f'<div style="font-weight:bold;color:{c}">Verdict — {e(self.status.upper())}'
-            f' <span style="color:#57606a;font-weight:normal">({e(self.claim)}, scale '
-            f"{e(self.scale)})</span></div>"
-            f"<div>{e(self.statement)}</div>"
+            f' <span style="opacity:0.75;font-weight:normal">({e(self.claim)}, scale '
+            f"{e(self.scale)})</span></div>",
+            f"<div>{e(self.statement)}</div>",
             f"<div><code>{e(self.metric)}</code> = <b>{self.value:.4g} ± {self.spread:.2g}</b> "
-            f"over {len(self.per_seed)} seed(s) [{e(seeds)}]; claim needs {e(self.direction)} "
-            f"{self.threshold:g}</div>"
-            + (f'<div style="color:#57606a">{e(self.note)}</div>' if self.note else "")
-            + f'<div style="color:#57606a;font-size:85%">{e(self.paper)} · params {self.params_hash}'
+            f"over {len(self.per_seed)} seed(s) [{e(seeds)}]; 95 % {side} bound "
+            f"<b>{self.bound:.4g}</b>; claim needs {e(self.direction)} {self.threshold:g}; "
+            f"{self.n_pass} of {len(self.per_seed)} seeds pass on their own</div>",
+        ]
+        if self.null:
+            rows.append(
+                f"<div>Null: {e(str(self.null.get('name', '')))} — "
+                f"{float(self.null.get('value', math.nan)):.4g} (mean over its seeds)</div>"
+            )
+        if self.sensitivity.get("of"):
+            rows.append(
+                f"<div>Robust in {self.sensitivity['holds']}/{self.sensitivity['of']} analysis "
+                "settings (see the chapter's sensitivity table)</div>"
+            )
+        cal = ", ".join(str(x) for x in self.calibration_seeds) or "none recorded"
+        pre = f"Pre-registered on calibration seeds {cal}"
+        rows.append(f'<div style="opacity:0.75">{e(pre)}' + (
+            f": {e(self.reasoning)}</div>" if self.reasoning else "</div>"))  # fmt: skip
+        if self.note:
+            rows.append(f'<div style="opacity:0.75">{e(self.note)}</div>')
+        rows.append(
+            f'<div style="opacity:0.75;font-size:85%">{e(self.paper)} · params {self.params_hash}'
             f" · ibcore {e(self.ibcore_version)} · {e(self.device)} · {self.runtime_s:.0f} s</div>"
-            "</div>"
         )
+        return (
+            f'<div class="ibcore-verdict" id="verdict-{e(self.claim)}" style="border-left:6px '
+            f"solid {c};padding:0.6em 1em;margin:0.8em 0;background:rgba(127,127,127,0.10);"
+            f'color:inherit">' + "".join(rows) + "</div>"
+        )
+
+
+def _finite_or_none(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by None (for JSON)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite_or_none(v) for v in obj]
+    return obj
+
+
+def _nan_for_none(obj: Any) -> Any:
+    if obj is None:
+        return math.nan
+    if isinstance(obj, list):
+        return [_nan_for_none(v) for v in obj]
+    return obj
 
 
 def make_verdict(
@@ -157,27 +281,86 @@ def make_verdict(
     chapter: str,
     paper: str,
     statement: str,
-    metric: str,
     values: Sequence[float],
-    threshold: float,
-    direction: str,
     params: Mapping[str, Any],
     device: str,
     runtime_s: float,
+    prereg: Preregistration | None = None,
+    metric: str | None = None,
+    threshold: float | None = None,
+    direction: str | None = None,
+    null: Mapping[str, Any] | None = None,
+    sensitivity: Mapping[str, Any] | None = None,
     note: str = "",
 ) -> Verdict:
-    """Judge ``values`` (one per seed) with :func:`judge` and build the :class:`Verdict`."""
+    """Judge ``values`` (one per seed) with :func:`judge` and build the :class:`Verdict`.
+
+    ``prereg`` supplies the metric, threshold, direction, calibration seeds and reasoning (a
+    chapter's ``PREREGISTERED[claim]``); ``metric`` may refine its wording (e.g. the layer name),
+    and a ``threshold`` other than the pre-registered one (a reader's parameter) is used and noted.
+    Without ``prereg``, ``metric``, ``threshold`` and ``direction`` are required. ``null``:
+    ``{"name": ..., "per_seed": [...]}`` of the run without the effect; ``sensitivity``: see
+    :func:`sensitivity_record`.
+    """
     from ibcore import __version__
 
+    if prereg is not None:
+        if prereg.claim != claim:
+            raise ValueError(
+                f"pre-registration {prereg.claim!r} does not belong to claim {claim!r}"
+            )
+        if threshold is not None and threshold != prereg.threshold:
+            note = (f"threshold {threshold:g} set by a parameter, not the pre-registered "
+                    f"{prereg.threshold:g}. " + note).strip()  # fmt: skip
+        else:
+            threshold = prereg.threshold
+        direction = prereg.direction
+        metric = metric or prereg.metric
+    if metric is None or threshold is None or direction is None:
+        raise ValueError("make_verdict needs 'prereg', or 'metric', 'threshold' and 'direction'")
     scale = str(params.get("scale", "cpu"))
-    status, mean, spread = judge(values, threshold, direction, scale)
+    j = judge(values, threshold, direction, scale)
+    nul: dict[str, Any] = {}
+    if null:
+        nul = dict(null)
+        per = [float(x) for x in nul.get("per_seed", [])]
+        nul["per_seed"] = per
+        nul.setdefault("value", float(np.mean(per)) if per else math.nan)
     return Verdict(
         claim=claim, chapter=chapter, paper=paper, statement=statement, metric=metric,
-        value=mean, spread=spread, per_seed=[float(x) for x in values], threshold=float(threshold),
-        direction=direction, status=status, scale=scale, parameters=dict(params),
-        params_hash=params_hash(params), ibcore_version=__version__, device=str(device),
-        runtime_s=float(runtime_s), note=note,
+        value=j.mean, spread=j.spread, per_seed=[float(x) for x in values],
+        threshold=float(threshold), direction=direction, status=j.status, scale=scale,
+        parameters=dict(params), params_hash=params_hash(params), ibcore_version=__version__,
+        device=str(device), runtime_s=float(runtime_s), note=note, n=j.n, bound=j.bound,
+        n_pass=j.n_pass,
+        calibration_seeds=list(prereg.calibration_seeds) if prereg else [],
+        reasoning=prereg.reasoning if prereg else "", null=nul,
+        sensitivity=dict(sensitivity or {}),
     )  # fmt: skip
+
+
+def sensitivity_record(
+    settings: Sequence[Mapping[str, Any]],
+    values: Sequence[Sequence[float]],
+    threshold: float,
+    direction: str,
+    scale: str,
+    status: str,
+) -> dict[str, Any]:
+    """The sensitivity record of a verdict: its status under each analysis setting.
+
+    ``settings[i]`` (e.g. ``{"n_bins": 20}``) gave per-seed ``values[i]`` from the same cached
+    runs; each is judged by :func:`judge`, and ``holds`` counts the settings whose status equals
+    ``status`` (the verdict's own, at the chapter's defaults).
+    """
+    if len(settings) != len(values):
+        raise ValueError(f"{len(settings)} settings but {len(values)} value lists")
+    rows = []
+    for st, vs in zip(settings, values, strict=True):
+        j = judge(vs, threshold, direction, scale)
+        rows.append({**dict(st), "value": j.mean, "bound": j.bound, "status": j.status})
+    holds = sum(r["status"] == status for r in rows)
+    return {"settings": rows, "holds": int(holds), "of": len(rows)}
 
 
 def load_verdicts(folder: str | Path | None = None) -> list[Verdict]:
@@ -188,58 +371,9 @@ def load_verdicts(folder: str | Path | None = None) -> list[Verdict]:
         d = json.loads(p.read_text())
         if "claim" not in d or "status" not in d:
             continue
-        for k in ("value", "spread", "threshold"):
-            d[k] = float("nan") if d[k] is None else d[k]
-        d["per_seed"] = [float("nan") if x is None else x for x in d["per_seed"]]
-        out.append(Verdict(**d))
+        for k in ("value", "spread", "threshold", "bound"):
+            d[k] = _nan_for_none(d.get(k, math.nan))
+        d["per_seed"] = _nan_for_none(d["per_seed"])
+        known = set(Verdict.__dataclass_fields__)
+        out.append(Verdict(**{k: v for k, v in d.items() if k in known}))
     return sorted(out, key=lambda v: (v.chapter, v.claim))
-
-
-def render_page(folder: str | Path | None = None) -> str:
-    """The book's verdicts page (MyST Markdown) from every verdict under ``folder``."""
-    vs = load_verdicts(folder)
-    lines = [
-        "# Verdicts",
-        "",
-        "Every claim of the book, judged by the runs its chapter made when this book was built. ",
-        "A claim is *reproduced* when it holds even one standard deviation (over seeds) towards ",
-        "failing, *not reproduced* when it fails even one standard deviation towards passing, and ",
-        "*inconclusive* in between. Pages built at `smoke` scale say *smoke-only*: their numbers ",
-        "are not results. The JSON records are in `results/<claim>.json`.",
-        "",
-    ]
-    if not vs:
-        lines.append("No verdicts yet: run `make book` to execute the chapters.")
-        return "\n".join(lines) + "\n"
-    lines += [
-        "| chapter | claim | status | metric | value ± spread | needs | seeds | scale |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for v in vs:
-        lines.append(
-            f"| {v.chapter} | {v.statement} | **{v.status}** | `{v.metric}` | "
-            f"{v.value:.3g} ± {v.spread:.2g} | {v.direction} {v.threshold:g} | {len(v.per_seed)} | "
-            f"{v.scale} |"
-        )
-    lines += ["", "Parameters, commit, device and run time of each verdict:", ""]
-    lines += ["| claim | params hash | commit | device | run time |", "|---|---|---|---|---|"]
-    for v in vs:
-        lines.append(
-            f"| `{v.claim}` | `{v.params_hash}` | `{v.commit}` | {v.device} | {v.runtime_s:.0f} s |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ibcore.verdicts page [RESULTS_DIR] OUT.md`` writes the verdicts page."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] != "page" or len(args) not in (2, 3):
-        print("usage: python -m ibcore.verdicts page [RESULTS_DIR] OUT.md", file=sys.stderr)
-        return 2
-    folder = args[1] if len(args) == 3 else None
-    atomic_write_text(args[-1], render_page(folder))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -103,7 +103,7 @@ def test_toy_chain_gradient_matches_autograd():
 
 
 def test_toy_chain_plain_plateaus_and_residual_does_not():
-    """Spec claim 1 §8 item 4: after T/10 steps the residual loss is lower than the plain one."""
+    """Our toy-chain check: after T/10 steps the residual loss is lower than the plain one."""
     T = 2000
     plain = toy_chain(depth=10, residual=False, steps=T, n_runs=5, seed=0)["loss"]
     res = toy_chain(depth=10, residual=True, steps=T, n_runs=5, seed=0)["loss"]

@@ -51,7 +51,7 @@ def test_szt_splits():
     assert d.fingerprint() != data.load_szt12(seed=1).fingerprint()
     u = data.load_szt12(split="idnns_unshuffled")
     assert torch.equal(u.x_train, u.x_probe[:3277])
-    assert abs(float(u.y_test.float().mean()) - 0.836) < 0.001  # spec §3: test 83.6 % positive
+    assert abs(float(u.y_test.float().mean()) - 0.836) < 0.001  # IDNNs split: test 83.6 % positive
 
 
 def test_digits_split_and_standardisation():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -187,6 +188,20 @@ def test_per_layer_names_the_bad_layer_and_rejects_empty():
         batch_entropy_per_layer([])
 
 
+def test_per_layer_refuses_layers_of_different_batch_sizes():
+    hidden = [torch.randn(8, 3), torch.randn(8, 2, 2), torch.randn(6, 3), torch.randn(5, 3)]
+    msg = (
+        "hidden[2] has batch size 6 but hidden[0] has 8: every layer must come from the same batch"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$") as exc:
+        batch_entropy_per_layer(hidden)
+    assert "\n" not in str(exc.value)
+    logits, target = classification_batch(batch=8)
+    for beta in (1.0, 0.0):  # the logged entropies of the CE baseline are checked too
+        with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+            LBELoss(num_layers=4, lbe_beta=beta)(logits, target, hidden)
+
+
 # ------------------------------------------------------------------------------------------------
 # LBELoss
 # ------------------------------------------------------------------------------------------------
@@ -224,7 +239,7 @@ def test_lbe_loss_matches_manual_formula_float64():
 def test_lbe_loss_float32_default_and_detached_logging():
     hidden = scaled_layers([0.1, 1.0, 4.0])
     logits, target = classification_batch()
-    crit = LBELoss(num_layers=3)  # spec 5.2 defaults: alpha=0.5, alpha_min=0.5, beta=1.0
+    crit = LBELoss(num_layers=3)  # our CPU defaults: alpha=0.5, alpha_min=0.5, beta=1.0
     assert (crit.lbe_alpha, float(crit.lbe_alpha_min), crit.lbe_beta) == (0.5, 0.5, 1.0)
     out = crit.components(logits, target, hidden)
     h = batch_entropy_per_layer(hidden)
@@ -375,6 +390,22 @@ def test_invalid_hyperparameters_raise(kwargs, name):
     args = {"num_layers": 3, **kwargs}
     with pytest.raises(ValueError, match=name):
         LBELoss(**args)
+
+
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        ({"lbe_beta": "abc"}, "lbe_beta must be a finite number >= 0, got str 'abc'"),
+        ({"lbe_alpha": "0.5"}, "lbe_alpha must be a finite number >= 0, got str '0.5'"),
+        ({"lbe_alpha_min": None}, "lbe_alpha_min must be a finite number >= 0, got NoneType None"),
+        ({"num_layers": "3"}, "num_layers must be an integer >= 1, got '3'"),
+        ({"num_layers": float("inf")}, "num_layers must be an integer >= 1, got inf"),
+    ],
+)
+def test_hyperparameters_of_the_wrong_type_raise_one_line(kwargs, msg):
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$") as exc:
+        LBELoss(**{"num_layers": 3, **kwargs})
+    assert "\n" not in str(exc.value)
 
 
 def test_alpha_and_beta_zero_mismatch_is_allowed():

@@ -1,8 +1,15 @@
-"""Tests for ibcore.measures.information (chapters 0 and 2; spec claim2_adaptive_estimators.md §1, §2, §7)."""
+"""Tests for ibcore.measures.information (chapters 0 and 2).
+
+Binning after Shwartz-Ziv & Tishby 2017 and Saxe et al. 2018, the KDE upper bound of Kolchinsky &
+Tracey 2017, EBAB and aKDE of Chelombiev et al. 2019 §3; the known answers are our checks.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -30,13 +37,21 @@ def run(name: str, t, y, **kw) -> tuple[float, float]:
     return E.ESTIMATORS[name](t, y, **kw)
 
 
+@contextlib.contextmanager
+def one_line(msg: str) -> Iterator[pytest.ExceptionInfo]:
+    """Expect a ``ValueError`` whose message is exactly the one line ``msg``."""
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$") as exc:
+        yield exc
+    assert "\n" not in str(exc.value)
+
+
 # ------------------------------------------------------------------------------------------------
 # references written out by hand
 # ------------------------------------------------------------------------------------------------
 
 
 def ref_kde(t: np.ndarray, y: np.ndarray, var: float) -> tuple[float, float]:
-    """Kolchinsky–Tracey upper bound in float64 NumPy, the full N × N matrix (spec §1b)."""
+    """Kolchinsky–Tracey upper bound in float64 NumPy, the full N × N matrix."""
     t = np.asarray(t, dtype=np.float64)
     d2 = ((t[:, None, :] - t[None, :, :]) ** 2).sum(-1)
     logit = -d2 / (2 * var)
@@ -63,7 +78,7 @@ def ref_ebab_edges(values: np.ndarray, low: float, num_of_bins: int = 30) -> np.
 
 
 # ------------------------------------------------------------------------------------------------
-# known answers (spec §7)
+# known answers
 # ------------------------------------------------------------------------------------------------
 
 
@@ -82,13 +97,13 @@ def test_three_bit_code_kde_small_noise(name):
 
 @pytest.mark.parametrize("name", BINNING)
 def test_t_equals_y_gives_h_y(name):
-    _, ity = run(name, Y, Y)
+    _, ity = run(name, Y[:, None], Y)
     assert H_Y == pytest.approx(0.99916, abs=5e-6)
     assert ity == pytest.approx(H_Y, abs=1e-12)
 
 
 def test_t_equals_y_kde():
-    ixt, ity = E.mi_kde(Y, Y, noise_var=1e-4)
+    ixt, ity = E.mi_kde(Y[:, None], Y, noise_var=1e-4)
     assert ixt == pytest.approx(H_Y, abs=1e-5) and ity == pytest.approx(H_Y, abs=1e-5)
 
 
@@ -381,7 +396,7 @@ def test_nan_or_inf_activations_raise(name, bad):
 @pytest.mark.parametrize("name", ALL)
 @pytest.mark.parametrize("shape", [(0, 3), (20, 0)])
 def test_empty_layer_raises(name, shape):
-    with pytest.raises(ValueError, match="is empty"):
+    with one_line(f"t is empty (shape {shape}): a layer needs samples and units"):
         run(name, np.zeros(shape), Y[: shape[0]])
 
 
@@ -436,3 +451,177 @@ def test_bad_parameters_raise():
         E.mi_kde(t, y, chunk_size=0)
     with pytest.raises(ValueError, match="labels must be integers"):
         E.mi_ebab(t, np.full(20, 0.5))
+
+
+# ------------------------------------------------------------------------------------------------
+# bad input at the public boundary: one line naming the argument
+# ------------------------------------------------------------------------------------------------
+
+
+def per_snapshot_calls() -> dict[str, object]:
+    """Every public function that takes one snapshot t (N × d), called with 20 labels."""
+    y = Y[:20]
+    calls = {name: (lambda t, f=E.ESTIMATORS[name]: f(t, y)) for name in ALL}
+    calls.update(bin_fixed=E.bin_fixed, bin_floor=E.bin_floor, bin_ebab=E.bin_ebab)
+    calls["as_layer"] = E.as_layer
+    return calls
+
+
+PER_SNAPSHOT = per_snapshot_calls()
+
+
+@pytest.mark.parametrize("fn", PER_SNAPSHOT, ids=str)
+@pytest.mark.parametrize("shape", [(2, 20, 3), (1, 2, 20, 3)])
+def test_per_snapshot_functions_refuse_a_history(fn, shape):
+    msg = (
+        f"t must be a single snapshot N × d; got shape {shape}; "
+        "information_plane takes snapshots × N × d"
+    )
+    with one_line(msg):
+        PER_SNAPSHOT[fn](rng(0).normal(size=shape))
+
+
+@pytest.mark.parametrize("fn", PER_SNAPSHOT, ids=str)
+def test_per_snapshot_functions_refuse_1d_and_scalars(fn):
+    with one_line("t must be a 2-D array N × d; got shape (20,); use t[:, None] for one unit"):
+        PER_SNAPSHOT[fn](rng(0).normal(size=20))
+    with one_line("t must be a 2-D array N × d; got shape ()"):
+        PER_SNAPSHOT[fn](np.float64(0.5))
+    with one_line("t must be a 2-D array N × d; got shape (20,); use t[:, None] for one unit"):
+        PER_SNAPSHOT[fn](torch.zeros(20))
+
+
+@pytest.mark.parametrize("fn", [E.ebab_edges, E.akde_noise_var], ids=lambda f: f.__name__)
+def test_snapshot_or_history_functions_take_2d_and_3d_only(fn):
+    s = rng(1).normal(size=(3, 40, 2))
+    per_snapshot = np.array([fn(a) for a in s])
+    assert np.array_equal(fn(s), per_snapshot)
+    with one_line(
+        "t must be N × d or snapshots × N × d; got shape (40,); use t[:, None] for one unit"
+    ):
+        fn(s[0, :, 0])
+    with one_line("t must be N × d or snapshots × N × d; got shape (1, 3, 40, 2)"):
+        fn(s[None])
+
+
+def test_discrete_mi_documents_1d_symbols_and_refuses_empty_or_3d():
+    assert E.discrete_mi(Y, Y) == E.discrete_mi(Y[:, None], Y)
+    assert E.discrete_mi(Y, Y) == pytest.approx((H_Y, H_Y), abs=1e-12)
+    for shape in [(0,), (0, 3), (5, 0)]:
+        with one_line(f"symbols is empty (shape {shape}): a layer needs samples and units"):
+            E.discrete_mi(np.zeros(shape), Y[: shape[0]])
+    with one_line("symbols must be N × d, or N for one unit; got shape (2, 5, 3)"):
+        E.discrete_mi(np.zeros((2, 5, 3)), Y[:2])
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("shape", [(3, 0, 4), (3, 20, 0), (0, 20, 4)])
+def test_information_plane_refuses_an_empty_layer(name, shape):
+    hist = (
+        {"h0": np.zeros((3, 20, 4)), "h1": np.zeros(shape)} if shape[1] else {"h1": np.zeros(shape)}
+    )
+    msg = f"layer 'h1' is empty (shape {shape}): a layer needs snapshots, samples and units"
+    with one_line(msg):
+        E.information_plane(hist, Y[: shape[1]], estimator=name)
+    with one_line(msg):
+        E.information_plane({k: torch.from_numpy(v) for k, v in hist.items()}, Y[: shape[1]], name)
+
+
+def test_information_plane_refuses_a_single_snapshot_and_non_numbers():
+    with one_line(
+        "layer 'h1' must be snapshots × N × d; got shape (20, 3); use [None] for one snapshot"
+    ):
+        E.information_plane({"h1": np.zeros((20, 3))}, Y[:20])
+    msg = (
+        "layer 'h1' has the wrong type: expected real numbers (snapshots × N × d), "
+        "got ndarray of dtype <U1"
+    )
+    for name in ("fixed", "kde"):
+        with one_line(msg):
+            E.information_plane({"h1": np.full((3, 20, 2), "x")}, Y[:20], estimator=name)
+
+
+BAD_LAYERS = [
+    ("abc", "str 'abc'"),
+    (np.full((20, 2), "a"), "ndarray of dtype <U1"),
+    ([["a", "b"]] * 20, "list of dtype <U1"),
+    (np.full((20, 2), None), "ndarray of dtype object"),
+    (np.ones((20, 2), dtype=complex), "ndarray of dtype complex128"),
+    (torch.ones(20, 2, dtype=torch.complex64), "Tensor of dtype torch.complex64"),
+]
+
+
+@pytest.mark.parametrize("fn", PER_SNAPSHOT, ids=str)
+@pytest.mark.parametrize("bad,got", BAD_LAYERS, ids=[g for _, g in BAD_LAYERS])
+def test_non_numeric_layer_is_a_wrong_type(fn, bad, got):
+    with one_line(f"t has the wrong type: expected real numbers (a 2-D array N × d), got {got}"):
+        PER_SNAPSHOT[fn](bad)
+
+
+def test_ragged_layer_is_a_wrong_type():
+    with pytest.raises(
+        ValueError,
+        match=r"^t has the wrong type: expected real numbers \(a 2-D "
+        r"array N × d\), got a list that NumPy cannot convert \(",
+    ) as exc:
+        E.mi_fixed_binning([[1.0, 2.0], [3.0]], Y[:2])
+    assert "\n" not in str(exc.value)
+
+
+BAD_PARAMETERS = [
+    ("fixed", {"n_bins": "30"}, "parameter 'n_bins' must be an integer >= 2, got str '30'"),
+    ("fixed", {"n_bins": 30.0}, "parameter 'n_bins' must be an integer >= 2, got float 30.0"),
+    ("fixed", {"n_bins": 1}, "parameter 'n_bins' must be an integer >= 2, got 1"),
+    ("fixed", {"low": "abc"}, "parameter 'low' must be a finite real number, got str 'abc'"),
+    ("fixed", {"low": None}, "parameter 'low' must be a finite real number, got NoneType None"),
+    ("fixed", {"high": "1"}, "parameter 'high' must be a finite real number, got str '1'"),
+    ("fixed", {"high": np.inf}, "parameter 'high' must be a finite real number, got inf"),
+    ("saxe_max", {"n_bins": "30"}, "parameter 'n_bins' must be an integer >= 2, got str '30'"),
+    ("saxe_max", {"low": "abc"}, "parameter 'low' must be a finite real number, got str 'abc'"),
+    ("saxe_max", {"high": "abc"}, "parameter 'high' must be a finite real number, got str 'abc'"),
+    ("ebab", {"low": "abc"}, "parameter 'low' must be a finite real number, got str 'abc'"),
+    (
+        "saxe_floor",
+        {"binsize": "0.07"},
+        "parameter 'binsize' must be a positive finite number, got str '0.07'",
+    ),
+    (
+        "kde",
+        {"noise_var": "0.1"},
+        "parameter 'noise_var' must be a positive finite number, got str '0.1'",
+    ),
+    ("akde", {"alpha": "0.1"}, "parameter 'alpha' must be a positive finite number, got str '0.1'"),
+]
+
+
+@pytest.mark.parametrize("name,kw,msg", BAD_PARAMETERS)
+def test_non_numeric_parameters_are_a_wrong_type(name, kw, msg):
+    t = rng(0).uniform(-1, 1, size=(20, 2))
+    with one_line(msg):
+        run(name, t, Y[:20], **kw)
+    with one_line(msg):
+        E.information_plane({"h": t[None]}, Y[:20], estimator=name, **kw)
+    if name == "fixed":
+        with one_line(msg):
+            E.bin_fixed(t, **kw)
+
+
+def test_saxe_max_high_below_the_maximum_names_the_layer():
+    t = np.array([[0.5, 1.0], [0.0, 0.25]])
+    with one_line("parameter 'high' (0.5) must be >= the maximum of t (1.0)"):
+        E.mi_saxe_max(t, Y[:2], high=0.5)
+    with one_line("parameter 'high' (0.5) must be >= the maximum of layer 'h' (1.0)"):
+        E.information_plane({"h": t[None]}, Y[:2], estimator="saxe_max", high=0.5)
+
+
+def test_kde_cast_overflow_is_not_reported_as_nan():
+    t = np.arange(40.0).reshape(20, 2) * 1e39  # finite in float64, inf in float32
+    with one_line("t overflows torch.float32 (max |value| = 3.9e+40); pass dtype=torch.float64"):
+        E.mi_kde(t, Y[:20])
+    assert E.mi_kde(t, Y[:20], dtype=torch.float64)[0] == pytest.approx(math.log2(20))
+
+
+@pytest.mark.parametrize("name", BINNING)
+def test_bool_layers_are_read_as_zeros_and_ones(name):
+    t = F[:, :3].astype(bool)
+    assert run(name, t, Y) == run(name, t.astype(np.float64), Y)

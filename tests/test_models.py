@@ -74,7 +74,7 @@ def test_bad_builder_arguments(kwargs, message):
 
 
 def test_hyper_shortcut_adds_mean_of_all_earlier_hidden_outputs():
-    """Chapter 1: hyper-residual block l adds (T_1 + ... + T_{l-1}) / (l-1) (spec claim 1 §4)."""
+    """Chapter 1: hyper-residual block l adds (T_1 + ... + T_{l-1}) / (l-1) (our "mean" mode)."""
     m = build_mlp([3, 4, 4, 4, 4, 2], "relu", shortcut="hyper", branch_scale=0.5, seed=0)
     assert "hyper" in SHORTCUTS and m.blocks[0].kind == "none"
     assert not list(m.blocks[1].shortcut.parameters())  # parameter-free
@@ -143,7 +143,7 @@ def test_token_nets_shortcut_kinds_and_recording(arch):
 
 
 def test_he_scaled_init_scales_only_the_branch_blocks():
-    """Chapter 1 (spec claim 1 §6b): blocks 2..k drawn from He, times 1/sqrt(k); stem, head He."""
+    """Chapter 1 (our branch scaling): blocks 2..k drawn from He, times 1/sqrt(k); stem, head He."""
     he = build_mlp([16, *[64] * 9, 4], "relu", shortcut="identity", init="he", seed=0)
     sc = build_mlp([16, *[64] * 9, 4], "relu", shortcut="identity", init="he_scaled", seed=0)
     assert torch.equal(he.blocks[0].linear.weight, sc.blocks[0].linear.weight)

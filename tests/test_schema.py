@@ -95,3 +95,30 @@ def test_unknown_chapter_and_bad_choice_have_one_line():
     with pytest.raises(ValueError, match="parameter 'x' = \\[1\\] is not allowed"):
         check_choice("x", [1], ("a", "b"))  # an unhashable value is refused, not a TypeError
     assert check_choice("x", "a", ("a", "b")) == "a"
+
+
+@pytest.mark.parametrize("key", sorted(MODULES))
+def test_calibration_seeds_are_never_final_seeds(key):
+    from ibcore.schema import seeds_list
+
+    mod = module(key)
+    prereg = mod.PREREGISTERED
+    assert prereg, f"chapter {key} has no pre-registered verdicts"
+    ch = mod.CHAPTER
+    for scale in SCALES:
+        final = set(seeds_list(ch.preset(scale)["seeds"]))
+        for name, pre in prereg.items():
+            assert pre.claim == name and pre.calibration_seeds, name
+            assert pre.reasoning and pre.metric
+            clash = final & set(pre.calibration_seeds)
+            assert not clash, (
+                f"{name}: calibration seed(s) {sorted(clash)} are final seeds at {scale}"
+            )
+
+
+def test_the_calibration_check_catches_a_clash():
+    from ibcore.schema import seeds_list
+    from ibcore.verdicts import Preregistration
+
+    pre = Preregistration("c", "m", 0.0, ">=", (1,), "r")
+    assert set(seeds_list(3)) & set(pre.calibration_seeds) == {1}

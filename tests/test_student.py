@@ -1,4 +1,4 @@
-"""Exercises and student copies (issue 8, "the book as a course module"; ibcore.book.student).
+"""Exercises and student copies (the book as a course module; ibcore.book.student).
 
 The solutions are checked by running only the exercise cells of each chapter (stubs, solutions,
 checks) in one namespace, in this process: the checks are self-contained by design, so no

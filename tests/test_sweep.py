@@ -1,4 +1,4 @@
-"""Sweeps of issue 7: grid parsing and validation, a real Dask LocalCluster, failures, reruns."""
+"""Sweeps: grid parsing and validation, a real Dask LocalCluster, failures, reruns."""
 
 from __future__ import annotations
 

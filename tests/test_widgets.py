@@ -1,4 +1,4 @@
-"""Interactive controls of the live notebooks (issue 8; ibcore.book.widgets)."""
+"""Interactive controls of the live notebooks (the book as a course module; ibcore.book.widgets)."""
 
 from __future__ import annotations
 

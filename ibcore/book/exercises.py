@@ -1,4 +1,4 @@
-"""Checkers for the chapters' coding exercises (issue 8, "the book as a course module").
+"""Checkers for the chapters' coding exercises (the book as a course module).
 
 Every coding exercise in ``notebooks/NN_*.md`` has the same anatomy (see :mod:`ibcore.book.student`):
 a stub cell (tag ``exercise``) whose function raises ``NotImplementedError``, the solution beside
@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from ibcore.measures.batch_entropy import LBELoss, batch_entropy
-from ibcore.measures.zxzy import detect_phases
 
+from ibcore.measures.batch_entropy import LBELoss, batch_entropy
 from ibcore.measures.information import ebab_edges, mi_akde, mi_fixed_binning
 from ibcore.measures.singularities import elimination_fraction, overlap_fraction
+from ibcore.measures.zxzy import detect_phases
 
 
 def _close(got: Any, want: float, what: str, case: str, rtol: float, atol: float) -> None:

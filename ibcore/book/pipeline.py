@@ -24,7 +24,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ibcore.atomic import atomic_write_text
 from ibcore.paths import REPO_ROOT
 from ibcore.schema import ParameterError
 
@@ -172,7 +171,7 @@ def build_book(
     generated from ``results`` (default ``IBCORE_RESULTS``). Jupyter Book runs with warnings as
     errors. Returns the folder of ``index.html``.
     """
-    from ibcore.verdicts import render_page
+    from ibcore.book.verdicts_page import write_page
 
     chapters = book / "chapters"
     clean_chapters(book)  # a renamed or removed chapter never stays in the book
@@ -184,7 +183,7 @@ def build_book(
     res = Path(
         env.get("IBCORE_RESULTS") or os.environ.get("IBCORE_RESULTS") or REPO_ROOT / "results"
     )
-    atomic_write_text(book / "verdicts.md", render_page(res))
+    write_page(res, book / "verdicts.md")
     return jupyter_book(book, out)
 
 

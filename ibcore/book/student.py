@@ -1,4 +1,4 @@
-"""Student copies of the chapters, without solutions: ``make student`` (issue 8, course module).
+"""Student copies of the chapters, without solutions: ``make student`` (course module).
 
 **The exercise anatomy** (every chapter, ``notebooks/NN_*.md``; a new chapter that follows it is
 picked up without any change here):

@@ -1,6 +1,6 @@
 """Parameter sweeps of a chapter: a grid of papermill executions on local processes or Dask.
 
-Issue 7 ("Scale"), any chapter. ``make sweep NB=00 GRID="activation=tanh,relu seeds=0-9"`` (or
+Any chapter. ``make sweep NB=00 GRID="activation=tanh,relu seeds=0-9"`` (or
 ``python -m ibcore.book.sweep 00 activation=tanh,relu seeds=0-9``) expands the grid into one
 execution of the chapter per point and runs them through an executor: local processes by default
 (:class:`concurrent.futures.ProcessPoolExecutor`), a Dask cluster when a scheduler address is
@@ -97,7 +97,7 @@ class SweepResult:
 def parse_grid(items: str | Sequence[str]) -> dict[str, list[str]]:
     """``"a=1,2 b=3-5"`` (or its whitespace-separated items) → ``{"a": ["1","2"], "b": [...]}``.
 
-    Issue 7. Values stay text here (ranges expanded): :func:`build_points` converts and checks
+    Values stay text here (ranges expanded): :func:`build_points` converts and checks
     them against a chapter's schema. Raises :class:`ParameterError` on malformed items.
     """
     tokens = items.split() if isinstance(items, str) else [t for i in items for t in i.split()]
@@ -603,7 +603,7 @@ def _figure(result: SweepResult, claims: list[str], path: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ibcore.book.sweep NB key=v1,v2 ... [-p NAME VALUE] [--scheduler ADDR] [--jobs N]``.
 
-    Issue 7 (``make sweep``). Exit status 0 when every point succeeded, 1 when some failed, 2 on
+    ``make sweep``. Exit status 0 when every point succeeded, 1 when some failed, 2 on
     a bad grid.
     """
     from ibcore.book.pipeline import _coerce

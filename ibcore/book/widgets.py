@@ -1,4 +1,4 @@
-"""Interactive controls for the live notebooks (issue 8, "the book as a course module").
+"""Interactive controls for the live notebooks (the book as a course module).
 
 Chapters 0, 1, 3 and 4 end their figure sections with one small cell that lets a reader step
 through a result interactively: epochs of the information plane (chapter 0), architectures and

@@ -6,17 +6,18 @@ measures are those of :mod:`ibcore.measures.singularities`. The two runners are 
 keyword parameters, so :func:`ibcore.cache.run_cached` can key on them:
 
 * :func:`skip_run` trains one architecture and seed and computes the unit-level singularity
-  measures of every hidden layer at recorded epochs (spec claim 1 §6.1–§6.3);
+  measures of every hidden layer at recorded epochs (our definitions, after Orhan & Pitkow 2018
+  §2);
 * :func:`hessian_run` trains a small net and takes the full float64 Hessian spectrum of its
-  training loss at recorded epochs (spec claim 1 §2 and §6.4).
+  training loss at recorded epochs (Orhan & Pitkow 2018 §2; the thresholds are ours).
 
-The architectures (:data:`ARCHITECTURES`) share one base initialisation (He normal, biases 0).
-Skip nets start with their branch weights scaled by ``depth^-1/2`` (``init='he_scaled'``, spec
-claim 1 §6b): without that, a post-activation ReLU residual net adds positive mass at every block
-and its activations explode. ``plain_scaled`` is the control of the same section: a plain net with
-the same scaled initialisation, to tell whether the initialisation alone explains what the skips
-do. ``residual_bs`` scales the branch *output* instead (``branch_scale = depth^-1/2`` in every
-forward pass), the other reading of §6b.
+The architectures (:data:`ARCHITECTURES`) share one base initialisation (He normal, biases 0). Skip
+nets start with their branch weights scaled by ``depth^-1/2`` (``init='he_scaled'``, our choice
+after calibration runs): without that, a post-activation ReLU residual net adds positive mass at
+every block and its activations explode. ``plain_scaled`` is its control: a plain net with the same
+scaled initialisation, to tell whether the initialisation alone explains what the skips do.
+``residual_bs`` scales the branch *output* instead (``branch_scale = depth^-1/2`` in every forward
+pass), the other reading of that scaling.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from ibcore.measures.singularities import (
 from ibcore.models import MLP, build_mlp
 from ibcore.schema import Chapter, Param, check_choice, common_params
 from ibcore.train import ActivationRecorder, History, train
+from ibcore.verdicts import Preregistration
 
 __all__ = [
     "ARCHITECTURES",
@@ -78,7 +80,7 @@ def architecture(name: str, depth: int) -> dict[str, Any]:
     """``build_mlp`` keyword arguments of architecture ``name`` at ``depth`` hidden layers.
 
     Returns ``{"shortcut": ..., "init": ..., "branch_scale": depth**-0.5 or None}``. Chapter 1;
-    Orhan & Pitkow 2018 §4 (plain, residual, hyper-residual); spec claim 1 §6b (scaling, control).
+    Orhan & Pitkow 2018 §4 (plain, residual, hyper-residual); the scaling and its control are ours.
     """
     check_choice("arch", name, tuple(ARCHITECTURES))
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
@@ -156,7 +158,8 @@ def skip_run(
     ``h1`` … ``h{depth}``); ``meta`` adds ``shortcut``, ``branch_scale`` and the thresholds.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018 §4 (deep plain, residual
-    and hyper-residual nets; CIFAR-10/100 at ``paper`` scale); spec claim 1 §6 and §8.
+    and hyper-residual nets; CIFAR-10/100 at ``paper`` scale); the measures and the ``cpu``
+    defaults are ours.
     """
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2:
         raise ValueError(f"parameter 'depth' must be an integer >= 2, got {depth!r}")
@@ -211,7 +214,7 @@ def hessian_run(
     ``S × P`` (ascending per row) and ``epochs = sorted(hessian_epochs)``.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018 §2.1 and §4 (degenerate
-    Hessian of plain nets); spec claim 1 §2 and §6.4.
+    Hessian of plain nets); the method is ours.
     """
     epochs = sorted({int(e) for e in hessian_epochs})
     if not epochs or epochs[0] < 0:
@@ -240,6 +243,44 @@ def hessian_run(
         raise FloatingPointError("the Hessian spectrum has NaN or inf entries")
     return h
 
+
+CALIBRATION_SEEDS = (100, 101)
+
+PREREGISTERED = {
+    "ch1-elimination": Preregistration(
+        "ch1-elimination",
+        "elim_frac(plain) - max elim_frac(skip nets), end",
+        0.02,
+        ">=",
+        CALIBRATION_SEEDS,
+        "calibration: 0.069 and 0.208 (every skip net 0.000); our threshold",
+    ),
+    "ch1-rank": Preregistration(
+        "ch1-rank",
+        "min norm_rank(skip nets) - norm_rank(plain), end",
+        0.03,
+        ">=",
+        CALIBRATION_SEEDS,
+        "about one lost direction per 32-unit layer; calibration: 0.083 and 0.231",
+    ),
+    "ch1-speed": Preregistration(
+        "ch1-speed",
+        "epochs to 90% train acc: best plain / residual",
+        1.25,
+        ">=",
+        CALIBRATION_SEEDS,
+        "a quarter faster; calibration speed-ups 2.57 and 1.80",
+    ),
+    "ch1-hessian": Preregistration(
+        "ch1-hessian",
+        "frac_degenerate(plain) - frac_degenerate(residual), eps 1e-4",
+        0.1,
+        ">=",
+        CALIBRATION_SEEDS,
+        "calibration differences 0.30 and 0.20",
+    ),
+}
+"""What chapter 1's verdicts are judged against, fixed on :data:`CALIBRATION_SEEDS`."""
 
 # ---------------------------------------------------------------------------------------------
 # Parameters: the schema, the values shared by all scales, the smoke / cpu / paper presets

@@ -32,6 +32,7 @@ from ibcore.measures.information import compression, information_plane
 from ibcore.models import ACTIVATIONS, SATURATING
 from ibcore.runs import szt_ensemble_run
 from ibcore.schema import Chapter, Param, common_params
+from ibcore.verdicts import Preregistration
 
 CH2_ESTIMATORS = ("fixed", "saxe_max", "kde", "ebab", "akde")
 """Estimators chapter 2 can run: IDNNs fixed grid, Saxe's [0, running max] bins, KDE at fixed
@@ -110,10 +111,11 @@ def estimator_options(
 ) -> dict[str, Any]:
     """Keyword options of :func:`ibcore.measures.information.information_plane` for one chapter-2 panel.
 
-    Chapter 2 (spec claim 2 §1–§2): binning estimators use ``n_bins``; EBAB takes the authors'
-    activation-dependent lowest edge; the kernel estimators run on a fixed random subsample of
-    ``kde_samples`` inputs (None = all 4096), KDE with noise variance ``kde_noise``, aKDE with
-    σ² = ``akde_alpha`` · max|T|.
+    Chapter 2 (binning after Shwartz-Ziv & Tishby 2017 and Saxe et al. 2018, KDE after Kolchinsky &
+    Tracey 2017, EBAB and aKDE after Chelombiev et al. 2019 §3): binning estimators use ``n_bins``;
+    EBAB takes the authors' activation-dependent lowest edge; the kernel estimators run on a fixed
+    random subsample of ``kde_samples`` inputs (None = all 4096), KDE with noise variance
+    ``kde_noise``, aKDE with σ² = ``akde_alpha`` · max|T|.
     """
     _check_estimator(estimator)
     if estimator in ("fixed", "saxe_max"):
@@ -144,11 +146,11 @@ def adaptive_group(
 ) -> list[MemberResult]:
     """Train one group of nets as a batched ensemble and estimate all their information planes.
 
-    Chapter 2 (Chelombiev et al. 2019 §3–§4; spec claim 2 §4, §7). ``runs`` lists
-    (activation, l2, seed) triples (see :func:`members`); every net is the spec's
-    12-10-7-5-4-3-2 net (Adam, batch 256, IDNNs init, L2 on hidden weights), recorded on all
-    4096 inputs at ``log_snapshots(epochs, snapshots)`` plus the last epoch. A pure function of
-    its parameters, so :func:`ibcore.cache.run_cached` can store its (small) result.
+    Chapter 2 (Chelombiev et al. 2019 §3–§4). ``runs`` lists (activation, l2, seed) triples (see
+    :func:`members`); every net is the paper's 12-10-7-5-4-3-2 net (Adam, batch 256, IDNNs init, L2
+    on hidden weights), recorded on all 4096 inputs at ``log_snapshots(epochs, snapshots)`` plus the
+    last epoch. A pure function of its parameters, so :func:`ibcore.cache.run_cached` can store its
+    (small) result.
     """
     runs = [(str(a), float(lam), int(s)) for a, lam, s in runs]
     if not runs:
@@ -169,7 +171,7 @@ def adaptive_group(
                 kde_samples=kde_samples,
             )  # fmt: skip
             if est in ("kde", "akde") and device != "cpu":
-                opts["device"] = device  # the N × N kernels run on the GPU (issue 7)
+                opts["device"] = device  # the N × N kernels run on the GPU
             planes[est] = information_plane(h, estimator=est, **opts)
         out.append(
             MemberResult(
@@ -221,8 +223,7 @@ def adaptive_runs(
 
     ``workers`` > 1 trains up to that many groups at once in worker processes
     (:func:`ibcore.parallel.imap_unordered`), which fill the cache; the groups are then read back
-    in order. On two idle cores two one-thread processes nearly halve the time; on a machine
-    whose cores are busy they do not help. Needs the default ``cached``.
+    in order. Extra workers help only on idle cores. Needs the default ``cached``.
     """
     import os
 
@@ -271,7 +272,8 @@ def compression_table(
 ) -> dict[tuple[str, float], np.ndarray]:
     """Compression C = max_e I(X;T) − I(X;T)(final) in bits, per (activation, L2), one per seed.
 
-    Chapter 2 (spec claim 2 §5: C_l for every layer, estimator and initialisation).
+    Chapter 2 (C_l for every layer, estimator and initialisation; the definition of C is ours,
+    the paper's was not recovered).
     """
     table: dict[tuple[str, float], list[float]] = {}
     for r in results:
@@ -298,8 +300,8 @@ def l2_effect(
 ) -> np.ndarray:
     """Per seed: Σ over ``layers`` of final I(X;T) without L2 minus with L2, in bits.
 
-    Chapter 2, check (b) of spec claim 2 §7 (Chelombiev et al. 2019 §4: L2 increases
-    compression). Seeds present in both conditions are paired (same split and initial weights).
+    Chapter 2, our check (b) (Chelombiev et al. 2019 §4: L2 increases compression). Seeds present
+    in both conditions are paired (same split and initial weights).
     """
     base = {r.seed: r for r in select(results, activation=activation, l2=0.0)}
     reg = {r.seed: r for r in select(results, activation=activation, l2=l2)}
@@ -348,7 +350,7 @@ def mean_l2_effect(
 ) -> np.ndarray:
     """Per seed: :func:`l2_effect` averaged over ``activations`` (default: all in ``results``).
 
-    Chapter 2, verdict (b) (spec claim 2 §7 check (b), over every activation).
+    Chapter 2, verdict (b) (our check (b), over every activation).
     """
     acts = list(activations) if activations is not None else sorted({r.activation for r in results})
     return np.mean([l2_effect(results, a, l2, **kwargs) for a in acts], axis=0)
@@ -374,8 +376,8 @@ def layer_correlations(
     """Per layer: Pearson r and Spearman ρ (with p-values) of compression vs final test accuracy.
 
     Chapter 2 (Chelombiev et al. 2019 §4, "only compression of the last layer is positively
-    correlated with generalisation"; spec claim 2 §5.4), across all nets in ``results``. Fewer
-    than 3 nets, or a constant variable, give NaN.
+    correlated with generalisation"; the statistics are ours, the paper's was not recovered), across
+    all nets in ``results``. Fewer than 3 nets, or a constant variable, give NaN.
     """
     if not results:
         raise ValueError("layer_correlations needs at least one result")
@@ -392,8 +394,8 @@ def seedwise_spearman(
 ) -> np.ndarray:
     """Per seed: Spearman ρ of ``layer`` compression vs test accuracy across that seed's nets.
 
-    Chapter 2 (the spread over seeds of the correlation of claim 2 §5.4; each seed's nets are its
-    activations × L2 settings). Seeds with fewer than 3 nets give NaN.
+    Chapter 2 (the spread over seeds of the correlation of :func:`layer_correlations`; each seed's
+    nets are its activations × L2 settings). Seeds with fewer than 3 nets give NaN.
     """
     seeds = sorted({r.seed for r in results})
     out = []
@@ -404,6 +406,37 @@ def seedwise_spearman(
         out.append(_spearman_pearson(c, acc)["spearman_rho"])
     return np.asarray(out, dtype=float)
 
+
+CALIBRATION_SEEDS = (100, 101)
+
+PREREGISTERED = {
+    "ch2-nonsaturating-compression": Preregistration(
+        "ch2-nonsaturating-compression",
+        "last hidden EBAB compression, mean over non-saturating activations [bits]",
+        0.25,
+        ">=",
+        CALIBRATION_SEEDS,
+        "twice the largest EBAB jitter of the non-compressing layer h3 (0.00-0.14 bits); "
+        "calibration 0.30 and 0.69 bits",
+    ),
+    "ch2-l2-increases-compression": Preregistration(
+        "ch2-l2-increases-compression",
+        "Σ_{h3,h4,h5} final EBAB I(X;T), no L2 − L2, mean over activations [bits]",
+        3.0,
+        ">=",
+        CALIBRATION_SEEDS,
+        "calibration 15.6 and 10.7 bits",
+    ),
+    "ch2-last-layer-generalisation": Preregistration(
+        "ch2-last-layer-generalisation",
+        "Spearman ρ(output EBAB compression, test accuracy) within a seed",
+        0.3,
+        ">=",
+        CALIBRATION_SEEDS,
+        "a moderate positive correlation, chosen before any run; calibration 0.24 and 0.20",
+    ),
+}
+"""What chapter 2's verdicts are judged against, fixed on :data:`CALIBRATION_SEEDS`."""
 
 # ---------------------------------------------------------------------------------------------
 # Parameters: the schema, the values shared by all scales, the smoke / cpu / paper presets

@@ -21,6 +21,7 @@ from ibcore.measures.batch_entropy import MiddleLayersLBELoss, batch_entropy_per
 from ibcore.models import build_mlp
 from ibcore.schema import Chapter, Param, common_params
 from ibcore.train import History, train
+from ibcore.verdicts import Preregistration
 
 
 @contextlib.contextmanager
@@ -29,11 +30,11 @@ def flush_denormals() -> Iterator[None]:
 
     Chapter 3. Training the deep vanilla nets of the chapter on the CPU produced float32
     denormals (values below ``1.2e-38``; where exactly they arise we did not pin down), and CPU
-    arithmetic on them is very slow: we measured a 12-layer plain net at 0.43 s per step instead
-    of 0.007 s. Treating them as 0 does not change any result we report (the chapter's runs
-    print identical numbers with and without it). The flag is set on the calling thread only (it
-    is inherited by threads started later, not by running ones), has no getter, and is set back
-    to torch's default (off) on exit. CUDA is not affected.
+    arithmetic on them is very slow (the measurement is in ``bench/README.md``). Treating them as
+    0 does not change any result we report (the chapter's runs print identical numbers with and
+    without it). The flag is set on the calling thread only (it is inherited by threads started
+    later, not by running ones), has no getter, and is set back to torch's default (off) on exit.
+    CUDA is not affected.
     """
     torch.set_flush_denormal(True)
     try:
@@ -252,6 +253,44 @@ def lbe_step_cost(
         "ratio_max": max(ratios),
     }
 
+
+CALIBRATION_SEEDS = (10, 11)
+
+PREREGISTERED = {
+    "ch3-plain-untrainable": Preregistration(
+        "ch3-plain-untrainable",
+        "plain train accuracy (mean of last 5 evals)",
+        0.20,
+        "<=",
+        CALIBRATION_SEEDS,
+        "chance is 0.10; calibration 0.102 and 0.101",
+    ),
+    "ch3-plain-zero-entropy": Preregistration(
+        "ch3-plain-zero-entropy",
+        "plain final H of the last layer [nats]",
+        1e-3,
+        "<=",
+        CALIBRATION_SEEDS,
+        "calibration 0 and 0",
+    ),
+    "ch3-lbe-entropy": Preregistration(
+        "ch3-lbe-entropy",
+        "LBE min final H over the regularised layers [nats]",
+        0.1,
+        ">=",
+        CALIBRATION_SEEDS,
+        "calibration 0.348 and 0.375, all 48 regularised layers positive",
+    ),
+    "ch3-lbe-trains": Preregistration(
+        "ch3-lbe-trains",
+        "LBE - plain train accuracy (mean of last 5 evals)",
+        0.4,
+        ">=",
+        CALIBRATION_SEEDS,
+        "calibration gaps 0.616 and 0.599",
+    ),
+}
+"""What chapter 3's verdicts are judged against, fixed on :data:`CALIBRATION_SEEDS`."""
 
 # ---------------------------------------------------------------------------------------------
 # Parameters: the schema, the values shared by all scales, the smoke / cpu / paper presets

@@ -16,9 +16,9 @@ from ibcore.data import DATASETS, load_dataset
 from ibcore.env import runner
 from ibcore.measures.zxzy import COLUMNS, detect_phases, zx_information, zxzy_measure
 from ibcore.models import SHORTCUTS, build_cnn, build_mlp, build_token_net
-from ibcore.schema import Chapter, Param, check_choice, common_params
+from ibcore.schema import Chapter, Param, ParameterError, check_choice, common_params
 from ibcore.train import History, train
-from ibcore.verdicts import Verdict, make_verdict
+from ibcore.verdicts import Preregistration, Verdict, make_verdict
 
 ARCHS = ("mlp", "cnn", "vit", "mixer")
 
@@ -131,6 +131,50 @@ def phase_table(
     }
 
 
+CALIBRATION_SEEDS = (0,)
+"""The calibration runs of the phase threshold and the learning rates used seed 0 (and only it),
+so the final runs of every architecture use seeds from 1 on."""
+
+ARCH_PREFIXES = {"MLP": "ch4", "CNN": "ch4-cnn", "vit": "ch4-vit", "mixer": "ch4-mixer"}
+
+
+def _phase_prereg() -> dict[str, Preregistration]:
+    thr = 0.05  # the preset's min_change: a 5 % relative change of the probe's MSE
+    why = "5 % of the MSE (0.05 nats of -ln ZX); calibration (seed 0, deepest block) in the chapter"
+    out = {}
+    for arch, prefix in ARCH_PREFIXES.items():
+        out[f"{prefix}-is-no-fitting"] = Preregistration(
+            f"{prefix}-is-no-fitting", f"{arch} IS deepest-block fitting rise [nats of -ln ZX]",
+            thr, "<=", CALIBRATION_SEEDS, why,
+        )  # fmt: skip
+        out[f"{prefix}-is-compresses"] = Preregistration(
+            f"{prefix}-is-compresses", f"{arch} IS deepest-block compression fall [nats of -ln ZX]",
+            thr, ">=", CALIBRATION_SEEDS, why,
+        )  # fmt: skip
+        for kind in ("projection", "fixed", "none"):
+            out[f"{prefix}-nis-fits-{kind}"] = Preregistration(
+                f"{prefix}-nis-fits-{kind}", f"{arch} {kind} deepest-block fitting rise "
+                "[nats of -ln ZX]", thr, ">=", CALIBRATION_SEEDS, why,
+            )  # fmt: skip
+        out[f"{prefix}-is-generalises"] = Preregistration(
+            f"{prefix}-is-generalises", f"{arch} IS test acc - NIS test acc (worst NIS kind)",
+            -0.01, ">=", CALIBRATION_SEEDS, "at least as good as NIS, one point of slack",
+        )  # fmt: skip
+    out["ch4-zy-init-gap"] = Preregistration(
+        "ch4-zy-init-gap",
+        "MLP ZY(0) projection / ZY(0) identity, deepest block",
+        2.0,
+        ">=",
+        CALIBRATION_SEEDS,
+        "the IS block starts with at least twice the label information",
+    )
+    return out
+
+
+PREREGISTERED = _phase_prereg()
+"""What chapter 4's verdicts are judged against (every architecture's claims), fixed on seed 0."""
+
+
 def family_verdicts(
     fam: Mapping[str, Sequence[History]],
     prefix: str,
@@ -162,7 +206,7 @@ def family_verdicts(
                 values=stats["identity"]["fitting_rise"],
                 metric=f"{arch} IS {deep} fitting rise [nats of -ln ZX]",
                 threshold=thr,
-                direction="<=",
+                prereg=PREREGISTERED[f"{prefix}-is-no-fitting"],
                 statement=f"{arch} IS: no initial fitting phase (deepest block)",
                 **common,
             ),
@@ -171,7 +215,7 @@ def family_verdicts(
                 values=stats["identity"]["compression_fall"],
                 metric=f"{arch} IS {deep} compression fall [nats of -ln ZX]",
                 threshold=thr,
-                direction=">=",
+                prereg=PREREGISTERED[f"{prefix}-is-compresses"],
                 statement=f"{arch} IS compresses: Z-X information falls",
                 **common,
             ),
@@ -183,7 +227,7 @@ def family_verdicts(
                 values=stats[kind]["fitting_rise"],
                 metric=f"{arch} {kind} {deep} fitting rise [nats of -ln ZX]",
                 threshold=thr,
-                direction=">=",
+                prereg=PREREGISTERED[f"{prefix}-nis-fits-{kind}"],
                 statement=f"{arch} NIS ({kind} shortcut) has a fitting phase",
                 **common,
             )
@@ -195,8 +239,7 @@ def family_verdicts(
             make_verdict(
                 claim=f"{prefix}-is-generalises",
                 values=gap,
-                threshold=-0.01,
-                direction=">=",
+                prereg=PREREGISTERED[f"{prefix}-is-generalises"],
                 metric=f"{arch} IS test acc - NIS test acc (worst NIS kind)",
                 statement=f"{arch} IS generalises at least as well as NIS",
                 **common,
@@ -223,11 +266,21 @@ PARAMS: dict[str, Param] = {
     "extra_shortcuts": Param(
         str, "shortcut kinds of the CNN, ViT and Mixer", choices=SHORTCUTS[:4], many=True
     ),
-    "cnn_seeds": Param(int, "seeds of the residual CNN (0 = skip it)", low=0, high=1000),
+    "cnn_seeds": Param(
+        int,
+        "how many of `seeds` the residual CNN runs (the first ones; 0 = skip it)",
+        low=0,
+        high=1000,
+    ),
     "cnn_depth": Param(int, "CNN conv blocks (block 1 = stem)", low=2, high=64),
     "cnn_width": Param(int, "CNN channels", low=1, high=1024),
     "cnn_lr": Param(float, "CNN/ViT/Mixer Adam learning rate", low=1e-7, high=1.0),
-    "tf_seeds": Param(int, "seeds of the ViT and MLP-Mixer (0 = skip)", low=0, high=1000),
+    "tf_seeds": Param(
+        int,
+        "how many of `seeds` the ViT and MLP-Mixer run (the first ones; 0 = skip)",
+        low=0,
+        high=1000,
+    ),
     "tf_depth": Param(int, "ViT/Mixer blocks (block 1 = patch embedding)", low=2, high=64),
     "tf_width": Param(int, "ViT/Mixer token dimension", low=4, high=1024),
     **common_params(),
@@ -258,7 +311,7 @@ CHAPTER = Chapter(
             snapshots=4,
             probe_steps=40,
             probe_hidden=32,
-            seeds=1,
+            seeds=[1],
             cnn_seeds=1,
             cnn_depth=2,
             tf_seeds=1,
@@ -270,7 +323,7 @@ CHAPTER = Chapter(
             snapshots=10,
             probe_steps=300,
             probe_hidden=64,
-            seeds=3,
+            seeds=[1, 2, 3],
             cnn_seeds=3,
             tf_seeds=0,
         ),
@@ -282,7 +335,7 @@ CHAPTER = Chapter(
             snapshots=16,
             probe_steps=2000,
             probe_hidden=256,
-            seeds=3,
+            seeds=[1, 2, 3],
             cnn_seeds=3,
             cnn_depth=8,
             cnn_width=32,
@@ -292,3 +345,13 @@ CHAPTER = Chapter(
         ),
     },
 )
+
+
+def arm_seeds(seeds: Sequence[int], n: int, name: str) -> list[int]:
+    """The first ``n`` of the chapter's seed list: the seeds an extra architecture runs."""
+    if n > len(seeds):
+        raise ParameterError(
+            f"parameter {name!r} = {n} exceeds the {len(seeds)} seeds of 'seeds' {list(seeds)}; "
+            "every architecture runs the chapter's own seeds"
+        )
+    return list(seeds)[:n]

@@ -4,9 +4,8 @@ Serves Chapter 3 (``notebooks/03_batch_entropy``), which reproduces Peer, Keulen
 and Rodríguez-Sánchez, *Improving the Trainability of Deep Neural Networks through Layerwise
 Batch-Entropy Regularization*, TMLR 2022 (arXiv 2208.01134): §3 defines batch entropy, §4 the LBE
 loss. The code follows the authors' ``experiment_fnn/batch_entropy.py`` (repository
-``peerdavid/layerwise-batch-entropy`` at ``be2337b``) term for term; see
-``/work/shared/specs/claim3_batch_entropy.md`` §1–2. The section numbers cited here (§3 batch
-entropy, §4 LBE loss) have not been checked against the paper PDF.
+``peerdavid/layerwise-batch-entropy`` at ``be2337b``) term for term. The section numbers cited
+here (§3 batch entropy, §4 LBE loss) have not been checked against the paper PDF.
 
 All entropies are in **nats**. Every public function expects activation tensors with the batch
 on dim 0. Only two things differ from the authors' code, and neither changes a value:
@@ -17,14 +16,14 @@ on dim 0. Only two things differ from the authors' code, and neither changes a v
 * ``lbe_alpha_min`` is a registered buffer rather than a tensor hard-coded to ``"cuda"``, so
   :class:`LBELoss` runs on CPU and follows ``.to(device)``.
 
-There are two further additions. Inputs that are not finite and batches that are too small raise
-:class:`ValueError` with a message saying what is wrong. Half-precision (float16/bfloat16)
+There are two further additions. Bad input (not finite, a batch that is too small, layers of
+different batch sizes) raises :class:`ValueError` with one line saying what is wrong and naming
+the layer; it is checked once, at the public functions. Half-precision (float16/bfloat16)
 activations are upcast to float32 before the variance is taken, which the authors' code did not
 do. Only for such inputs can the value differ (it is more accurate).
 
 Layers of one shape (a deep net of equal widths) are handled in one vectorised pass over the
-stacked ``(L, B, U)`` activations, so an LBE training step costs about 1.2x a plain one on the
-CPU instead of the authors' 1.5x (``bench/bench_lbe.py``).
+stacked ``(L, B, U)`` activations.
 
 :class:`MiddleLayersLBELoss` applies LBE to the authors' ``D-2`` middle layers; the chapter's
 runner is :func:`ibcore.claims.ch3_batch_entropy.lbe_run`.
@@ -129,8 +128,7 @@ def _entropies_stacked(hidden: Sequence[torch.Tensor]) -> torch.Tensor:
 
     The layers are stacked to ``(L, B, U)`` and the unbiased variance over the batch is taken
     in two passes (mean, then squared deviations): a handful of tensor operations for the whole
-    net instead of a handful per layer, which is what keeps an LBE training step within 1.3x a
-    plain one (Chapter 3 speed target). Equal to the per-layer loop up to float rounding; a unit
+    net instead of a handful per layer. Equal to the per-layer loop up to float rounding; a unit
     that is constant over the batch still gives exactly 0, since ``1 + pi*e*var`` rounds to 1.
     """
     a = torch.stack([h.flatten(1) for h in hidden])  # (L, B, U)
@@ -144,11 +142,18 @@ def _entropies_stacked(hidden: Sequence[torch.Tensor]) -> torch.Tensor:
 def _stack_entropies(hidden: Sequence[torch.Tensor]) -> torch.Tensor:
     """Differentiable ``(L,)`` batch entropies with one finiteness check (one device sync).
 
-    Layers of one shape, dtype and device (a deep net of equal widths) go through
-    :func:`_entropies_stacked` in one pass; anything else is computed layer by layer.
+    The input check of :func:`batch_entropy_per_layer` and :class:`LBELoss`: every layer passes
+    :func:`_check_activation` and has the batch size of ``hidden[0]``. Layers of one shape, dtype
+    and device (a deep net of equal widths) go through :func:`_entropies_stacked` in one pass;
+    anything else is computed layer by layer.
     """
     for i, a in enumerate(hidden):
         _check_activation(a, f"hidden[{i}]")
+        if a.shape[0] != hidden[0].shape[0]:
+            raise ValueError(
+                f"hidden[{i}] has batch size {a.shape[0]} but hidden[0] has "
+                f"{hidden[0].shape[0]}: every layer must come from the same batch"
+            )
     first = hidden[0]
     if len(hidden) > 1 and all(
         a.shape == first.shape and a.dtype == first.dtype and a.device == first.device
@@ -182,8 +187,9 @@ def batch_entropy_per_layer(hidden: Sequence[torch.Tensor]) -> torch.Tensor:
         Tensor of shape ``(L,)`` with the per-layer batch entropies (nats).
 
     Raises:
-        ValueError: if ``hidden`` is empty, or if any layer fails the checks of
-            :func:`batch_entropy`. The message names the offending layer as ``hidden[i]``.
+        ValueError: if ``hidden`` is empty, if any layer fails the checks of
+            :func:`batch_entropy`, or if a layer's batch size differs from that of ``hidden[0]``.
+            The message names the offending layer as ``hidden[i]``.
     """
     if len(hidden) == 0:
         raise ValueError("batch_entropy_per_layer needs at least one layer, got an empty sequence")
@@ -191,10 +197,27 @@ def batch_entropy_per_layer(hidden: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 def _check_hyper(name: str, value: float) -> float:
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value
+    try:
+        if isinstance(value, bool | str | bytes):
+            raise TypeError
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a finite number >= 0, got {type(value).__name__} {value!r}"
+        ) from None
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+    return v
+
+
+def _is_count(value: object, low: int) -> bool:
+    """Whether ``value`` is a whole number >= ``low`` (an int, or a float such as 3.0)."""
+    if isinstance(value, bool | str | bytes):
+        return False
+    try:
+        return int(value) == value and value >= low  # type: ignore[call-overload, operator]
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 class LBELoss(nn.Module):
@@ -232,7 +255,7 @@ class LBELoss(nn.Module):
     ``lbe_alpha_min`` as the target.
 
     Chapter 3 (``notebooks/03_batch_entropy``); Peer et al. 2022, §4 (LBE loss); authors' code
-    ``experiment_fnn/batch_entropy.py::LBELoss``. Spec defaults for the CPU notebook are
+    ``experiment_fnn/batch_entropy.py::LBELoss``. The defaults (used by the CPU notebook) are
     ``lbe_alpha=0.5, lbe_alpha_min=0.5, lbe_beta=1.0``. The paper's 500-layer values are
     ``2.0 / 0.2 / 0.1``.
 
@@ -258,7 +281,7 @@ class LBELoss(nn.Module):
         lbe_beta: float = 1.0,
     ) -> None:
         super().__init__()
-        if isinstance(num_layers, bool) or int(num_layers) != num_layers or num_layers < 1:
+        if not _is_count(num_layers, 1):
             raise ValueError(f"num_layers must be an integer >= 1, got {num_layers!r}")
         self.num_layers = int(num_layers)
         self.lbe_alpha = _check_hyper("lbe_alpha", lbe_alpha)
@@ -292,7 +315,7 @@ class LBELoss(nn.Module):
                 accepts).
             target: ``(B,)`` integer class labels (or class probabilities of the same shape as
                 ``logits``).
-            hidden: the L regularised activations, each ``(B, ...)``, with
+            hidden: the L regularised activations, each ``(B, ...)`` with the same ``B``, with
                 ``1 <= L <= num_layers`` (``L = 0`` is allowed only when ``lbe_beta == 0``).
 
         Returns:
@@ -307,7 +330,8 @@ class LBELoss(nn.Module):
 
         Raises:
             ValueError: if ``len(hidden) > num_layers``, if ``hidden`` is empty while
-                ``lbe_beta > 0``, or if an activation fails the :func:`batch_entropy` checks.
+                ``lbe_beta > 0``, or if an activation fails the checks of
+                :func:`batch_entropy_per_layer` (those of :func:`batch_entropy`, one batch size).
         """
         n = len(hidden)
         if n > self.num_layers:
@@ -372,7 +396,7 @@ class MiddleLayersLBELoss(nn.Module):
     :func:`ibcore.train.train` as ``criterion=``. Its only parameters are the learnable targets
     ``self.lbe.lbe_alpha_p``, which :func:`~ibcore.train.train` optimises with the model.
 
-    Peer et al. 2022, §4 and §5 (deep vanilla FNN); spec ``claim3_batch_entropy.md`` §2.3.
+    Peer et al. 2022, §4 and §5 (deep vanilla FNN).
 
     Args:
         depth: number of hidden (Linear+ReLU) layers, ``>= 3``.
@@ -384,7 +408,7 @@ class MiddleLayersLBELoss(nn.Module):
         self, depth: int, lbe_alpha: float = 0.5, lbe_alpha_min: float = 0.5, lbe_beta: float = 1.0
     ) -> None:
         super().__init__()
-        if isinstance(depth, bool) or int(depth) != depth or depth < 3:
+        if not _is_count(depth, 3):
             raise ValueError(f"parameter 'depth' must be an integer >= 3, got {depth!r}")
         self.depth = int(depth)
         self.lbe = LBELoss(self.depth - 2, lbe_alpha, lbe_alpha_min, lbe_beta)

@@ -1,14 +1,16 @@
 """Mutual-information estimators for information planes, in bits.
 
-Chapter 0 uses the fixed-width binning of Shwartz-Ziv & Tishby (2017) (spec claim 2 §1a); chapter 2
-adds the baselines of Saxe et al. (2018) and the adaptive estimators of Chelombiev, Houghton &
-O'Donnell (2019):
+Chapter 0 uses the fixed-width binning of Shwartz-Ziv & Tishby (2017) §3; chapter 2 adds the
+baselines of Saxe et al. (2018) and the adaptive estimators of Chelombiev, Houghton & O'Donnell
+(2019) §3:
 
-* binning estimators (spec claim 2 §1a, §2a) — the IDNNs grid on [-1, 1] (``"fixed"``), Saxe's
-  ``floor(T / 0.07)`` grid (``"saxe_floor"``), equal-width bins on [low, running max]
-  (``"saxe_max"``) and entropy-based adaptive binning, EBAB (``"ebab"``);
-* kernel estimators (spec claim 2 §1b, §2b) — the Kolchinsky–Tracey pairwise-distance upper bound
-  (``"kde"``), its Bhattacharyya lower bound (``"kde_lower"``) and adaptive KDE (``"akde"``).
+* binning estimators — the IDNNs grid on [-1, 1] (``"fixed"``; Shwartz-Ziv & Tishby 2017 §3),
+  Saxe's ``floor(T / 0.07)`` grid (``"saxe_floor"``), equal-width bins on [low, running max]
+  (``"saxe_max"``; Saxe et al. 2018) and entropy-based adaptive binning, EBAB (``"ebab"``;
+  Chelombiev et al. 2019 §3);
+* kernel estimators — the pairwise-distance upper bound of Kolchinsky & Tracey (2017) (``"kde"``),
+  its Bhattacharyya lower bound (``"kde_lower"``) and adaptive KDE (``"akde"``; Chelombiev et al.
+  2019 §3).
 
 For a deterministic network and distinct inputs X, H(T|X) = 0, so after binning
 
@@ -19,6 +21,10 @@ symbols by a mixed-radix code, entropies come from run lengths of sorted codes, 
 estimators work on blocks of rows of the distance matrix. There is no Python loop over samples,
 units or unique inputs. :func:`information_plane` runs any registered estimator over a whole
 recorded history in one call.
+
+Input is checked once, at the public functions: a per-snapshot estimator takes one layer N × d
+(a 1-D array is refused, not read as N × 1), :func:`information_plane` takes snapshots × N × d;
+bad input gives one ``ValueError`` line naming the argument or layer. Private helpers trust it.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ LOW_BY_ACTIVATION: dict[str, float] = {
     "softplus": 0.0,
 }
 """The lowest bin edge the authors' code uses per activation (Chelombiev et al. 2019,
-``set_up_bins``); other activations get the generic ``min − ε`` (spec claim 2 §2a)."""
+``set_up_bins``); other activations get the generic ``min − ε``."""
 
 QUANTILE_BASES = ("unique", "samples")
 MAX_OVER = ("running", "snapshot", "layer", "all")
@@ -52,25 +58,107 @@ _LN2 = math.log(2.0)
 
 
 # ------------------------------------------------------------------------------------------------
-# input checks
+# input checks: each public function checks its input once with these; private helpers trust it
 # ------------------------------------------------------------------------------------------------
 
 
-def as_layer(t: ArrayLike, name: str = "T") -> np.ndarray:
-    """Check and convert one layer's activations to a float64 array N × d (all chapters).
+def _describe(value: object) -> str:
+    """A short one-line description of a value of the wrong type, for an error message."""
+    r = " ".join(repr(value).split())
+    return f"{type(value).__name__} {r if len(r) <= 40 else r[:37] + '...'}"
 
-    Raises ``ValueError`` for a non-2-D array, an empty layer, or NaN/inf values.
+
+_SHAPES = {
+    (2,): "a 2-D array N × d",
+    (2, 3): "N × d or snapshots × N × d",
+    (3,): "snapshots × N × d",
+}
+
+
+def _hint(name: str, index: str, what: str) -> str:
+    return f"; use {name if name.isidentifier() else ''}{index} for {what}"
+
+
+def _checked(t: object, name: str, ndims: tuple[int, ...]) -> np.ndarray | torch.Tensor:
+    """Check the type, shape and size of a layer; returns it as a NumPy array, or a tensor as is.
+
+    ``ndims`` are the allowed numbers of dimensions: (2,) one snapshot N × d, (2, 3) one snapshot
+    or snapshots × N × d, (3,) snapshots × N × d. Real numbers (bool, integer, float) only; a 1-D
+    array is refused, not read as N × 1. Values are not looked at (see :func:`_numpy` and
+    :func:`_to_tensor`). Every failure is one line naming ``name``.
     """
-    a = t.detach().cpu().numpy() if torch.is_tensor(t) else np.asarray(t)
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (samples × units), got shape {a.shape}")
-    if a.shape[0] == 0 or a.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {a.shape}): a layer needs samples and units")
-    if not np.issubdtype(a.dtype, np.number) or not np.isfinite(a).all():
+    if torch.is_tensor(t):
+        a: np.ndarray | torch.Tensor = t.detach()
+        real = not (a.is_complex() or a.dtype in (torch.quint8, torch.qint8, torch.qint32))
+    else:
+        try:
+            a = np.asarray(t)
+        except (TypeError, ValueError) as e:
+            raise ValueError(
+                f"{name} has the wrong type: expected real numbers ({_SHAPES[ndims]}), got a "
+                f"{type(t).__name__} that NumPy cannot convert ({' '.join(str(e).split())})"
+            ) from None
+        real = a.dtype == np.bool_ or (
+            np.issubdtype(a.dtype, np.number) and not np.issubdtype(a.dtype, np.complexfloating)
+        )
+    if not real:
+        got = _describe(t) if a.ndim == 0 else f"{type(t).__name__} of dtype {a.dtype}"
+        raise ValueError(
+            f"{name} has the wrong type: expected real numbers ({_SHAPES[ndims]}), got {got}"
+        )
+    shape = tuple(a.shape)
+    if len(shape) not in ndims:
+        if ndims == (2,) and len(shape) > 2:
+            what, hint = "a single snapshot N × d", "; information_plane takes snapshots × N × d"
+        else:
+            what = _SHAPES[ndims]
+            hint = ""
+            if len(shape) == 1 and 2 in ndims:
+                hint = _hint(name, "[:, None]", "one unit")
+            elif len(shape) == 2:
+                hint = _hint(name, "[None]", "one snapshot")
+        raise ValueError(f"{name} must be {what}; got shape {shape}{hint}")
+    if 0 in shape:
+        needs = "snapshots, samples and units" if len(shape) == 3 else "samples and units"
+        raise ValueError(f"{name} is empty (shape {shape}): a layer needs {needs}")
+    return a
+
+
+def _numpy(a: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
+    """A checked layer (:func:`_checked`) as a NumPy float array; NaN/inf refused.
+
+    float32 and float64 are kept as they are (the authors bin float32 activations in float32);
+    bool, integers and float16/bfloat16 become float64.
+    """
+    if torch.is_tensor(a):
+        a = (a.double() if a.dtype == torch.bfloat16 else a).cpu().numpy()
+    if a.dtype not in (np.float32, np.float64):
+        a = a.astype(np.float64)
+    if not np.isfinite(a).all():
         raise ValueError(f"{name} contains NaN or inf activations; the run diverged upstream")
-    return a.astype(np.float64, copy=False)
+    return a
+
+
+def as_layer(t: ArrayLike, name: str = "t") -> np.ndarray:
+    """Check and convert one layer's activations, a single snapshot N × d, to float64 (all chapters).
+
+    Raises ``ValueError``, one line naming ``name``, for values that are not real numbers, an
+    array that is not 2-D (a 1-D array is refused rather than read as N × 1; a 3-D one is a
+    history, which :func:`information_plane` takes), an empty layer, or NaN/inf values.
+    """
+    return _numpy(_checked(t, name, (2,)), name).astype(np.float64, copy=False)
+
+
+def _layer(t: ArrayLike, name: str = "t") -> np.ndarray:
+    """One snapshot N × d, checked, as a float array (float32/float64 kept)."""
+    return _numpy(_checked(t, name, (2,)), name)
+
+
+def _snapshots(t: ArrayLike, name: str = "t") -> tuple[np.ndarray, bool]:
+    """A layer N × d or snapshots × N × d, checked, as a float array S × N × d (float32/float64
+    kept), and whether the input was a single snapshot."""
+    a = _numpy(_checked(t, name, (2, 3)), name)
+    return (a[None], True) if a.ndim == 2 else (a, False)
 
 
 def as_labels(y: ArrayLike, n: int) -> np.ndarray:
@@ -86,50 +174,58 @@ def as_labels(y: ArrayLike, n: int) -> np.ndarray:
     return a
 
 
-def _snapshots(t: ArrayLike, name: str = "T") -> np.ndarray:
-    """A layer as a float array S × N × d (2-D = one snapshot); float32/float64 kept as they are."""
-    a = t.detach().cpu().numpy() if torch.is_tensor(t) else np.asarray(t)
-    if a.ndim == 1:
-        a = a[None, :, None]
-    elif a.ndim == 2:
-        a = a[None]
-    if a.ndim != 3:
-        raise ValueError(
-            f"{name} must be samples × units (or snapshots × samples × units), got shape {a.shape}"
-        )
-    if 0 in a.shape:
-        raise ValueError(f"{name} is empty (shape {a.shape}): a layer needs samples and units")
-    if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
-        raise ValueError(f"{name} must hold numbers, got dtype {a.dtype}")
-    if a.dtype not in (np.float32, np.float64):
-        a = a.astype(np.float64)
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} contains NaN or inf activations; the run diverged upstream")
-    return a
-
-
-def _label_ids(y: ArrayLike, n: int) -> tuple[np.ndarray, int]:
-    """Labels checked against ``n`` samples, recoded to 0..K−1; returns (ids, K)."""
-    lab = as_labels(y, n)
+def _recode(lab: np.ndarray) -> tuple[np.ndarray, int]:
+    """Checked labels recoded to 0..K−1; returns (ids, K)."""
     _, ids = np.unique(lab, return_inverse=True)
     ids = ids.reshape(-1).astype(np.int64)
     return ids, int(ids.max()) + 1
 
 
+def _label_ids(y: ArrayLike, n: int) -> tuple[np.ndarray, int]:
+    """Labels checked against ``n`` samples, recoded to 0..K−1; returns (ids, K)."""
+    return _recode(as_labels(y, n))
+
+
 def _check_int(param: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"parameter '{param}' must be an integer >= {low}, got {_describe(value)}")
+    if value < low:
         raise ValueError(f"parameter '{param}' must be an integer >= {low}, got {value!r}")
     return int(value)
 
 
-def _check_positive(param: str, value: object) -> float:
+def _real(param: str, value: object, what: str) -> float:
+    """``value`` as a float; a string, bool or anything ``float()`` refuses is a wrong type."""
     try:
-        v = float(value)  # type: ignore[arg-type]
+        if isinstance(value, bool | str | bytes):
+            raise TypeError
+        return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"parameter '{param}' must be a positive number, got {value!r}") from None
+        raise ValueError(f"parameter '{param}' must be {what}, got {_describe(value)}") from None
+
+
+def _check_real(param: str, value: object) -> float:
+    v = _real(param, value, "a finite real number")
+    if not math.isfinite(v):
+        raise ValueError(f"parameter '{param}' must be a finite real number, got {v!r}")
+    return v
+
+
+def _check_positive(param: str, value: object) -> float:
+    v = _real(param, value, "a positive finite number")
     if not (v > 0 and math.isfinite(v)):
         raise ValueError(f"parameter '{param}' must be a positive finite number, got {value!r}")
     return v
+
+
+def _chunk(chunk_size: int | None) -> int | None:
+    return None if chunk_size is None else _check_int("chunk_size", chunk_size, 1)
+
+
+def _check_dtype(dtype: object) -> torch.dtype:
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"parameter 'dtype' must be torch.float32 or torch.float64, got {dtype}")
+    return dtype  # type: ignore[return-value]
 
 
 def _activation_low(activation: str | None) -> float | None:
@@ -153,9 +249,7 @@ def _resolve_low(
 ) -> np.ndarray:
     """Per-snapshot lowest edge: explicit ``low``, else by activation, else ``min − ε``."""
     if low is not None:
-        lo = np.full(np.shape(mn), float(low))
-        if not np.isfinite(lo).all():
-            raise ValueError(f"parameter 'low' must be finite, got {low!r}")
+        lo = np.full(np.shape(mn), _check_real("low", low))
     else:
         act_low = _activation_low(activation)
         lo = _generic_low(mn, mx) if act_low is None else np.full(np.shape(mn), act_low)
@@ -179,18 +273,27 @@ def entropy_bits(counts: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def discrete_mi(symbols: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def discrete_mi(symbols: ArrayLike, y: ArrayLike) -> tuple[float, float]:
     """I(X;T) and I(T;Y) in bits for a discretised layer (rows of ``symbols`` = one symbol each).
 
-    Chapters 0 and 2 (IDNNs ``calc_information_from_mat``; spec claim 2 §1a). X is uniform over
-    the N samples and T is a deterministic function of X, so I(X;T) = H(T).
+    Chapters 0 and 2 (Shwartz-Ziv & Tishby 2017 §3; IDNNs ``calc_information_from_mat``). X is
+    uniform over the N samples and T is a deterministic function of X, so I(X;T) = H(T).
+    ``symbols`` is N × d, or 1-D with one symbol per sample (read as N × 1, e.g. the labels
+    themselves: ``discrete_mi(y, y)`` gives H(Y) twice). An empty or higher-dimensional array
+    raises ``ValueError``.
     """
-    sym = np.asarray(symbols)
-    if sym.ndim == 1:
-        sym = sym[:, None]
+    sym = symbols.detach().cpu().numpy() if torch.is_tensor(symbols) else np.asarray(symbols)
+    if sym.ndim not in (1, 2):
+        raise ValueError(f"symbols must be N × d, or N for one unit; got shape {sym.shape}")
+    if 0 in sym.shape:
+        raise ValueError(f"symbols is empty (shape {sym.shape}): a layer needs samples and units")
+    return _discrete_mi(sym if sym.ndim == 2 else sym[:, None], as_labels(y, sym.shape[0]))
+
+
+def _discrete_mi(sym: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """:func:`discrete_mi` of checked symbols N × d and labels."""
     _, t_id = np.unique(sym, axis=0, return_inverse=True)
     t_id = t_id.reshape(-1)
-    y = as_labels(y, len(t_id))
     _, y_id = np.unique(y, return_inverse=True)
     n_t = int(t_id.max()) + 1
     h_t = entropy_bits(np.bincount(t_id))
@@ -282,23 +385,28 @@ def _digitize_rows(v: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def bin_fixed(t: ArrayLike, n_bins: int = 30, low: float = -1.0, high: float = 1.0) -> np.ndarray:
-    """Discretise with the IDNNs fixed grid (spec claim 2 §1a): ``n_bins`` edges on [low, high].
+    """Discretise with the IDNNs fixed grid: ``n_bins`` edges on [low, high].
 
-    Chapter 0 and chapter 2's baseline (Shwartz-Ziv & Tishby 2017). Kept exactly as the original
-    code: a value maps to the largest edge ≤ it; values ≥ ``high`` share the top edge, and values
-    below ``low`` wrap to the top edge too (NumPy's index −1), a quirk of the original.
+    Chapter 0 and chapter 2's baseline (Shwartz-Ziv & Tishby 2017 §3). ``t`` is one snapshot
+    N × d. Kept exactly as the original code: a value maps to the largest edge ≤ it; values
+    ≥ ``high`` share the top edge, and values below ``low`` wrap to the top edge too (NumPy's
+    index −1), a quirk of the original.
     """
-    a = as_layer(t)
+    a = as_layer(t, "t")
     _check_fixed(n_bins, low, high)
-    bins = np.linspace(low, high, n_bins)
-    return bins[np.digitize(a, bins) - 1]
+    return _fixed_grid(a, n_bins, low, high)
 
 
 def _check_fixed(n_bins: int, low: float, high: float) -> None:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int | np.integer) or n_bins < 2:
-        raise ValueError(f"parameter 'n_bins' must be >= 2, got {n_bins}")
-    if not high > low:
+    _check_int("n_bins", n_bins, 2)
+    if not _check_real("high", high) > _check_real("low", low):
         raise ValueError(f"parameter 'high' ({high}) must be greater than 'low' ({low})")
+
+
+def _fixed_grid(a: np.ndarray, n_bins: int, low: float, high: float) -> np.ndarray:
+    """:func:`bin_fixed` of a checked layer ``a``."""
+    bins = np.linspace(low, high, n_bins)
+    return bins[np.digitize(a, bins) - 1]
 
 
 def _fixed_codes(a: np.ndarray, n_bins: int, low: float, high: float) -> np.ndarray:
@@ -313,8 +421,14 @@ def _fixed_codes(a: np.ndarray, n_bins: int, low: float, high: float) -> np.ndar
 def mi_fixed_binning(
     t: ArrayLike, y: ArrayLike, n_bins: int = 30, low: float = -1.0, high: float = 1.0
 ) -> tuple[float, float]:
-    """I(X;T), I(T;Y) in bits with the fixed IDNNs grid (chapter 0; spec claim 2 §1a)."""
-    return discrete_mi(bin_fixed(t, n_bins, low, high), y)
+    """I(X;T), I(T;Y) in bits with the fixed IDNNs grid (chapter 0; Shwartz-Ziv & Tishby 2017 §3).
+
+    ``t`` is one snapshot N × d; :func:`information_plane` takes a history. The plug-in estimate
+    of :func:`discrete_mi` on :func:`bin_fixed`.
+    """
+    a = as_layer(t, "t")
+    _check_fixed(n_bins, low, high)
+    return _discrete_mi(_fixed_grid(a, n_bins, low, high), as_labels(y, a.shape[0]))
 
 
 def _fixed_history(
@@ -332,11 +446,11 @@ def _fixed_history(
 def bin_floor(t: ArrayLike, binsize: float = 0.07) -> np.ndarray:
     """Saxe et al. (2018) binning: the integer bin ``floor(T / binsize)`` of every value.
 
-    Chapter 2 baseline (``simplebinmi.bin_calc_information2`` of artemyk/ibsgd; spec claim 2 §1a).
-    The grid has no range, so nothing saturates at ±1. float32 input is divided in float32, as in
-    the original (Keras activations). Returns an int64 array N × d.
+    Chapter 2 baseline (Saxe et al. 2018; ``simplebinmi.bin_calc_information2`` of artemyk/ibsgd).
+    ``t`` is one snapshot N × d. The grid has no range, so nothing saturates at ±1. float32 input
+    is divided in float32, as in the original (Keras activations). Returns an int64 array N × d.
     """
-    a = _snapshots(t)[0]
+    a = _layer(t, "t")
     return _floor_codes(a[None], _check_positive("binsize", binsize))[0][0]
 
 
@@ -353,11 +467,12 @@ def _floor_codes(a: np.ndarray, binsize: float) -> tuple[np.ndarray, int]:
 
 
 def mi_saxe_floor(t: ArrayLike, y: ArrayLike, binsize: float = 0.07) -> tuple[float, float]:
-    """I(X;T), I(T;Y) in bits with Saxe et al.'s ``floor(T / 0.07)`` bins (chapter 2, §1a).
+    """I(X;T), I(T;Y) in bits with Saxe et al.'s ``floor(T / 0.07)`` bins (chapter 2).
 
-    Saxe et al. (2018) §2 and its code (natural log there, converted to bits here).
+    Saxe et al. (2018) §2 and its code (natural log there, converted to bits here). ``t`` is one
+    snapshot N × d; :func:`information_plane` takes a history.
     """
-    a = _snapshots(t)
+    a = _layer(t, "t")[None]
     y_id, n_y = _label_ids(y, a.shape[1])
     return tuple(_floor_history(a, y_id, n_y, binsize)[0])  # type: ignore[return-value]
 
@@ -383,7 +498,7 @@ def mi_saxe_max(
     high: float | None = None,
     activation: str | None = None,
 ) -> tuple[float, float]:
-    """I(X;T), I(T;Y) in bits with ``n_bins`` equal-width edges on [low, high] (chapter 2, §1a).
+    """I(X;T), I(T;Y) in bits with ``n_bins`` equal-width edges on [low, high] (chapter 2).
 
     The "ReLU max" binning of Saxe et al. (2018) and Chelombiev et al. (2019) code
     (``set_up_bins``, ``maxentropy=False``): ``np.linspace(low, max, n_bins)``. For one layer
@@ -391,17 +506,12 @@ def mi_saxe_max(
     uses the running maximum over epochs (``max_over="running"``, the authors' per-layer path) or
     one maximum (``"layer"``, ``"all"`` = Saxe's over all layers). ``low``: explicit, else the
     authors' value for ``activation`` (0 for ReLU/softplus, −1.000001 for tanh/ELU), else
-    ``min − ε``. Values below ``low`` raise ``ValueError``.
+    ``min − ε``. Values below ``low`` raise ``ValueError``. ``t`` is one snapshot N × d.
     """
-    a = _snapshots(t)
+    a = _layer(t, "t")[None]
     y_id, n_y = _label_ids(y, a.shape[1])
-    if high is not None:
-        high = float(high)
-        if not math.isfinite(high) or high < a.max():
-            raise ValueError(f"parameter 'high' ({high}) must be finite and >= the layer's maximum")
-    return tuple(  # type: ignore[return-value]
-        _saxe_max_history({"T": a}, y_id, n_y, n_bins, low, activation, "snapshot", high)["T"][0]
-    )
+    res = _saxe_max_history({"t": a}, y_id, n_y, n_bins, low, activation, "snapshot", high, "{}")
+    return float(res["t"][0, 0]), float(res["t"][0, 1])
 
 
 def _saxe_max_history(
@@ -413,10 +523,19 @@ def _saxe_max_history(
     activation: str | None = None,
     max_over: str = "running",
     high: float | None = None,
+    label: str = "layer {!r}",
 ) -> dict[str, np.ndarray]:
     _check_int("n_bins", n_bins, 2)
     check_choice("max_over", max_over, MAX_OVER)
     stats = {k: (a.min(axis=(1, 2)), a.max(axis=(1, 2))) for k, a in layers.items()}
+    if high is not None:
+        high = _check_real("high", high)
+        for name, (_, mx) in stats.items():
+            if high < mx.max():
+                raise ValueError(
+                    f"parameter 'high' ({high}) must be >= the maximum of {label.format(name)} "
+                    f"({float(mx.max())!r})"
+                )
     if max_over == "all":
         g_mn = min(float(mn.min()) for mn, _ in stats.values())
         g_mx = max(float(mx.max()) for _, mx in stats.values())
@@ -429,7 +548,7 @@ def _saxe_max_history(
             mn, mx = np.full_like(mn, mn.min()), np.full_like(mx, mx.max())
         elif max_over == "all":
             mn, mx = np.full_like(mn, g_mn), np.full_like(mx, g_mx)
-        lo = _resolve_low(low, activation, mn, mx, f"layer {name!r}")
+        lo = _resolve_low(low, activation, mn, mx, label.format(name))
         hi = mx.astype(np.float64) if high is None else np.full(mx.shape, high)
         out[name] = _plugin_mi(_range_codes(a, lo, hi, n_bins), n_bins, y_id, n_y)
     return out
@@ -446,7 +565,7 @@ def _ebab_edges(
     low: float | None,
     activation: str | None,
     quantile_basis: str,
-    name: str = "T",
+    name: str = "t",
 ) -> np.ndarray:
     """EBAB edges for every snapshot of ``a`` (S × N × d) → S × (n_bins + 2), dtype of ``a``."""
     _check_int("n_bins", n_bins, 1)
@@ -480,19 +599,19 @@ def ebab_edges(
     activation: str | None = None,
     quantile_basis: str = "unique",
 ) -> np.ndarray:
-    """Bin edges of entropy-based adaptive binning (EBAB) for one layer (chapter 2; spec §2a).
+    """Bin edges of entropy-based adaptive binning (EBAB) for one layer (chapter 2).
 
     Chelombiev et al. (2019) §3 and their code (``set_up_bins``, ``maxentropy=True``): all values
     of the layer are pooled over samples and units; the edges are
     ``[low, u[int(k·U/B)] for k in 0..B−1, u[U−1]]`` where u are the sorted *unique* values above
     ``low`` (``quantile_basis="unique"``; ``"samples"`` takes all values, ties included), U their
     number and B = ``n_bins`` — B + 2 edges, duplicates possible. ``low``: explicit, else the
-    authors' value for ``activation`` (:data:`LOW_BY_ACTIVATION`), else ``min − ε``. A 3-D input
-    (snapshots × samples × units) gives one row of edges per snapshot.
+    authors' value for ``activation`` (:data:`LOW_BY_ACTIVATION`), else ``min − ε``. ``t`` is
+    one snapshot N × d (one row of edges) or snapshots × N × d (one row of edges per snapshot).
     """
-    a = _snapshots(t)
+    a, single = _snapshots(t, "t")
     e = _ebab_edges(a, n_bins, low, activation, quantile_basis)
-    return e[0] if np.ndim(t) < 3 else e
+    return e[0] if single else e
 
 
 def bin_ebab(
@@ -502,16 +621,16 @@ def bin_ebab(
     activation: str | None = None,
     quantile_basis: str = "unique",
 ) -> np.ndarray:
-    """EBAB-discretised layer: each value replaced by the largest edge ≤ it (chapter 2; §2a).
+    """EBAB-discretised layer: each value replaced by the largest edge ≤ it (chapter 2).
 
-    As the authors' ``bins[np.digitize(v, bins) - 1]`` with the edges of :func:`ebab_edges`;
-    the largest value maps to the last edge. Returns an array shaped like ``t`` (N × d).
+    Chelombiev et al. (2019) §3: as the authors' ``bins[np.digitize(v, bins) - 1]`` with the
+    edges of :func:`ebab_edges`; the largest value maps to the last edge. ``t`` is one snapshot
+    N × d; returns an array of the same shape.
     """
-    a = _snapshots(t)
+    a = _layer(t, "t")[None]
     e = _ebab_edges(a, n_bins, low, activation, quantile_basis)
-    idx = _digitize_rows(a.reshape(a.shape[0], -1), e)
-    out = np.take_along_axis(e, idx - 1, axis=1).reshape(a.shape)
-    return out[0] if np.ndim(t) < 3 else out
+    idx = _digitize_rows(a.reshape(1, -1), e)
+    return np.take_along_axis(e, idx - 1, axis=1).reshape(a.shape[1:])
 
 
 def _ebab_history(
@@ -522,7 +641,7 @@ def _ebab_history(
     low: float | None = None,
     activation: str | None = None,
     quantile_basis: str = "unique",
-    name: str = "T",
+    name: str = "t",
 ) -> np.ndarray:
     e = _ebab_edges(a, n_bins, low, activation, quantile_basis, name)
     s, n, d = a.shape
@@ -538,12 +657,13 @@ def mi_ebab(
     activation: str | None = None,
     quantile_basis: str = "unique",
 ) -> tuple[float, float]:
-    """I(X;T), I(T;Y) in bits under EBAB (chapter 2; Chelombiev et al. 2019 §3; spec §2a).
+    """I(X;T), I(T;Y) in bits under EBAB (chapter 2; Chelombiev et al. 2019 §3).
 
     Edges from :func:`ebab_edges` (30 bins by default), then the plug-in estimate of
     :func:`discrete_mi`. Exactly invariant to T → c·T for c > 0 (with ``low`` generic or 0).
+    ``t`` is one snapshot N × d; :func:`information_plane` takes a history.
     """
-    a = _snapshots(t)
+    a = _layer(t, "t")[None]
     y_id, n_y = _label_ids(y, a.shape[1])
     res = _ebab_history(a, y_id, n_y, n_bins, low, activation, quantile_basis)
     return float(res[0, 0]), float(res[0, 1])
@@ -554,33 +674,26 @@ def mi_ebab(
 # ------------------------------------------------------------------------------------------------
 
 
-def _as_tensor(
-    t: ArrayLike, device: str | torch.device | None, dtype: torch.dtype, name: str = "T"
+def _to_tensor(
+    t: np.ndarray | torch.Tensor, device: str | torch.device | None, dtype: torch.dtype, name: str
 ) -> torch.Tensor:
-    """A layer N × d as a tensor of ``dtype`` on ``device`` (default: the tensor's own, or CPU)."""
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"parameter 'dtype' must be torch.float32 or torch.float64, got {dtype}")
+    """A checked layer (:func:`_checked`) N × d as a tensor of ``dtype`` on ``device`` (default:
+    the tensor's own, or CPU). NaN/inf raise ``ValueError``, and so do finite values that the cast
+    to ``dtype`` overflows."""
     if torch.is_tensor(t):
-        x = t.detach()
-        x = x.to(device=device if device is not None else x.device, dtype=dtype)
+        x = t.detach().to(device=device if device is not None else t.device, dtype=dtype)
     else:
         a = np.asarray(t)
-        if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
-            raise ValueError(f"{name} must hold numbers, got dtype {a.dtype}")
         if a.dtype not in (np.float32, np.float64):
             a = a.astype(np.float64)
         x = torch.as_tensor(a, device=device or "cpu").to(dtype)
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim != 2:
-        raise ValueError(
-            f"{name} must be a 2-D array (samples × units), got shape {tuple(x.shape)}"
-        )
-    if 0 in x.shape:
-        raise ValueError(
-            f"{name} is empty (shape {tuple(x.shape)}): a layer needs samples and units"
-        )
     if not bool(torch.isfinite(x).all()):
+        src = t.detach().double() if torch.is_tensor(t) else torch.as_tensor(np.asarray(t))
+        if bool(torch.isfinite(src).all()):
+            raise ValueError(
+                f"{name} overflows {dtype} (max |value| = {float(src.abs().max()):.3g}); "
+                "pass dtype=torch.float64"
+            )
         raise ValueError(f"{name} contains NaN or inf activations; the run diverged upstream")
     return x
 
@@ -596,7 +709,8 @@ def _kde_core(
 
     With D_ij = ‖t_i − t_j‖² and K_ij = exp(−D_ij / 2σ²), in nats
     A(S) = ln|S| − mean_{i∈S} ln Σ_{j∈S} K_ij;  I(X;T) = A(all);  I(T;Y) = A(all) − Σ_y p_y A(y).
-    Rows are processed in blocks (``chunk_size`` rows at a time) so memory is O(chunk · N).
+    Rows are processed in blocks (``chunk_size`` rows at a time, already checked by the caller)
+    so memory is O(chunk · N).
     Distances use the Gram identity on centred data in ``x.dtype`` (as Kolchinsky's code); the
     diagonal is set to exactly 0 and −D/2σ² is clipped to [−80, 0]. Samples are sorted by class
     so each class is a block of columns: one exp pass gives the total and the own-class kernel sums.
@@ -620,7 +734,6 @@ def _kde_core(
     if chunk_size is None:
         budget = 2**26 if dev.type == "cuda" else 2**22
         chunk_size = max(1, budget // n)
-    chunk_size = _check_int("chunk_size", chunk_size, 1)
     inv_vars = [1.0 / v for v in noise_vars]
     acc_all = torch.zeros(len(inv_vars), dtype=torch.float64, device=dev)
     acc_own = torch.zeros(len(inv_vars), len(blocks), dtype=torch.float64, device=dev)
@@ -666,7 +779,7 @@ def mi_kde(
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> tuple[float, float]:
-    """I(X;T), I(T;Y) in bits of T + N(0, σ² I) by pairwise distances (chapter 2; spec §1b).
+    """I(X;T), I(T;Y) in bits of T + N(0, σ² I) by pairwise distances (chapter 2).
 
     Kolchinsky & Tracey (2017), as used by Saxe et al. (2018) §2 (``kde.py`` of artemyk/ibsgd):
     with K_ij = exp(−‖t_i − t_j‖² / 2σ²),
@@ -678,11 +791,13 @@ def mi_kde(
 
     Runs in torch (float32 by default) on ``device`` (default: the tensor's own device, CPU for
     NumPy input), ``chunk_size`` rows of the N × N kernel at a time (default: about 4M entries per
-    block on CPU, 64M on CUDA), so N = 60,000 needs tens of MB, never the full matrix.
+    block on CPU, 64M on CUDA), so N = 60,000 needs tens of MB, never the full matrix. ``t`` is
+    one snapshot N × d; :func:`information_plane` takes a history.
     """
-    x = _as_tensor(t, device, dtype)
+    dtype = _check_dtype(dtype)
+    x = _to_tensor(_checked(t, "t", (2,)), device, dtype, "t")
     y_id, n_y = _label_ids(y, x.shape[0])
-    res = _kde_core(x, y_id, n_y, [_kde_vars(noise_var, bound)], chunk_size)
+    res = _kde_core(x, y_id, n_y, [_kde_vars(noise_var, bound)], _chunk(chunk_size))
     return float(res[0, 0]), float(res[0, 1])
 
 
@@ -695,14 +810,14 @@ def mi_kde_lower(
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> tuple[float, float]:
-    """Bhattacharyya lower bound of :func:`mi_kde` in bits (chapter 2; Kolchinsky & Tracey; §1b)."""
+    """Bhattacharyya lower bound of :func:`mi_kde` in bits (chapter 2; Kolchinsky & Tracey 2017)."""
     return mi_kde(t, y, noise_var, bound="lower", chunk_size=chunk_size, device=device, dtype=dtype)
 
 
 def akde_noise_var(
     t: ArrayLike, alpha: float = 0.1, power: float = 1.0, scale: str = "max"
 ) -> np.ndarray:
-    """Adaptive-KDE noise variance σ² = alpha · stat^power per snapshot (chapter 2; spec §2b).
+    """Adaptive-KDE noise variance σ² = alpha · stat^power per snapshot (chapter 2).
 
     Chelombiev et al. (2019) §3: the noise variance is proportional to the layer's activity.
     ``stat`` is max |T| of the snapshot (``scale="max"``), its running maximum over snapshots
@@ -710,18 +825,29 @@ def akde_noise_var(
     ``power=2`` (σ ∝ max) makes aKDE exactly invariant to T → c·T, like EBAB. ``t`` is N × d
     (returns a 0-d array) or snapshots × N × d (returns one value per snapshot).
     """
-    a = _snapshots(t)
+    a, single = _snapshots(t, "t")
+    alpha, power = _akde_opts(alpha, power, scale)
+    var = _akde_var(a, alpha, power, scale)
+    return var[0] if single else var
+
+
+def _akde_opts(alpha: float, power: float, scale: str) -> tuple[float, float]:
+    """Checked aKDE options: (alpha, power) as floats; ``scale`` one of :data:`AKDE_SCALES`."""
     alpha = _check_positive("alpha", alpha)
     power = _check_positive("power", power)
     check_choice("scale", scale, AKDE_SCALES)
+    return alpha, power
+
+
+def _akde_var(a: np.ndarray, alpha: float, power: float, scale: str) -> np.ndarray:
+    """σ² = alpha · stat^power per snapshot of a checked layer ``a`` (S × N × d) and options."""
     if scale == "range":
         stat = a.max(axis=(1, 2)).astype(np.float64) - a.min(axis=(1, 2))
     else:
         stat = np.abs(a).max(axis=(1, 2)).astype(np.float64)
         if scale == "running_max":
             stat = np.maximum.accumulate(stat)
-    var = alpha * stat**power
-    return var[0] if np.ndim(t) < 3 else var
+    return alpha * stat**power
 
 
 def mi_akde(
@@ -736,23 +862,28 @@ def mi_akde(
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> tuple[float, float]:
-    """I(X;T), I(T;Y) in bits by adaptive KDE (chapter 2; Chelombiev et al. 2019 §3; spec §2b).
+    """I(X;T), I(T;Y) in bits by adaptive KDE (chapter 2; Chelombiev et al. 2019 §3).
 
     :func:`mi_kde` with σ² = :func:`akde_noise_var` (alpha · max|T|^power by default; the paper's
     constant is not recovered, alpha = 0.1 is our default). For one layer ``"running_max"`` is
     its own maximum; over a history use :func:`information_plane`. With ``power=1`` rescaling T
     still changes I(X;T); only ``power=2`` is scale-invariant. A layer with zero activity (all
-    rows equal) gives (0, 0).
+    rows equal) gives (0, 0). ``t`` is one snapshot N × d; :func:`information_plane` takes a
+    history.
     """
-    var = float(akde_noise_var(_snapshots(t), alpha, power, scale)[0])
-    return mi_kde(
-        t, y, var if var > 0 else 1.0, bound=bound, chunk_size=chunk_size, device=device,
-        dtype=dtype,
-    )  # fmt: skip
+    c = _checked(t, "t", (2,))
+    a = _numpy(c, "t")
+    alpha, power = _akde_opts(alpha, power, scale)
+    dtype = _check_dtype(dtype)
+    var = float(_akde_var(a[None], alpha, power, scale)[0])
+    x = _to_tensor(c, device, dtype, "t")
+    y_id, n_y = _label_ids(y, x.shape[0])
+    res = _kde_core(x, y_id, n_y, [_kde_vars(var if var > 0 else 1.0, bound)], _chunk(chunk_size))
+    return float(res[0, 0]), float(res[0, 1])
 
 
 def _kde_history(
-    layer: ArrayLike,
+    layer: np.ndarray | torch.Tensor,
     y_id: np.ndarray,
     n_y: int,
     variances: np.ndarray,
@@ -763,7 +894,7 @@ def _kde_history(
 ) -> np.ndarray:
     out = np.empty((len(variances), 2))
     for s, var in enumerate(variances):
-        x = _as_tensor(layer[s], device, dtype, name)
+        x = _to_tensor(layer[s], device, dtype, name)
         out[s] = _kde_core(x, y_id, n_y, [float(var)], chunk_size)[0]
     return out
 
@@ -789,12 +920,13 @@ KDE_ESTIMATORS = ("kde", "kde_lower", "akde")
 
 
 def _kde_plane(
-    layers: Mapping[str, ArrayLike],
+    layers: Mapping[str, np.ndarray | torch.Tensor],
     y_id: np.ndarray,
     n_y: int,
     estimator: str,
     kwargs: dict,
 ) -> dict[str, np.ndarray]:
+    """The kernel estimators over checked layers (:func:`_checked`); options checked once here."""
     chunk_size = kwargs.pop("chunk_size", None)
     device = kwargs.pop("device", None)
     dtype = kwargs.pop("dtype", torch.float32)
@@ -807,14 +939,20 @@ def _kde_plane(
         noise_var = kwargs.pop("noise_var", 1e-3)
     if kwargs:
         raise ValueError(f"unknown options for estimator {estimator!r}: {sorted(kwargs)}")
+    chunk_size = _chunk(chunk_size)
+    dtype = _check_dtype(dtype)
+    if estimator == "akde":
+        scale = opts.get("scale", "max")
+        alpha, power = _akde_opts(opts.get("alpha", 0.1), opts.get("power", 1.0), scale)
+    else:
+        fixed_var = _kde_vars(noise_var, bound)
     out = {}
     for name, layer in layers.items():
         if estimator == "akde":
-            snaps = layer.detach().cpu().numpy() if torch.is_tensor(layer) else layer
-            var = akde_noise_var(snaps, **opts)
+            var = _akde_var(_numpy(layer, f"layer {name!r}"), alpha, power, scale)
             var = np.where(var > 0, var, 1.0) * (4.0 if bound == "lower" else 1.0)
         else:
-            var = np.full(len(layer), _kde_vars(noise_var, bound))
+            var = np.full(len(layer), fixed_var)
         out[name] = _kde_history(
             layer, y_id, n_y, var, chunk_size, device, dtype, f"layer {name!r}"
         )
@@ -843,6 +981,9 @@ def information_plane(
     ``scale="running_max"`` for ``"akde"``. ``subsample`` keeps a fixed random subset of that many
     inputs (seeded by ``subsample_seed``), e.g. 1024 for the kernel estimators on CPU.
 
+    Every layer must be a non-empty array of real numbers S × N × d with the same N; anything
+    else raises ``ValueError``, one line naming the layer.
+
     Returns {layer: array S × 2} with columns (I(X;T), I(T;Y)).
     """
     check_choice("estimator", estimator, tuple(ESTIMATORS))
@@ -860,16 +1001,14 @@ def information_plane(
         raise ValueError("information_plane needs labels when given a plain mapping of activations")
     if not acts:
         raise ValueError("no recorded activations: train with record_epochs and keep_activations")
-    layers: dict[str, ArrayLike] = {}
+    layers: dict[str, np.ndarray | torch.Tensor] = {}
     n = None
     for name, snaps in acts.items():
-        shape = tuple(snaps.shape) if hasattr(snaps, "shape") else np.shape(snaps)
-        if len(shape) != 3:
-            raise ValueError(f"layer {name!r}: expected snapshots × samples × units, got {shape}")
-        if n is not None and shape[1] != n:
-            raise ValueError(f"layer {name!r} has {shape[1]} samples, the first layer has {n}")
-        n = shape[1]
-        layers[name] = snaps if torch.is_tensor(snaps) else np.asarray(snaps)
+        a = _checked(snaps, f"layer {name!r}", (3,))
+        if n is not None and a.shape[1] != n:
+            raise ValueError(f"layer {name!r} has {a.shape[1]} samples, the first layer has {n}")
+        n = a.shape[1]
+        layers[name] = a
     y = as_labels(labels, int(n))  # type: ignore[arg-type]
     if subsample is not None:
         k = _check_int("subsample", subsample, 1)
@@ -881,11 +1020,11 @@ def information_plane(
             name: s[:, torch.as_tensor(idx, device=s.device)] if torch.is_tensor(s) else s[:, idx]
             for name, s in layers.items()
         }
-    y_id, n_y = _label_ids(y, len(y))
+    y_id, n_y = _recode(y)
     kw = dict(kwargs)
     if estimator in KDE_ESTIMATORS:
         return _kde_plane(layers, y_id, n_y, estimator, kw)
-    arrays = {name: _snapshots(s, f"layer {name!r}") for name, s in layers.items()}
+    arrays = {name: _numpy(s, f"layer {name!r}") for name, s in layers.items()}
     if estimator == "saxe_max":
         return _saxe_max_history(arrays, y_id, n_y, **kw)  # type: ignore[arg-type]
     if estimator == "ebab":
@@ -904,10 +1043,15 @@ def information_plane(
 def compression(ixt: ArrayLike) -> float:
     """Compression of one layer in bits: max over snapshots of I(X;T) minus its final value.
 
-    Chapters 0 and 2 (spec claim 2 §5: C_l = max_e I(X;T_l)(e) − I(X;T_l)(E_final)). ``ixt`` is
-    the I(X;T) trajectory (S,) or a plane (S × 2), whose first column is used.
+    Chapters 0 and 2: C_l = max_e I(X;T_l)(e) − I(X;T_l)(E_final). ``ixt`` is the I(X;T)
+    trajectory (S,) or a plane (S × 2), whose first column is used.
     """
-    a = np.asarray(ixt, dtype=float)
+    try:
+        a = np.asarray(ixt, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"compression needs an I(X;T) trajectory of numbers, got {_describe(ixt)}"
+        ) from None
     if a.ndim == 2:
         a = a[:, 0]
     if a.ndim != 1 or a.size == 0:

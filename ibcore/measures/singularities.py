@@ -13,7 +13,7 @@ At these points the loss Hessian is singular ("degenerate manifolds"). This modu
 functions only. Model building, training and activation recording live in other modules.
 
 Unit-level measures, on the activations ``H`` (``N × n``: samples × units) of one layer
-(spec §6.1–§6.3):
+(our definitions, after the paper's verbal ones in §2):
 
 * :func:`elimination_mask`, :func:`elimination_fraction`, :func:`dead_relu_fraction`,
   :func:`weight_elimination_fraction`;
@@ -22,19 +22,20 @@ Unit-level measures, on the activations ``H`` (``N × n``: samples × units) of 
 * :func:`normalized_effective_rank`, :func:`participation_ratio`;
 * :func:`layer_measures` and :func:`unit_measures`, which bundle the above.
 
-Hessian measures (spec §2 and §6.4): :func:`hessian_full`, :func:`hessian_eigs` and
-:func:`hessian_summary`.
+Hessian measures (Orhan & Pitkow 2018 §2; thresholds ours): :func:`hessian_full`,
+:func:`hessian_eigs` and :func:`hessian_summary`.
 
-Learning-speed summaries (spec §6.5): :func:`epochs_to_accuracy` and :func:`loss_auc`.
+Learning-speed summaries (our choice): :func:`epochs_to_accuracy` and :func:`loss_auc`.
 
-The toy model (spec §3.1): a scalar deep linear chain with and without skips,
-:func:`toy_chain_loss`, :func:`toy_chain` (gradient descent) and :func:`toy_chain_hessian`.
+The toy model (our choice, after the paper's simplified models): a scalar deep linear chain
+with and without skips, :func:`toy_chain_loss`, :func:`toy_chain` (gradient descent) and
+:func:`toy_chain_hessian`.
 The deep-network runs that use these measures are in :mod:`ibcore.claims.ch1_skip_singularities`.
 
 Every array input may be a numpy array or a torch tensor. It is converted to float64 numpy
 inside the function. Bad input raises :class:`ValueError` with a message that names the
-argument. The thresholds are the spec's [SPEC] choices, not the paper's: the paper's exact
-thresholds were not recovered.
+argument. The thresholds are our choices, not the paper's: the paper's exact thresholds were not
+recovered.
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ def _center(H: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# 6.1 elimination
+# elimination
 # --------------------------------------------------------------------------------------------
 
 
@@ -164,8 +165,8 @@ def elimination_mask(H: ArrayLike, tau: float = 1e-3, *, reference: str = "media
     """Boolean mask of eliminated (constant over inputs) units of one layer.
 
     Unit ``i`` is eliminated if ``std(H[:, i]) < tau · max(ref, 1e-12)``, where ``ref`` is the
-    median (default, spec §6.1) or the maximum (``reference="max"``, as used in the spec's
-    calibration addendum, there with ``tau=1e-6``) of the per-unit standard deviations. The std
+    median (default, our choice) or the maximum (``reference="max"``, as used in our
+    calibration runs, there with ``tau=1e-6``) of the per-unit standard deviations. The std
     uses ``ddof=0``. A unit that is constant over inputs cannot be told apart from a bias, so its
     outgoing weights are not identifiable.
 
@@ -179,7 +180,7 @@ def elimination_mask(H: ArrayLike, tau: float = 1e-3, *, reference: str = "media
         Boolean array of shape ``(n,)``; ``True`` marks an eliminated unit.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and Fig. 1a
-    (elimination singularities); spec §6.1.
+    (elimination singularities); definition and threshold ours.
     """
     Hm = _as_matrix(H, "H")
     tau = _check_open_unit("tau", tau)
@@ -201,7 +202,7 @@ def elimination_fraction(H: ArrayLike, tau: float = 1e-3, *, reference: str = "m
         A float in ``[0, 1]``.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and Fig. 1a
-    (elimination singularities); spec §6.1 (``elim_frac``).
+    (elimination singularities); ``elim_frac`` is our definition.
     """
     return float(np.mean(elimination_mask(H, tau, reference=reference)))
 
@@ -218,7 +219,7 @@ def dead_relu_fraction(F: ArrayLike) -> float:
         A float in ``[0, 1]``.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and Fig. 1a
-    (elimination through consistent deactivation); spec §6.1 (``dead_relu_frac``).
+    (elimination through consistent deactivation); ``dead_relu_frac`` is our definition.
     """
     Fm = _as_matrix(F, "F")
     return float(np.mean(np.all(Fm == 0.0, axis=0)))
@@ -230,14 +231,14 @@ def weight_elimination_fraction(W: ArrayLike, tau: float = 1e-2) -> float:
     Args:
         W: incoming weight matrix of the layer, shape ``(n, d_in)`` (units × inputs, as in
             ``nn.Linear.weight``). Row ``i`` is the incoming weight vector ``J_i``.
-        tau: relative threshold in ``(0, 1)``. The spec uses ``1e-2``.
+        tau: relative threshold in ``(0, 1)``. Our default is ``1e-2``.
 
     Returns:
         A float in ``[0, 1]``. After training this rarely triggers; the activation-based
         :func:`elimination_fraction` is the primary measure.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, Fig. 1a (``J_a = 0``);
-    spec §6.1 (weight-based variant).
+    the weight-based variant is ours.
     """
     Wm = _as_matrix(W, "W", min_rows=1, what="units × inputs")
     tau = _check_open_unit("tau", tau)
@@ -246,7 +247,7 @@ def weight_elimination_fraction(W: ArrayLike, tau: float = 1e-2) -> float:
 
 
 # --------------------------------------------------------------------------------------------
-# 6.2 overlap
+# overlap
 # --------------------------------------------------------------------------------------------
 
 
@@ -268,7 +269,7 @@ def overlap_mask(H: ArrayLike, rho: float = 0.99, tau: float = 1e-3) -> np.ndarr
         Boolean array of shape ``(n,)``.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and Fig. 1b
-    (overlap singularities); spec §6.2.
+    (overlap singularities); definition and threshold ours.
     """
     Hm = _as_matrix(H, "H")
     rho = _check_open_unit("rho", rho)
@@ -298,7 +299,7 @@ def overlap_fraction(H: ArrayLike, rho: float = 0.99, tau: float = 1e-3) -> floa
         A float in ``[0, 1]``.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and Fig. 1b
-    (overlap singularities); spec §6.2 (``overlap_frac``).
+    (overlap singularities); ``overlap_frac`` is our definition.
     """
     return float(np.mean(overlap_mask(H, rho, tau)))
 
@@ -322,7 +323,7 @@ def weight_overlap_mask(W: ArrayLike, rho: float = 0.99) -> np.ndarray:
         Boolean array of shape ``(n,)``.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, Fig. 1b (``J_a = J_b``);
-    spec §6.2 (weight-space variant).
+    the weight-space variant is ours.
     """
     Wm = _as_matrix(W, "W", min_rows=1, what="units × inputs")
     rho = _check_open_unit("rho", rho)
@@ -349,13 +350,13 @@ def weight_overlap_fraction(W: ArrayLike, rho: float = 0.99) -> float:
         A float in ``[0, 1]``.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, Fig. 1b (``J_a = J_b``);
-    spec §6.2 (weight-space variant).
+    the weight-space variant is ours.
     """
     return float(np.mean(weight_overlap_mask(W, rho)))
 
 
 # --------------------------------------------------------------------------------------------
-# 6.3 linear dependence
+# linear dependence
 # --------------------------------------------------------------------------------------------
 
 
@@ -367,7 +368,7 @@ def normalized_effective_rank(H: ArrayLike, rel_tol: float = 1e-3) -> float:
     """Normalised effective rank ``#(s > rel_tol · s_max) / n`` of the centred activations.
 
     ``s`` are the singular values of ``H - mean(H, axis=0)``. Eliminated and overlapping units
-    lower the rank by themselves. ``1 - normalized_effective_rank`` is the spec's ``lin_dep``.
+    lower the rank by themselves. ``1 - normalized_effective_rank`` is our ``lin_dep``.
     If ``N - 1 < n``, the rank is at most ``(N - 1) / n``. A layer whose units are all constant
     has rank 0.
 
@@ -379,7 +380,7 @@ def normalized_effective_rank(H: ArrayLike, rel_tol: float = 1e-3) -> float:
         A float in ``[0, 1]``.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, Fig. 1c (linear
-    dependence of nodes); spec §6.3 (``norm_rank``).
+    dependence of nodes); ``norm_rank`` is our definition.
     """
     Hm = _as_matrix(H, "H")
     rel_tol = _check_open_unit("rel_tol", rel_tol)
@@ -404,7 +405,7 @@ def participation_ratio(H: ArrayLike) -> float:
         A float in ``[0, 1]``.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, Fig. 1c (linear
-    dependence of nodes); spec §6.3 (participation ratio).
+    dependence of nodes); the participation ratio is our addition.
     """
     Hm = _as_matrix(H, "H")
     s = _singular_values(Hm)
@@ -443,7 +444,7 @@ def layer_measures(
         ``norm_rank``, ``lin_dep`` (``= 1 - norm_rank``) and ``participation_ratio``.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and Fig. 1
-    (the three singularity types); spec §6.1–§6.3.
+    (the three singularity types); definitions and thresholds ours.
     """
     Hm = _as_matrix(H, "H")
     dead = math.nan
@@ -476,10 +477,10 @@ def unit_measures(
 ) -> dict[str, Any]:
     """Unit-level measures of every hidden layer, and their network-wide summaries.
 
-    How the layers are combined follows the spec. ``elim_frac`` and ``dead_relu_frac`` are
-    pooled over all hidden units of all layers (§6.1: "mean over all hidden units of all
-    layers"). ``overlap_frac``, ``norm_rank``, ``lin_dep`` and ``participation_ratio`` are plain
-    means over layers (§6.2–§6.3). With equal widths the two ways of combining agree.
+    How the layers are combined is our choice. ``elim_frac`` and ``dead_relu_frac`` are
+    pooled over all hidden units of all layers (the mean over all hidden units of all layers).
+    ``overlap_frac``, ``norm_rank``, ``lin_dep`` and ``participation_ratio`` are plain means
+    over layers. With equal widths the two ways of combining agree.
     ``dead_relu_frac`` is pooled over the layers that have a branch entry. It is NaN if none do.
 
     Args:
@@ -495,7 +496,7 @@ def unit_measures(
         name to its :func:`layer_measures` dict.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and Fig. 1
-    (the three singularity types); spec §6.1–§6.3.
+    (the three singularity types); definitions and thresholds ours.
     """
     if not isinstance(layers, Mapping) or len(layers) == 0:
         raise ValueError("layers must be a non-empty mapping of layer name -> activations")
@@ -539,7 +540,7 @@ def unit_measures(
 
 
 # --------------------------------------------------------------------------------------------
-# 2 / 6.4 Hessian
+# Hessian
 # --------------------------------------------------------------------------------------------
 
 
@@ -610,12 +611,11 @@ def hessian_full(
     Returns:
         A ``(P, P)`` float64 tensor, on the parameters' device.
 
-    Cost: ``P²`` memory and about ``P`` backward passes. Use it for ``P ≲ 3,000``. For the
-    spec's depth-10, width-8 digits net (P ≈ 1,300), it takes seconds on CPU. These graphs are
-    tiny, so on a busy 2-core CPU ``torch.set_num_threads(1)`` can make it more than 10× faster.
+    Cost: ``P²`` memory and about ``P`` backward passes. Use it for ``P ≲ 3,000``. These graphs
+    are tiny, so one thread (``torch.set_num_threads(1)``) can be faster than several.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 ("the Hessian
-    of the loss function becomes singular" at the singularities); spec §2 and §6.4.
+    of the loss function becomes singular" at the singularities); thresholds and method ours.
     """
     ps = _check_params(params, need_float64=True)
     if int(chunk_size) < 1:
@@ -672,8 +672,8 @@ def hessian_eigs(
 
     The model is not modified. A deep copy is cast to float64 and put in eval mode. The
     Hessian is taken with respect to all of its parameters that require grad, with the loss
-    evaluated on the whole ``(x, y)`` batch. The spec uses a fixed subset of at most 1,000
-    training samples.
+    evaluated on the whole ``(x, y)`` batch. Chapter 1 passes a fixed subset of the training
+    samples (:func:`ibcore.claims.ch1_skip_singularities.hessian_run`).
 
     Methods:
 
@@ -703,7 +703,7 @@ def hessian_eigs(
         (Lanczos).
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 (singular Hessian,
-    "degenerate manifolds"); spec §2 and §6.4.
+    "degenerate manifolds"); method ours.
     """
     check_choice("method", method, HESSIAN_METHODS)
     check_choice("which", which, LANCZOS_WHICH)
@@ -770,7 +770,7 @@ def hessian_summary(
 
     Args:
         eigs: eigenvalues, shape ``(P,)``, numpy or torch, finite.
-        eps_rel: relative near-zero threshold in ``(0, 1)``. The spec default is ``1e-4``.
+        eps_rel: relative near-zero threshold in ``(0, 1)``. Our default is ``1e-4``.
         sweep: extra thresholds, each in ``(0, 1)``. ``frac_degenerate`` is also reported at
             these, so the conclusion does not hinge on one threshold.
 
@@ -780,7 +780,7 @@ def hessian_summary(
         ``frac_degenerate_sweep`` / ``frac_negative_sweep`` (dicts from threshold to fraction).
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 (degenerate
-    manifolds, "higher-order saddles"); spec §2 and §6.4.
+    manifolds, "higher-order saddles"); the thresholds are ours.
     """
     lam = _as_vector(eigs, "eigs")
     eps_rel = _check_open_unit("eps_rel", eps_rel)
@@ -807,7 +807,7 @@ def hessian_summary(
 
 
 # --------------------------------------------------------------------------------------------
-# 6.5 learning speed
+# learning speed
 # --------------------------------------------------------------------------------------------
 
 
@@ -835,7 +835,7 @@ def epochs_to_accuracy(
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, training-speed
     comparisons of plain vs. residual nets (learning slow-down near singularities);
-    spec §6.5 (``epochs_to_acc(0.9)``).
+    the summary ``epochs_to_acc(0.9)`` is our choice.
     """
     acc = _as_vector(acc_per_epoch, "acc_per_epoch")
     if np.any(acc < 0.0) or np.any(acc > 1.0):
@@ -866,15 +866,15 @@ def loss_auc(loss_per_epoch: Sequence[float] | np.ndarray | Tensor) -> float:
         The area, as a float.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, training-speed
-    comparisons (learning slow-down near singularities); spec §6.5 (area under the
-    training-loss curve).
+    comparisons (learning slow-down near singularities); the area under the training-loss
+    curve is our choice.
     """
     L = _as_vector(loss_per_epoch, "loss_per_epoch", min_len=2)
     return float(np.trapezoid(L, dx=1.0))
 
 
 # --------------------------------------------------------------------------------------------
-# 3 the toy model: a scalar deep linear chain, with and without skips
+# the toy model: a scalar deep linear chain, with and without skips
 # --------------------------------------------------------------------------------------------
 
 
@@ -905,7 +905,7 @@ def toy_chain_loss(w: Tensor, residual: bool, target: float = 2.0) -> Tensor:
         The loss, a tensor of shape ``()`` (or ``(B,)``).
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §3 (simplified models,
-    "ghosts" of the singularities); spec claim 1 §1.1 and §3.1.
+    "ghosts" of the singularities); the scalar chain is our choice.
     """
     a = 1.0 + w if residual else w
     return 0.5 * (torch.prod(a, dim=-1) - float(target)) ** 2
@@ -944,7 +944,7 @@ def toy_chain(
         loss before each step (entry 0 is at initialisation) and the initial and final weights.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §3 (plateaus near
-    singularities in simplified models); spec claim 1 §3.1 and §8.
+    singularities in simplified models); the scalar chain and its defaults are our choice.
     """
     depth, c = _check_chain(depth, target)
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
@@ -992,7 +992,7 @@ def toy_chain_hessian(w: ArrayLike, residual: bool, target: float = 2.0) -> np.n
         Eigenvalues, shape ``(depth,)``, ascending, float64.
 
     Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and §3 (the Hessian
-    is singular at the singularities); spec claim 1 §3.1.
+    is singular at the singularities); the scalar chain is our choice.
     """
     wv = _as_vector(w, "w")
     _check_chain(wv.size, target)

@@ -24,8 +24,10 @@ together: each layer's probe is a slice of stacked weight tensors (layers with f
 zero-padded), one Adam optimiser updates them all, and one batched matmul runs them. Parameters
 of different probes are disjoint, so each probe gets exactly the gradients of its own loss.
 
-The exact estimator architectures of the papers were not recovered (spec claim 4 §0, §1.2): the
-probe architecture, budget and split here are documented defaults, all exposed as parameters.
+The exact estimator architectures of the papers were not recovered (we could read only the
+papers' abstracts, their lists of contributions and the start of Lyu, Aminian & Rodrigues 2023
+§3): the probe architecture, budget and split here are our documented defaults, all exposed as
+parameters.
 """
 
 from __future__ import annotations
@@ -185,7 +187,8 @@ def zxzy(
 ) -> ZXZY:
     """Z-X (if ``x`` is given) and Z-Y (if ``y`` is given) of every layer in ``reps``, batched.
 
-    Chapter 4 (Lyu, Aminian & Rodrigues 2023 §3; Lyu & Rodrigues 2024 §3; spec claim 4 §1.2).
+    Chapter 4 (Lyu, Aminian & Rodrigues 2023 §3; Lyu & Rodrigues 2024 §3; the probe protocol is
+    ours).
 
     Args:
         reps: {layer: N × d} representations of the same N inputs (e.g. one snapshot's activations).
@@ -199,7 +202,7 @@ def zxzy(
             network's train then test set); None = a random ``fit_frac`` split by ``split_seed``.
         probe_seed: seeds the probes' initialisation and mini-batches (fix it across snapshots).
         min_std: lower clamp of the per-unit std when standardising Z (dead units would blow up
-            the score error otherwise; spec §1.2).
+            the score error otherwise; our choice).
 
     Returns:
         :class:`ZXZY` with the score-split ("test") and fit-split ("train") errors per layer.
@@ -291,7 +294,7 @@ def zx_information(zx: np.ndarray | float) -> np.ndarray:
     """Z-X in the information direction: ``−ln ZX`` (nats per input feature; chapter 4).
 
     Higher = more information about X. Lyu & Rodrigues (2024) plot the MSE itself; this monotone
-    transform (spec §1.2, max-entropy bound) turns "ZX falls" into "information rises".
+    transform (our choice, via the maximum-entropy bound) turns "ZX falls" into "information rises".
     """
     a = np.asarray(zx, dtype=np.float64)
     if np.any(a <= 0):
@@ -364,14 +367,14 @@ def detect_phases(
 ) -> Phases:
     """Find the fitting and compression phases of an information-direction trajectory.
 
-    Chapter 4 (Lyu & Rodrigues 2024 §4: NIS models fit then compress, IS models compress only;
-    spec claim 4 §2). ``info`` must point in the information direction (higher = more about X,
-    e.g. :func:`zx_information`), shape S or seeds × S (seeds are averaged, then smoothed with
+    Chapter 4 (Lyu & Rodrigues 2024 §4: NIS models fit then compress, IS models compress only; the
+    detection rule is ours). ``info`` must point in the information direction (higher = more about
+    X, e.g. :func:`zx_information`), shape S or seeds × S (seeds are averaged, then smoothed with
     :func:`smooth_trajectory`).
 
     * **Fitting**: ``fitting_rise = max_{t1 < t2, t2 in the first `window` of the snapshots}
       (m[t2] − m[t1])`` — the largest early rise; a fitting phase when ``≥ min_change``. For
-      ``−ln ZX`` a rise of 0.05 nats is a ≈ 5 % relative fall of the MSE (the spec's rule).
+      ``−ln ZX`` a rise of 0.05 nats is a ≈ 5 % relative fall of the MSE (our rule).
     * **Compression**: ``compression_fall = max_{t1 < t2} (m[t1] − m[t2])`` over snapshots from
       the end of the fitting phase on (from the start when there is none); a compression phase
       when ``≥ min_change``.
