@@ -342,7 +342,7 @@ def make_verdict(
 def sensitivity_record(
     settings: Sequence[Mapping[str, Any]],
     values: Sequence[Sequence[float]],
-    threshold: float,
+    threshold: float | Sequence[float],
     direction: str,
     scale: str,
     status: str,
@@ -351,13 +351,17 @@ def sensitivity_record(
 
     ``settings[i]`` (e.g. ``{"n_bins": 20}``) gave per-seed ``values[i]`` from the same cached
     runs; each is judged by :func:`judge`, and ``holds`` counts the settings whose status equals
-    ``status`` (the verdict's own, at the chapter's defaults).
+    ``status`` (the verdict's own, at the chapter's defaults). ``threshold`` may be one per
+    setting, where the setting is itself a threshold of the measure (a phase detector's).
     """
     if len(settings) != len(values):
         raise ValueError(f"{len(settings)} settings but {len(values)} value lists")
+    thresholds = [threshold] * len(settings) if np.isscalar(threshold) else list(threshold)
+    if len(thresholds) != len(settings):
+        raise ValueError(f"{len(settings)} settings but {len(thresholds)} thresholds")
     rows = []
-    for st, vs in zip(settings, values, strict=True):
-        j = judge(vs, threshold, direction, scale)
+    for st, vs, thr in zip(settings, values, thresholds, strict=True):
+        j = judge(vs, float(thr), direction, scale)
         rows.append({**dict(st), "value": j.mean, "bound": j.bound, "status": j.status})
     holds = sum(r["status"] == status for r in rows)
     return {"settings": rows, "holds": int(holds), "of": len(rows)}

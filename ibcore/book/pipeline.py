@@ -124,7 +124,10 @@ def execute(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.running.ipynb")
     failed = out.with_name(f"{out.stem}.failed.ipynb")
-    env = {"IBCORE_HEADLESS": "1", **(env or {})}  # no widget frontend (ibcore.book.widgets.live)
+    # no widget frontend (ibcore.book.widgets.live); training bars off unless asked for, so that
+    # they do not end up in the page
+    env = {"IBCORE_HEADLESS": "1", "IBCORE_PROGRESS": os.environ.get("IBCORE_PROGRESS", "0"),
+           **(env or {})}  # fmt: skip
     notebook = jupytext.read(nb)
     if (parameters or {}).get("scale") == "smoke":
         add_smoke_banner(notebook)

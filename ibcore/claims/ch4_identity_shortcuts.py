@@ -18,7 +18,7 @@ from ibcore.measures.zxzy import COLUMNS, detect_phases, zx_information, zxzy_me
 from ibcore.models import SHORTCUTS, build_cnn, build_mlp, build_token_net
 from ibcore.schema import Chapter, Param, ParameterError, check_choice, common_params
 from ibcore.train import History, train
-from ibcore.verdicts import Preregistration, Verdict, make_verdict
+from ibcore.verdicts import Preregistration, Verdict, make_verdict, sensitivity_record
 
 ARCHS = ("mlp", "cnn", "vit", "mixer")
 
@@ -172,6 +172,10 @@ def _phase_prereg() -> dict[str, Preregistration]:
 
 
 PREREGISTERED = _phase_prereg()
+
+PHASE_GRID = tuple({"width": w, "min_change": m} for w in (1, 3) for m in (0.03, 0.05, 0.08))
+"""The phase detector's settings a referee would vary: the running-median width (1 = raw) and
+the phase threshold ``min_change`` (also the verdict's threshold)."""
 """What chapter 4's verdicts are judged against (every architecture's claims), fixed on seed 0."""
 
 
@@ -232,6 +236,7 @@ def family_verdicts(
                 **common,
             )
         )
+    _phase_sensitivity(out, fam, prefix)
     if "identity" in fam and len(fam) > 1:
         acc = {k: np.array([h.metrics["test_acc"][-1] for h in hs]) for k, hs in fam.items()}
         gap = np.min([acc["identity"] - acc[k] for k in acc if k != "identity"], axis=0)
@@ -246,6 +251,34 @@ def family_verdicts(
             )
         )
     return out
+
+
+def _phase_sensitivity(
+    verdicts: list[Verdict], fam: Mapping[str, Sequence[History]], prefix: str
+) -> None:
+    """Attach to each phase verdict its status under every detector setting of :data:`PHASE_GRID`."""
+    tables = {
+        (g["width"], g["min_change"]): {
+            kind: phase_table(hs, -1, width=g["width"], min_change=g["min_change"])
+            for kind, hs in fam.items()
+        }
+        for g in PHASE_GRID
+    }
+    for v in verdicts:
+        name = v.claim[len(prefix) + 1 :]
+        if name == "is-no-fitting":
+            kind, col = "identity", "fitting_rise"
+        elif name == "is-compresses":
+            kind, col = "identity", "compression_fall"
+        elif name.startswith("nis-fits-"):
+            kind, col = name[len("nis-fits-") :], "fitting_rise"
+        else:
+            continue
+        values = [tables[(g["width"], g["min_change"])][kind][col] for g in PHASE_GRID]
+        v.sensitivity = sensitivity_record(
+            PHASE_GRID, values, [g["min_change"] for g in PHASE_GRID], v.direction, v.scale,
+            v.status,
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
