@@ -34,7 +34,7 @@ EPOCHS = 100
 PAPER_EPOCHS = 8000
 # log_snapshots(8000, 400): 274 log-spaced epochs (the last is 7999), plus the final epoch 8000
 PAPER_SNAPSHOTS = len({*log_snapshots(PAPER_EPOCHS, 400).tolist(), PAPER_EPOCHS})
-TARGET = "<= 5x one sequential run (issue 7)"
+TARGET = "<= 5x one sequential run (chapters 0, 2)"
 
 
 def _run(k: int | None, epochs: int, snapshots: int) -> tuple[float, int]:

@@ -115,7 +115,7 @@ def main() -> None:
             spr * 274 / 40,
             RUNS,
             "s",
-            "part of < 180 s (issue 4)",
+            "part of < 180 s (chapter 2)",
         )  # fmt: skip
     )
     med, spr = timeit(lambda: E.information_plane(h, estimator="fixed"), runs=RUNS)

@@ -28,7 +28,7 @@ def main() -> None:
         record("  LBE step (alpha 0.5, alpha_min 0.5, beta 1)", statistics.median(lbe),
                max(lbe) - min(lbe), runs, "s", "-"),
         record("  LBE / plain step cost", statistics.median(ratios), max(ratios) - min(ratios),
-               runs, "x", "<= 1.3 (issue 5)"),
+               runs, "x", "<= 1.3 (chapter 3)"),
     ]  # fmt: skip
     if torch.cuda.is_available():
         r = lbe_step_cost(depth=500, width=1000, d_in=784, steps=10, repeats=5, device="cuda",

@@ -102,7 +102,7 @@ def main() -> None:
                note),
         record(f"ours, information_plane('fixed'), {label}", mo, so, runs_ours, "s", "-"),
         record("  naive / ours (same process, same data)", mr, sr, len(ratios), "x",
-               "ratio printed (issue 7)"),
+               "ratio printed (chapters 0, 2)"),
         record("  max |ours - naive| over layers and snapshots", diff, 0.0, 1, "bits",
                "~0 (same numbers)"),
     ]  # fmt: skip

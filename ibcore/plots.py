@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from ibcore.atomic import atomic_write_bytes
 from ibcore.paths import results_dir
+from ibcore.schema import check_choice
 
 
 def epoch_norm(epochs: Sequence[int]) -> LogNorm:
@@ -77,6 +78,7 @@ def band(
     """
     ys = np.atleast_2d(np.asarray(ys, dtype=float))
     m = np.nanmean(ys, axis=0)
+    check_choice("kind", kind, ("std", "range"))
     if kind == "range":
         lo, hi = np.nanmin(ys, axis=0), np.nanmax(ys, axis=0)
     else:

@@ -4,11 +4,13 @@ Every chapter has one ``parameters`` cell. Its values go through :meth:`Chapter.
 which refuses a name the chapter does not have, fills ``None`` values from the preset of the chosen
 ``scale`` and checks every value against the chapter's :class:`Param` schema. A bad value stops
 the notebook in its first cells with one line that names the parameter and what is allowed
-(:class:`ParameterError`). :func:`check_choice` is the one choice check of the library.
+(:class:`ParameterError`). :func:`check_choice`, :func:`check_int`, :func:`check_real` and :func:`check_positive` are the
+library's one set of value checks.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -19,6 +21,48 @@ SCALES = ("smoke", "cpu", "paper")
 
 class ParameterError(ValueError):
     """A notebook parameter has a wrong type, is out of range, or is not one of the choices."""
+
+
+def describe(value: object) -> str:
+    """A short one-line description of a value of the wrong type, for an error message."""
+    r = " ".join(repr(value).split())
+    return f"{type(value).__name__} {r if len(r) <= 40 else r[:37] + '...'}"
+
+
+def check_int(name: str, value: object, low: int) -> int:
+    """``value`` as an int >= ``low``, or one line naming ``name`` (a bool or float is refused)."""
+    import numpy as np
+
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"parameter '{name}' must be an integer >= {low}, got {describe(value)}")
+    if value < low:
+        raise ValueError(f"parameter '{name}' must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _real(name: str, value: object, what: str) -> float:
+    try:
+        if isinstance(value, bool | str | bytes):
+            raise TypeError
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"parameter '{name}' must be {what}, got {describe(value)}") from None
+
+
+def check_real(name: str, value: object) -> float:
+    """``value`` as a finite float, or one line naming ``name`` (a string is a wrong type)."""
+    v = _real(name, value, "a finite real number")
+    if not math.isfinite(v):
+        raise ValueError(f"parameter '{name}' must be a finite real number, got {v!r}")
+    return v
+
+
+def check_positive(name: str, value: object) -> float:
+    """``value`` as a finite float > 0, or one line naming ``name``."""
+    v = _real(name, value, "a positive finite number")
+    if not (v > 0 and math.isfinite(v)):
+        raise ValueError(f"parameter '{name}' must be a positive finite number, got {value!r}")
+    return v
 
 
 def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> Any:

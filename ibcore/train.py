@@ -26,7 +26,7 @@ from tqdm import tqdm
 from ibcore.atomic import atomic_open
 from ibcore.data import Dataset
 from ibcore.models import MLP, EnsembleMLP
-from ibcore.schema import check_choice
+from ibcore.schema import check_choice, check_int, check_positive
 
 Criterion = Callable[[torch.Tensor, torch.Tensor, list[torch.Tensor]], torch.Tensor]
 Measure = Callable[[dict[str, torch.Tensor]], Any]
@@ -454,15 +454,11 @@ def train(
         device: where to train; data and model are moved there.
         progress: show a tqdm bar (default: unless ``IBCORE_PROGRESS=0``).
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"parameter 'epochs' must be an integer >= 0, got {epochs!r}")
-    if batch_size < 1:
-        raise ValueError(f"parameter 'batch_size' must be >= 1, got {batch_size}")
+    check_int("epochs", epochs, 0)
+    check_int("batch_size", batch_size, 1)
+    check_int("eval_every", eval_every, 1)
+    check_positive("lr", lr)
     check_choice("optimizer", optimizer, OPTIMIZERS)
-    if not lr > 0:
-        raise ValueError(f"parameter 'lr' must be > 0, got {lr!r}")
-    if eval_every < 1:
-        raise ValueError(f"parameter 'eval_every' must be >= 1, got {eval_every!r}")
     check_choice("output", output, ("softmax", "logits", None))
     device = torch.device(device)
     record = sorted({int(e) for e in (record_epochs if record_epochs is not None else [])})

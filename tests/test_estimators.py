@@ -98,7 +98,7 @@ def test_three_bit_code_kde_small_noise(name):
 @pytest.mark.parametrize("name", BINNING)
 def test_t_equals_y_gives_h_y(name):
     _, ity = run(name, Y[:, None], Y)
-    assert H_Y == pytest.approx(0.99916, abs=5e-6)
+    assert E.entropy_bits(np.bincount(Y)) == pytest.approx(H_Y, abs=1e-12)  # H(Y) of 2118/1978
     assert ity == pytest.approx(H_Y, abs=1e-12)
 
 
@@ -235,6 +235,71 @@ def test_floor_and_range_binning_match_the_formulas():
     edges = ref_ebab_edges(relu, 0.0, 150).astype(np.float32)
     expect = edges[np.digitize(relu, edges) - 1]
     assert np.array_equal(E.bin_ebab(relu, n_bins=150, activation="relu"), expect)
+
+
+# ------------------------------------------------------------------------------------------------
+# closed forms: the IDNNs grid's edges, aKDE's noise variance, compression
+# ------------------------------------------------------------------------------------------------
+
+
+def test_fixed_grid_has_n_bins_edges_idnns_convention():
+    """``np.linspace(low, high, n_bins)``: n_bins edges, n_bins - 1 intervals (IDNNs code)."""
+    # 0 lies exactly half-way between edges 14 and 15 of the default 30-edge grid on [-1, 1]
+    # (spacing 2/29); with 31 edges (spacing 1/15) it would be an edge itself.
+    assert E.bin_fixed(np.zeros((1, 1))) == pytest.approx(-1 / 29, abs=1e-12)
+    # 5 edges on [-1, 1]: -1, -0.5, 0, 0.5, 1; a value maps to the largest edge <= it, values at
+    # an edge to that edge, >= high to the top edge, and below low wrap to the top edge too.
+    t = np.array([[-1.0, -0.75, -0.5, -0.25, 0.25, 0.5, 0.75, 1.0, 1.5, -1.5]]).T
+    expect = [-1.0, -1.0, -0.5, -0.5, 0.0, 0.5, 0.5, 1.0, 1.0, 1.0]
+    assert E.bin_fixed(t, n_bins=5)[:, 0].tolist() == expect
+    # with 6 edges -1, -0.6, ..., 1 the value 0.25 would land on 0.2, 0.75 on 0.6
+    assert E.bin_fixed(np.array([[0.25], [0.75]]), n_bins=6)[:, 0] == pytest.approx([0.2, 0.6])
+
+
+def test_fixed_binning_mi_closed_form_single_snapshot_and_history():
+    # 3 edges on [-1, 1] (-1, 0, 1): the negative inputs share edge -1, the positive ones edge 0,
+    # so T is one bit that equals Y: I(X;T) = I(T;Y) = 1 bit. (4 edges: 2/2/2, below.)
+    t = np.array([[-0.9], [-0.4], [-0.1], [0.1], [0.4], [0.9]])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    assert E.mi_fixed_binning(t, y, n_bins=3) == pytest.approx((1.0, 1.0), abs=1e-12)
+    plane = E.information_plane({"h": np.stack([t, -t, 0 * t])}, y, estimator="fixed", n_bins=3)
+    np.testing.assert_allclose(plane["h"], [[1, 1], [1, 1], [0, 0]], atol=1e-12)
+    # 4 edges (-1, -1/3, 1/3, 1) on two units, the second constant: the rows fall 2/2/2 into
+    # (-1, 1/3), (-1/3, 1/3), (1/3, 1/3), so I(X;T) = log2 3 and I(T;Y) = 1 - 1/3 (the middle
+    # symbol holds one sample of each class)
+    t2 = np.column_stack([t[:, 0], np.full(6, 0.5)])
+    expect = (math.log2(3), 2 / 3)
+    assert E.mi_fixed_binning(t2, y, n_bins=4) == pytest.approx(expect, abs=1e-12)
+    four = E.information_plane({"h": t2[None]}, y, estimator="fixed", n_bins=4)["h"][0]
+    assert tuple(four) == pytest.approx(expect, abs=1e-12)
+
+
+def test_akde_noise_variance_is_alpha_times_max_abs_activity():
+    # mean |T| = 0.1175, max |T| = 8 (a negative value): the two readings differ by a factor 68
+    t = np.full((40, 5), 0.01)
+    t[3, 2] = -8.0
+    t[7, 1] = 2.0
+    assert E.akde_noise_var(t, alpha=0.1) == pytest.approx(0.8, rel=1e-12)
+    assert E.akde_noise_var(t, alpha=0.1, power=2) == pytest.approx(6.4, rel=1e-12)
+    assert E.akde_noise_var(t, alpha=0.1, scale="range") == pytest.approx(1.0, rel=1e-12)
+    hist = np.stack([t, t / 4, 2 * t])
+    var = E.akde_noise_var(hist, alpha=0.1, scale="running_max")
+    np.testing.assert_allclose(var, [0.8, 0.8, 1.6], rtol=1e-12)
+    y = Y[:40]
+    assert np.allclose(E.mi_akde(t, y, alpha=0.1), E.mi_kde(t, y, noise_var=0.8), atol=1e-12)
+    plane = E.information_plane({"h": hist}, y, estimator="akde", alpha=0.1)["h"]
+    expect = [E.mi_kde(s, y, noise_var=v) for s, v in zip(hist, [0.8, 0.2, 1.6], strict=True)]
+    np.testing.assert_allclose(plane, expect, atol=1e-10)
+
+
+def test_compression_is_max_minus_final_of_the_first_column():
+    assert E.compression([1.0, 3.0, 5.0, 4.0, 2.5]) == 2.5
+    assert E.compression([1.0, 2.0, 3.0]) == 0.0  # still rising: no compression
+    assert E.compression([4.0, 1.0, 2.0]) == 2.0  # the maximum may be the first snapshot
+    plane = np.column_stack([[1.0, 3.0, 5.0, 4.0, 2.5], [0.1, 0.9, 0.2, 0.3, 0.0]])
+    assert E.compression(plane) == 2.5  # I(T;Y) (column 2, max - final 0.9) is not used
+    with pytest.raises(ValueError, match="non-empty"):
+        E.compression([])
 
 
 # ------------------------------------------------------------------------------------------------

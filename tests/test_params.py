@@ -27,10 +27,11 @@ def test_bad_chapter_parameters_have_one_clear_line(values, message):
 
 
 def test_none_takes_the_preset_and_ints_become_floats():
-    p = chapter("00").resolve("smoke", lr=1, seeds=None)
-    assert (
-        p["scale"] == "smoke" and p["seeds"] == 1 and p["lr"] == 1.0 and isinstance(p["lr"], float)
-    )
+    ch = chapter("00")
+    p = ch.resolve("smoke", lr=1, seeds=None, epochs=None)
+    assert p["seeds"] == ch.preset("smoke")["seeds"] and p["epochs"] == ch.preset("smoke")["epochs"]
+    assert ch.preset("smoke")["epochs"] != ch.preset("cpu")["epochs"]  # the scale's own preset
+    assert p["lr"] == 1.0 and isinstance(p["lr"], float)
 
 
 @pytest.mark.parametrize("key", sorted(MODULES))
@@ -58,3 +59,41 @@ def test_comma_separated_numbers_are_converted():
         ParameterError, match=r"parameter 'depths' must be of type int, got str 'x'"
     ):
         resolve(schema, {"cpu": {}}, "cpu", depths="10,x")
+
+
+# ---- the seed list of every chapter (ibcore.schema.Seeds) --------------------------------------
+
+
+def _seeds_error(value) -> str:
+    with pytest.raises(ParameterError) as exc:
+        chapter("00").resolve("smoke", seeds=value)
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith("parameter 'seeds'"), msg
+    return msg
+
+
+@pytest.mark.parametrize("value", [[1, 1, 2], [7, 3, 7], (0, 0)], ids=str)
+def test_a_seed_listed_twice_is_refused(value):
+    assert "lists a seed twice" in _seeds_error(value)
+
+
+@pytest.mark.parametrize(
+    "value, bad",
+    [([-1], "-1"), ([3, 2**31], str(2**31)), ([True, 2], "True"), ([False], "False"),
+     ([1.0], "1.0"), ([2, 0.5], "0.5"), (["3"], "'3'"), ([None], "None")],
+    ids=str,
+)  # fmt: skip
+def test_a_listed_seed_out_of_range_or_not_an_int_is_refused(value, bad):
+    msg = _seeds_error(value)
+    assert msg.endswith(f"every listed seed must be an int in [0, 2**31), got {bad}"), msg
+
+
+@pytest.mark.parametrize("value", [[], (), True, 0, 1001, 2.0, "3"], ids=repr)
+def test_an_empty_list_or_a_bad_count_is_refused(value):
+    _seeds_error(value)
+
+
+def test_good_seed_lists_are_kept_in_order_as_plain_ints():
+    assert chapter("00").resolve("smoke", seeds=[0, 2**31 - 1])["seeds"] == [0, 2**31 - 1]
+    assert chapter("00").resolve("smoke", seeds=(7, 3))["seeds"] == [7, 3]  # a tuple: a list
+    assert chapter("00").resolve("smoke", seeds=5)["seeds"] == 5  # a count stays a count

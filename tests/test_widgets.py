@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import jupytext
 import pytest
 
@@ -53,10 +55,31 @@ def test_bad_controls():
         widgets.interactive(lambda x: None, x=3)
 
 
-def test_pipeline_marks_papermill_runs_headless():
-    import inspect
+def test_pipeline_runs_notebooks_headless_and_restores_the_environment(
+    tmp_path, monkeypatch, capsys
+):
+    """pipeline.execute, with papermill replaced by a stand-in that looks at the kernel's view."""
+    import nbformat
+    import papermill
 
-    assert '"IBCORE_HEADLESS": "1"' in inspect.getsource(pipeline.execute)
+    seen = {}
+
+    def fake_execute_notebook(notebook, output_path, **kwargs):
+        seen["headless"] = os.environ.get(widgets.HEADLESS_ENV)
+        seen["live"] = widgets.live()
+        seen["explore"] = widgets.explore(lambda epoch: None, epoch=widgets.slider([0, 1]))
+        seen["parameters"] = kwargs["parameters"]
+        nbformat.write(notebook, output_path)
+
+    monkeypatch.delenv(widgets.HEADLESS_ENV, raising=False)
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute_notebook)
+    nb = tmp_path / "zz_widgets.py"
+    nb.write_text("# %%\nx = 1\n")
+    out = pipeline.execute(nb, tmp_path / "out" / "zz_widgets.ipynb", {"x": 2})
+    assert seen == {"headless": "1", "live": False, "explore": None, "parameters": {"x": 2}}
+    assert widgets.HEADLESS_NOTE in capsys.readouterr().out  # the one line instead of a widget
+    assert out.is_file() and nbformat.read(out, as_version=4).cells[0].source == "x = 1"
+    assert widgets.HEADLESS_ENV not in os.environ  # the caller's environment is restored
 
 
 @pytest.mark.parametrize("ch", ["00", "01", "03", "04"])

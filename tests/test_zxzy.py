@@ -142,6 +142,21 @@ def test_direction_matters_the_mse_itself_would_read_backwards():
     assert detect_phases(EPOCHS, mse).kind != "fit-then-compress"
 
 
+def test_compression_is_searched_only_after_the_fitting_phase():
+    # falls by 0.5 at the start, rises by 1.0 (fitting, ends at snapshot 4), then falls by 0.2:
+    # the compression is that last fall, not the bigger fall before fitting
+    curve = np.array([1.0, 0.5, 0.5, 1.0, 1.5, 1.5, 1.3, 1.3, 1.3, 1.3])
+    p = detect_phases(EPOCHS, curve, width=1)
+    assert p.kind == "fit-then-compress"
+    assert p.fitting_rise == pytest.approx(1.0, abs=1e-12) and p.fit_epochs == (1, 5)
+    assert p.compression_fall == pytest.approx(0.2, abs=1e-12) and p.compress_epochs == (5, 12)
+    np.testing.assert_array_equal(p.smoothed, curve)
+    # without a fitting phase the search starts at the first snapshot
+    q = detect_phases(EPOCHS, np.linspace(1.0, 0.5, 10), width=1)
+    assert q.kind == "compress-only" and q.compress_epochs == (0, 50)
+    assert q.compression_fall == pytest.approx(0.5, abs=1e-12)
+
+
 def test_phase_detector_bad_input():
     with pytest.raises(ValueError, match="epochs"):
         detect_phases(EPOCHS[:3], np.ones(len(EPOCHS)))

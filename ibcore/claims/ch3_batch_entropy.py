@@ -19,7 +19,7 @@ from ibcore.data import load_dataset
 from ibcore.env import runner
 from ibcore.measures.batch_entropy import MiddleLayersLBELoss, batch_entropy_per_layer
 from ibcore.models import build_mlp
-from ibcore.schema import Chapter, Param, common_params
+from ibcore.schema import Chapter, Param, check_int, common_params
 from ibcore.train import History, train
 from ibcore.verdicts import Preregistration
 
@@ -41,12 +41,6 @@ def flush_denormals() -> Iterator[None]:
         yield
     finally:
         torch.set_flush_denormal(False)
-
-
-def _check_int(name: str, value: int, low: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < low:
-        raise ValueError(f"parameter {name!r} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 @runner
@@ -101,12 +95,12 @@ def lbe_run(
     Raises:
         ValueError: a parameter out of range (named), or an unknown ``dataset``.
     """
-    depth = _check_int("depth", depth, 3)
-    width = _check_int("width", width, 1)
-    epochs = _check_int("epochs", epochs, 1)
-    batch_size = _check_int("batch_size", batch_size, 2)
-    record_every = _check_int("record_every", record_every, 1)
-    eval_every = _check_int("eval_every", eval_every, 1)
+    depth = check_int("depth", depth, 3)
+    width = check_int("width", width, 1)
+    epochs = check_int("epochs", epochs, 1)
+    batch_size = check_int("batch_size", batch_size, 2)
+    record_every = check_int("record_every", record_every, 1)
+    eval_every = check_int("eval_every", eval_every, 1)
     lbe_beta = float(lbe_beta)  # the LBE criterion checks its hyper-parameters
 
     data = load_dataset(dataset, seed=0)
@@ -158,7 +152,7 @@ def final_accuracy(history: History, key: str = "train_acc", last: int = 5) -> f
             f"parameter 'key' = {key!r} is not a metric of this history; "
             f"choose one of {tuple(history.metrics)}"
         )
-    last = _check_int("last", last, 1)
+    last = check_int("last", last, 1)
     return float(np.mean(history.metrics[key][-last:]))
 
 
@@ -194,9 +188,9 @@ def lbe_step_cost(
     import statistics
     import time
 
-    _check_int("depth", depth, 3)
-    _check_int("steps", steps, 1)
-    _check_int("repeats", repeats, 1)
+    check_int("depth", depth, 3)
+    check_int("steps", steps, 1)
+    check_int("repeats", repeats, 1)
     dev = torch.device(device)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(batch_size, d_in, generator=gen).to(dev)

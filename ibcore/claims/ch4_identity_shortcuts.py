@@ -356,8 +356,8 @@ CHAPTER = Chapter(
             snapshots=10,
             probe_steps=300,
             probe_hidden=64,
-            seeds=[1, 2, 3],
-            cnn_seeds=3,
+            seeds=[1, 2, 3, 4, 5],
+            cnn_seeds=5,
             tf_seeds=0,
         ),
         "paper": dict(

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from ibcore.models import ACTIVATIONS
-from ibcore.schema import check_choice
+from ibcore.schema import check_choice, check_int, check_positive, check_real, describe
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -60,12 +60,6 @@ _LN2 = math.log(2.0)
 # ------------------------------------------------------------------------------------------------
 # input checks: each public function checks its input once with these; private helpers trust it
 # ------------------------------------------------------------------------------------------------
-
-
-def _describe(value: object) -> str:
-    """A short one-line description of a value of the wrong type, for an error message."""
-    r = " ".join(repr(value).split())
-    return f"{type(value).__name__} {r if len(r) <= 40 else r[:37] + '...'}"
 
 
 _SHAPES = {
@@ -102,7 +96,7 @@ def _checked(t: object, name: str, ndims: tuple[int, ...]) -> np.ndarray | torch
             np.issubdtype(a.dtype, np.number) and not np.issubdtype(a.dtype, np.complexfloating)
         )
     if not real:
-        got = _describe(t) if a.ndim == 0 else f"{type(t).__name__} of dtype {a.dtype}"
+        got = describe(t) if a.ndim == 0 else f"{type(t).__name__} of dtype {a.dtype}"
         raise ValueError(
             f"{name} has the wrong type: expected real numbers ({_SHAPES[ndims]}), got {got}"
         )
@@ -186,40 +180,8 @@ def _label_ids(y: ArrayLike, n: int) -> tuple[np.ndarray, int]:
     return _recode(as_labels(y, n))
 
 
-def _check_int(param: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"parameter '{param}' must be an integer >= {low}, got {_describe(value)}")
-    if value < low:
-        raise ValueError(f"parameter '{param}' must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _real(param: str, value: object, what: str) -> float:
-    """``value`` as a float; a string, bool or anything ``float()`` refuses is a wrong type."""
-    try:
-        if isinstance(value, bool | str | bytes):
-            raise TypeError
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"parameter '{param}' must be {what}, got {_describe(value)}") from None
-
-
-def _check_real(param: str, value: object) -> float:
-    v = _real(param, value, "a finite real number")
-    if not math.isfinite(v):
-        raise ValueError(f"parameter '{param}' must be a finite real number, got {v!r}")
-    return v
-
-
-def _check_positive(param: str, value: object) -> float:
-    v = _real(param, value, "a positive finite number")
-    if not (v > 0 and math.isfinite(v)):
-        raise ValueError(f"parameter '{param}' must be a positive finite number, got {value!r}")
-    return v
-
-
 def _chunk(chunk_size: int | None) -> int | None:
-    return None if chunk_size is None else _check_int("chunk_size", chunk_size, 1)
+    return None if chunk_size is None else check_int("chunk_size", chunk_size, 1)
 
 
 def _check_dtype(dtype: object) -> torch.dtype:
@@ -249,7 +211,7 @@ def _resolve_low(
 ) -> np.ndarray:
     """Per-snapshot lowest edge: explicit ``low``, else by activation, else ``min − ε``."""
     if low is not None:
-        lo = np.full(np.shape(mn), _check_real("low", low))
+        lo = np.full(np.shape(mn), check_real("low", low))
     else:
         act_low = _activation_low(activation)
         lo = _generic_low(mn, mx) if act_low is None else np.full(np.shape(mn), act_low)
@@ -398,8 +360,8 @@ def bin_fixed(t: ArrayLike, n_bins: int = 30, low: float = -1.0, high: float = 1
 
 
 def _check_fixed(n_bins: int, low: float, high: float) -> None:
-    _check_int("n_bins", n_bins, 2)
-    if not _check_real("high", high) > _check_real("low", low):
+    check_int("n_bins", n_bins, 2)
+    if not check_real("high", high) > check_real("low", low):
         raise ValueError(f"parameter 'high' ({high}) must be greater than 'low' ({low})")
 
 
@@ -451,7 +413,7 @@ def bin_floor(t: ArrayLike, binsize: float = 0.07) -> np.ndarray:
     is divided in float32, as in the original (Keras activations). Returns an int64 array N × d.
     """
     a = _layer(t, "t")
-    return _floor_codes(a[None], _check_positive("binsize", binsize))[0][0]
+    return _floor_codes(a[None], check_positive("binsize", binsize))[0][0]
 
 
 def _floor_codes(a: np.ndarray, binsize: float) -> tuple[np.ndarray, int]:
@@ -478,7 +440,7 @@ def mi_saxe_floor(t: ArrayLike, y: ArrayLike, binsize: float = 0.07) -> tuple[fl
 
 
 def _floor_history(a: np.ndarray, y_id: np.ndarray, n_y: int, binsize: float = 0.07) -> np.ndarray:
-    codes, base = _floor_codes(a, _check_positive("binsize", binsize))
+    codes, base = _floor_codes(a, check_positive("binsize", binsize))
     return _plugin_mi(codes - codes.min(), base, y_id, n_y)
 
 
@@ -525,11 +487,11 @@ def _saxe_max_history(
     high: float | None = None,
     label: str = "layer {!r}",
 ) -> dict[str, np.ndarray]:
-    _check_int("n_bins", n_bins, 2)
+    check_int("n_bins", n_bins, 2)
     check_choice("max_over", max_over, MAX_OVER)
     stats = {k: (a.min(axis=(1, 2)), a.max(axis=(1, 2))) for k, a in layers.items()}
     if high is not None:
-        high = _check_real("high", high)
+        high = check_real("high", high)
         for name, (_, mx) in stats.items():
             if high < mx.max():
                 raise ValueError(
@@ -568,7 +530,7 @@ def _ebab_edges(
     name: str = "t",
 ) -> np.ndarray:
     """EBAB edges for every snapshot of ``a`` (S × N × d) → S × (n_bins + 2), dtype of ``a``."""
-    _check_int("n_bins", n_bins, 1)
+    check_int("n_bins", n_bins, 1)
     check_choice("quantile_basis", quantile_basis, QUANTILE_BASES)
     s = a.shape[0]
     srt = np.sort(a.reshape(s, -1), axis=1)
@@ -765,7 +727,7 @@ def _kde_core(
 
 def _kde_vars(noise_var: float, bound: str) -> float:
     check_choice("bound", bound, KDE_BOUNDS)
-    v = _check_positive("noise_var", noise_var)
+    v = check_positive("noise_var", noise_var)
     return 4.0 * v if bound == "lower" else v
 
 
@@ -833,8 +795,8 @@ def akde_noise_var(
 
 def _akde_opts(alpha: float, power: float, scale: str) -> tuple[float, float]:
     """Checked aKDE options: (alpha, power) as floats; ``scale`` one of :data:`AKDE_SCALES`."""
-    alpha = _check_positive("alpha", alpha)
-    power = _check_positive("power", power)
+    alpha = check_positive("alpha", alpha)
+    power = check_positive("power", power)
     check_choice("scale", scale, AKDE_SCALES)
     return alpha, power
 
@@ -1011,7 +973,7 @@ def information_plane(
         layers[name] = a
     y = as_labels(labels, int(n))  # type: ignore[arg-type]
     if subsample is not None:
-        k = _check_int("subsample", subsample, 1)
+        k = check_int("subsample", subsample, 1)
         if k > n:  # type: ignore[operator]
             raise ValueError(f"parameter 'subsample' ({k}) exceeds the number of samples ({n})")
         idx = np.sort(np.random.default_rng(subsample_seed).choice(n, k, replace=False))
@@ -1050,7 +1012,7 @@ def compression(ixt: ArrayLike) -> float:
         a = np.asarray(ixt, dtype=float)
     except (TypeError, ValueError):
         raise ValueError(
-            f"compression needs an I(X;T) trajectory of numbers, got {_describe(ixt)}"
+            f"compression needs an I(X;T) trajectory of numbers, got {describe(ixt)}"
         ) from None
     if a.ndim == 2:
         a = a[:, 0]
