@@ -256,6 +256,7 @@ PARAMS: dict[str, Param] = {
     **common_params(),
 }
 
+# fmt: off
 CHAPTER = Chapter(
     "00",
     PARAMS,
@@ -266,3 +267,4 @@ CHAPTER = Chapter(
         "paper": dict(activation="tanh", epochs=8000, snapshots=400, seeds=50),
     },
 )
+# fmt: on

@@ -1,23 +1,12 @@
 """Chapter 1: skip connections eliminate singularities (Orhan & Pitkow, ICLR 2018).
 
-The chapter's architectures, its cacheable runs, its parameter schema and presets. Every net comes from the one model builder
-:func:`ibcore.models.build_mlp` and is trained by the one loop :func:`ibcore.train.train`; the
-measures are those of :mod:`ibcore.measures.singularities`. The two runners are pure functions of their
-keyword parameters, so :func:`ibcore.cache.run_cached` can key on them:
-
-* :func:`skip_run` trains one architecture and seed and computes the unit-level singularity
-  measures of every hidden layer at recorded epochs (our definitions, after Orhan & Pitkow 2018
-  §2);
-* :func:`hessian_run` trains a small net and takes the full float64 Hessian spectrum of its
-  training loss at recorded epochs (Orhan & Pitkow 2018 §2; the thresholds are ours).
-
-The architectures (:data:`ARCHITECTURES`) share one base initialisation (He normal, biases 0). Skip
-nets start with their branch weights scaled by ``depth^-1/2`` (``init='he_scaled'``, our choice
-after calibration runs): without that, a post-activation ReLU residual net adds positive mass at
-every block and its activations explode. ``plain_scaled`` is its control: a plain net with the same
-scaled initialisation, to tell whether the initialisation alone explains what the skips do.
-``residual_bs`` scales the branch *output* instead (``branch_scale = depth^-1/2`` in every forward
-pass), the other reading of that scaling.
+The chapter's architectures, runners, parameter schema and presets, and verdict
+pre-registration. :func:`skip_run` trains one architecture and seed and records the unit-level
+singularity measures of every hidden layer (our definitions, after §2); :func:`hessian_run`
+takes the full Hessian spectrum of a small net's loss (§2; the thresholds are ours). All nets
+share He-normal initialisation; skip nets scale their branch weights by ``depth^-1/2``
+(``he_scaled``, our choice: unscaled post-activation ReLU residual nets explode), with
+``plain_scaled`` as the control of that choice and ``residual_bs`` scaling the branch output.
 """
 
 from __future__ import annotations
@@ -140,26 +129,13 @@ def skip_run(
     rel_tol: float = 1e-3,
     device: str = "cpu",
 ) -> History:
-    """Train one deep net and record its singularity measures (chapter 1's main run).
+    """Train one deep net and record its singularity measures (chapter 1's main run; §4).
 
-    A ``depth``-hidden-layer, ``width``-unit net (``build_mlp``: ``shortcut``, ``branch_scale``,
-    ``init``, weights from ``seed``) is trained with Adam on ``dataset`` (split by ``seed``) by
-    :func:`ibcore.train.train`, evaluating train/test loss and accuracy after every epoch. At
-    epochs ``0, measure_every, …, epochs`` (before that epoch's updates) the hidden outputs
-    ``H_l`` (skip contribution included) and the branch outputs ``F_l = f(W_l T_{l-1} + b_l)``
-    on the probe set (digits: the training set) are reduced on the fly to the per-layer measures
-    of :func:`ibcore.measures.singularities.unit_measures` with thresholds ``tau`` (elimination, relative
-    to the layer's median unit std), ``rho`` (overlap) and ``rel_tol`` (rank), plus the
-    weight-space elimination and overlap fractions of the incoming weights (bias appended).
-    Raw activations are not kept.
-
-    Returns a :class:`~ibcore.train.History` whose ``measures`` hold one ``S × depth`` array per
-    name in :data:`UNIT_MEASURES` (rows: recorded epochs ``History.epochs``; columns: layers
-    ``h1`` … ``h{depth}``); ``meta`` adds ``shortcut``, ``branch_scale`` and the thresholds.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018 §4 (deep plain, residual
-    and hyper-residual nets; CIFAR-10/100 at ``paper`` scale); the measures and the ``cpu``
-    defaults are ours.
+    At epochs ``0, measure_every, …, epochs`` (before that epoch's updates) the hidden outputs
+    ``H_l`` (skip included) and branch outputs ``F_l`` on the probe set are reduced on the fly to
+    :func:`ibcore.measures.singularities.unit_measures` (thresholds ``tau``, ``rho``, ``rel_tol``)
+    and the weight-space elimination and overlap fractions; raw activations are not kept.
+    ``History.measures`` holds one ``S × depth`` array per name in :data:`UNIT_MEASURES`.
     """
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2:
         raise ValueError(f"parameter 'depth' must be an integer >= 2, got {depth!r}")
@@ -201,20 +177,12 @@ def hessian_run(
     init: str = "he",
     device: str = "cpu",
 ) -> History:
-    """Train a small net and take the full Hessian spectrum of its loss at chosen epochs.
+    """Train a small net and take the full float64 Hessian spectrum of its loss at chosen epochs.
 
-    The net (``depth`` hidden layers of ``width`` units; for digits and depth 10, width 8 that is
-    P = 1,258 parameters) is trained like :func:`skip_run` for ``max(hessian_epochs)`` epochs.
-    At each epoch of ``hessian_epochs`` (before that epoch's updates; the last one = after
-    training) :func:`ibcore.measures.singularities.hessian_eigs` (``method='full'``, float64, eval mode)
-    returns all P eigenvalues of the Hessian of the mean cross-entropy on the first
-    ``n_samples`` training samples.
-
-    Returns a :class:`~ibcore.train.History` with ``measures["hessian_eigs"]`` of shape
-    ``S × P`` (ascending per row) and ``epochs = sorted(hessian_epochs)``.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018 §2.1 and §4 (degenerate
-    Hessian of plain nets); the method is ours.
+    Trained like :func:`skip_run` for ``max(hessian_epochs)`` epochs; at each of
+    ``hessian_epochs`` (before that epoch's updates) ``measures["hessian_eigs"]`` (S × P, ascending)
+    holds every eigenvalue of the mean cross-entropy on the first ``n_samples`` training samples
+    (Orhan & Pitkow 2018 §2: degenerate Hessians of plain nets).
     """
     epochs = sorted({int(e) for e in hessian_epochs})
     if not epochs or epochs[0] < 0:
@@ -309,48 +277,19 @@ PARAMS: dict[str, Param] = {
     **common_params(),
 }
 
+# fmt: off
 CHAPTER = Chapter(
     "01",
     PARAMS,
     shared=dict(dataset="digits", lr=1e-3, batch_size=128, toy_depth=10, device="auto"),
     presets={
-        "smoke": dict(
-            depth=6,
-            width=16,
-            epochs=4,
-            measure_every=2,
-            seeds=1,
-            hessian_depth=3,
-            hessian_width=4,
-            hessian_samples=100,
-            hessian_epochs=[0, 4],
-            toy_steps=3000,
-        ),
-        "cpu": dict(
-            depth=20,
-            width=32,
-            epochs=30,
-            measure_every=5,
-            seeds=5,
-            hessian_depth=10,
-            hessian_width=8,
-            hessian_samples=500,
-            hessian_epochs=[0, 30],
-            toy_steps=20_000,
-        ),
-        "paper": dict(
-            dataset="cifar100",
-            depth=30,
-            width=128,
-            epochs=100,
-            batch_size=256,
-            measure_every=10,
-            seeds=3,
-            hessian_depth=30,
-            hessian_width=16,
-            hessian_samples=1000,
-            hessian_epochs=[0, 1, 5, 20, 100],
-            toy_steps=20_000,
-        ),
+        "smoke": dict(depth=6, width=16, epochs=4, measure_every=2, seeds=1, hessian_depth=3,
+            hessian_width=4, hessian_samples=100, hessian_epochs=[0, 4], toy_steps=3000),
+        "cpu": dict(depth=20, width=32, epochs=30, measure_every=5, seeds=5, hessian_depth=10,
+            hessian_width=8, hessian_samples=500, hessian_epochs=[0, 30], toy_steps=20_000),
+        "paper": dict(dataset="cifar100", depth=30, width=128, epochs=100, batch_size=256,
+            measure_every=10, seeds=3, hessian_depth=30, hessian_width=16, hessian_samples=1000,
+            hessian_epochs=[0, 1, 5, 20, 100], toy_steps=20_000),
     },
 )
+# fmt: on

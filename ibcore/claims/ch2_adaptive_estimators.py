@@ -1,20 +1,10 @@
 """Chapter 2: adaptive estimators on many networks at once (Chelombiev, Houghton & O'Donnell 2019).
 
-The chapter needs the information plane of the 12-10-7-5-4-3-2 net for every activation, every
-seed, with and without L2, under several estimators. Recording every layer on all 4096 inputs
-at 40–274 snapshots is large (20 MB per net at 40 snapshots), so the unit of work here is a
-**group**: up to ``group_size`` nets trained together as one batched ensemble
-(:func:`ibcore.runs.szt_ensemble_run`), whose activations are turned into information
-planes under every requested estimator and then dropped. A group's result is small (planes,
-accuracy curves) and is what the chapter caches.
-
-Functions:
-
-- :func:`members` — the run grid (activation × L2 × seed) in a fixed order;
-- :func:`adaptive_group` — train one group, return :class:`MemberResult` s (cacheable);
-- :func:`adaptive_runs` — all groups through the result cache, with a progress line;
-- :func:`compression_table`, :func:`layer_correlations`, :func:`l2_effect`,
-  :func:`seedwise_spearman` — the numbers behind the chapter's figures and verdicts.
+The unit of work is a **group**: up to ``group_size`` 12-10-7-5-4-3-2 nets trained as one
+batched ensemble (:func:`adaptive_group`), whose activations become information planes under
+every requested estimator and are then dropped, so a group's cache entry is small.
+:func:`members` is the run grid (activation × L2 × seed), :func:`adaptive_runs` trains all
+groups through the cache; the other functions compute the chapter's figures and verdicts.
 """
 
 from __future__ import annotations
@@ -481,28 +471,19 @@ PARAMS: dict[str, Param] = {
     **common_params(),
 }
 
+# fmt: off
 CHAPTER = Chapter(
     "02",
     PARAMS,
-    shared=dict(
-        activations=["tanh", "relu", "elu", "softplus", "swish", "leaky_relu"],
-        estimators=["fixed", "kde", "ebab", "akde", "saxe_max"],
-        n_bins=30,
-        kde_noise=1e-3,
-        akde_alpha=0.1,
-        kde_samples=1024,
-        l2=0.015,
-        lr=4e-4,
-        split="shuffled",
-        group_size=18,
-        workers=1,
-        device="auto",
-    ),
+    shared=dict(activations=["tanh", "relu", "elu", "softplus", "swish", "leaky_relu"],
+        estimators=["fixed", "kde", "ebab", "akde", "saxe_max"], n_bins=30, kde_noise=1e-3,
+        akde_alpha=0.1, kde_samples=1024, l2=0.015, lr=4e-4, split="shuffled", group_size=18,
+        workers=1, device="auto"),
     presets={
-        "smoke": dict(
-            activations=["tanh", "relu"], epochs=60, snapshots=10, seeds=2, kde_samples=256
-        ),
+        "smoke": dict(activations=["tanh", "relu"], epochs=60, snapshots=10, seeds=2,
+            kde_samples=256),
         "cpu": dict(epochs=1500, snapshots=40, seeds=3, workers=2),
         "paper": dict(epochs=8000, snapshots=400, seeds=20, kde_samples=4096, group_size=24),
     },
 )
+# fmt: on

@@ -26,15 +26,10 @@ from ibcore.verdicts import Preregistration
 
 @contextlib.contextmanager
 def flush_denormals() -> Iterator[None]:
-    """Flush float32 denormals to zero on the CPU inside the block; restores the default after.
+    """Flush float32 denormals to zero on the CPU inside the block; the default is restored after.
 
-    Chapter 3. Training the deep vanilla nets of the chapter on the CPU produced float32
-    denormals (values below ``1.2e-38``; where exactly they arise we did not pin down), and CPU
-    arithmetic on them is very slow (the measurement is in ``bench/README.md``). Treating them as
-    0 does not change any result we report (the chapter's runs print identical numbers with and
-    without it). The flag is set on the calling thread only (it is inherited by threads started
-    later, not by running ones), has no getter, and is set back to torch's default (off) on exit.
-    CUDA is not affected.
+    Chapter 3: the deep vanilla nets produce denormals, whose CPU arithmetic is very slow; treating
+    them as 0 changes no reported number. The flag reaches the calling thread only.
     """
     torch.set_flush_denormal(True)
     try:
@@ -62,38 +57,13 @@ def lbe_run(
 ) -> History:
     """Train the authors' deep vanilla FNN with LBE (``lbe_beta > 0``) or plain CE (``= 0``).
 
-    Chapter 3; Peer et al. 2022, §4–5 (500-layer FNN, depth sweep, information-flow figure).
-    The net is
-    ``build_mlp([d_in] + [width] * depth + [n_classes], "relu", init="default")``: ``depth``
-    Linear+ReLU layers and a linear head, PyTorch's default initialisation, no normalisation,
-    no shortcut. With ``lbe_beta > 0`` the loss is :class:`MiddleLayersLBELoss` (layers
-    ``2 .. depth-1``, learnable targets trained by the same Adam optimiser); with
-    ``lbe_beta == 0`` it is plain cross-entropy (the authors' ``CELoss`` baseline).
-
-    ``dataset`` is loaded with :func:`ibcore.data.load_dataset` (digits: the fixed split of
-    seed 0, 1437 train / 360 test, probe = the training set; torchvision sets raise
-    :class:`~ibcore.data.DataUnavailableError` offline). ``seed`` sets the initial weights and
-    the mini-batch order, nothing else. One epoch is ``ceil(n_train / batch_size)`` Adam steps.
-
-    Recorded every ``record_every`` epochs (before that epoch's updates, plus after the last) on
-    the probe set, as ``History.measures``:
-
-    * ``"entropy"``: ``(S, depth)`` batch entropy of every hidden layer ``T_1 .. T_depth``
-      (nats, :func:`batch_entropy_per_layer` over the whole probe set, not a mini-batch);
-    * ``"target"`` (LBE runs only): ``(S, depth - 2)`` targets ``tau_l`` of the regularised
-      layers (nats).
-
-    ``History.metrics`` holds train/test loss (cross-entropy, nats) and accuracy every
-    ``eval_every`` epochs; ``History.meta`` adds ``steps_per_epoch``, ``steps``, ``depth``,
-    ``width``, the LBE settings and ``regularised_layers`` (1-based, ``[2, depth-1]``).
-    Raw activations are not kept.
-
-    On the CPU, training runs on one thread (:func:`ibcore.env.runner`) inside
-    :func:`flush_denormals`: the flag only reaches the calling thread, not torch's already
-    started worker threads. Results are unchanged by it.
-
-    Raises:
-        ValueError: a parameter out of range (named), or an unknown ``dataset``.
+    Chapter 3; Peer et al. 2022, §4–5. The net is ``depth`` Linear+ReLU layers of ``width`` units
+    and a linear head, PyTorch's default initialisation, no normalisation, no shortcut; with LBE the
+    loss is :class:`~ibcore.measures.batch_entropy.MiddleLayersLBELoss` (layers ``2..depth-1``,
+    learnable targets). ``seed`` sets the initial weights and the batch order; the digits split is
+    fixed. Every ``record_every`` epochs ``History.measures`` records ``"entropy"`` (S × depth,
+    nats, over the whole probe set) and, with LBE, ``"target"``; activations are not kept. Runs
+    on one thread inside :func:`flush_denormals` (flushing reaches only the calling thread).
     """
     depth = check_int("depth", depth, 3)
     width = check_int("width", width, 1)
@@ -138,14 +108,7 @@ def lbe_run(
 def final_accuracy(history: History, key: str = "train_acc", last: int = 5) -> float:
     """The authors' "final" accuracy: the mean of the last ``last`` evaluations of ``key``.
 
-    Chapter 3; Peer et al. 2022, §5 (the authors' code logs the sliding mean of the last 5
-    evaluations). ``key`` is a :class:`~ibcore.train.History`
-    metric (``"train_acc"`` or ``"test_acc"``). It is less noisy than the last evaluation alone,
-    which an Adam spike at the very end can pull down (one of our 50-layer LBE runs read 0.92
-    and then 0.52 at its last two evaluations).
-
-    Raises:
-        ValueError: ``key`` is not a metric of the history, or ``last < 1``.
+    Chapter 3; Peer et al. 2022, §5 (their code logs the sliding mean of the last 5 evaluations).
     """
     if key not in history.metrics:
         raise ValueError(
@@ -316,56 +279,20 @@ PARAMS: dict[str, Param] = {
     **common_params(),
 }
 
+# fmt: off
 CHAPTER = Chapter(
     "03",
     PARAMS,
-    shared=dict(
-        dataset="digits",
-        lr=3e-4,
-        batch_size=128,
-        lbe_alpha=0.5,
-        lbe_alpha_min=0.5,
-        lbe_beta=1.0,
-        record_every=3,
-        eval_every=3,
-        device="auto",
-    ),
+    shared=dict(dataset="digits", lr=3e-4, batch_size=128, lbe_alpha=0.5, lbe_alpha_min=0.5,
+        lbe_beta=1.0, record_every=3, eval_every=3, device="auto"),
     presets={
-        "smoke": dict(
-            depth=12,
-            width=32,
-            epochs=6,
-            seeds=2,
-            record_every=1,
-            eval_every=1,
-            sweep_depths=[4, 12],
-            sweep_epochs=6,
-            sweep_seeds=1,
-        ),
-        "cpu": dict(
-            depth=50,
-            width=128,
-            epochs=67,
-            seeds=5,
-            sweep_depths=[10, 20, 30, 50],
-            sweep_epochs=67,
-            sweep_seeds=1,
-        ),
-        "paper": dict(
-            dataset="mnist",
-            depth=500,
-            width=1000,
-            epochs=1000,
-            lr=1e-6,
-            lbe_alpha=2.0,
-            lbe_alpha_min=0.2,
-            lbe_beta=0.1,
-            seeds=5,
-            record_every=10,
-            eval_every=5,
-            sweep_depths=[10, 20, 30, 40, 50, 100, 250],
-            sweep_epochs=100,
-            sweep_seeds=3,
-        ),
+        "smoke": dict(depth=12, width=32, epochs=6, seeds=2, record_every=1, eval_every=1,
+            sweep_depths=[4, 12], sweep_epochs=6, sweep_seeds=1),
+        "cpu": dict(depth=50, width=128, epochs=67, seeds=5, sweep_depths=[10, 20, 30, 50],
+            sweep_epochs=67, sweep_seeds=1),
+        "paper": dict(dataset="mnist", depth=500, width=1000, epochs=1000, lr=1e-6, lbe_alpha=2.0,
+            lbe_alpha_min=0.2, lbe_beta=0.1, seeds=5, record_every=10, eval_every=5,
+            sweep_depths=[10, 20, 30, 40, 50, 100, 250], sweep_epochs=100, sweep_seeds=3),
     },
 )
+# fmt: on
