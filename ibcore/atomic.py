@@ -12,11 +12,7 @@ from typing import IO
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file beside ``path``; on success rename it over ``path``.
-
-    Used by the verdict writer, the result cache and :meth:`ibcore.train.History.save` (all
-    chapters). If the block raises, the temporary file is removed and ``path`` is untouched.
-    """
+    """Write to a temporary file beside ``path``, renamed over it only on success."""
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)

@@ -1,13 +1,8 @@
-"""The result cache: finished runs are reused, and a change in what produced them invalidates them.
+"""The result cache (all chapters): finished runs are reused until what produced them changes.
 
-A cache key covers what determines a result: the function's name, its parameters, a data
-fingerprint, the torch and numpy versions, and the code that computes — the core modules
-(``ibcore/*.py``), the measures (``ibcore/measures``) and the module that defines the function
-(for a chapter's runner, its claim module). The code is hashed as its syntax tree without
-docstrings, so an edit of a docstring, a comment or the book tooling (``ibcore/book``) keeps
-every cached run. Entries are written atomically with a checksum; a corrupt or truncated entry
-is detected, reported and recomputed — it never crashes a book build. :func:`prune` removes
-the entries that no current key can reach (``make cache-prune``).
+A key covers the function, its parameters, a data fingerprint, torch/numpy versions and the code
+(core, measures, the function's module) as syntax trees without docstrings; ``ibcore/book`` and
+comments never invalidate a run. :func:`prune` removes unreachable entries (``make cache-prune``).
 """
 
 from __future__ import annotations
@@ -152,13 +147,8 @@ def run_cached(
     cache: str | Path | None = None,
     enabled: bool = True,
 ) -> T:
-    """Return ``fn(**params)``, from the cache when an entry for exactly this call exists.
-
-    Serves every chapter (a book rebuild reuses finished runs). The key is :func:`cache_key`;
-    ``data`` is a fingerprint of the input data (e.g. :meth:`ibcore.data.Dataset.fingerprint`)
-    for data that does not come from ibcore's own generators. The cache folder is ``cache``
-    or ``IBCORE_CACHE``. A corrupt entry is reported on stderr and recomputed.
-    """
+    """``fn(**params)``, from the cache (``cache`` or ``IBCORE_CACHE``) when this call has an entry;
+    ``data``: a fingerprint of input data not made by ibcore's own generators (all chapters)."""
     if not enabled:
         return fn(**params)
     folder = Path(cache) if cache is not None else cache_dir()
@@ -179,12 +169,8 @@ def run_cached(
 
 
 def prune(cache: str | Path | None = None, dry_run: bool = False) -> list[Path]:
-    """Remove cache entries that no current key can reach; return their paths.
-
-    An entry is unreachable when the code it was computed with has changed (its recorded
-    source hash is not the current one for its module), when its module is gone, or when it is
-    not a readable entry of this cache version.
-    """
+    """Remove (and return) the entries no current key can reach: changed or missing code, or not
+    a readable entry of this cache version."""
     folder = Path(cache) if cache is not None else cache_dir()
     gone = []
     for path in sorted(folder.glob("*.pkl")) if folder.is_dir() else []:

@@ -1,13 +1,6 @@
-"""Data sets for every chapter, all reachable offline.
-
-* ``szt12``: the 12-bit task of Shwartz-Ziv & Tishby (2017), regenerated exactly from its closed
-  form (our reconstruction, checked bit-exact against the original ``var_u.mat``) — chapters 0
-  and 2.
-* ``digits``: scikit-learn's 8×8 digits (ships with scikit-learn) — chapters 1, 3, 4 at ``cpu`` scale.
-* ``mnist``, ``fashionmnist``, ``cifar10``, ``cifar100``: torchvision's real loaders under a data
-  root (``IBCORE_DATA``), for ``paper`` scale. They are used when the files are present (or can be
-  downloaded when ``download=True``); otherwise a clear error names the offline alternative.
-"""
+"""Data sets for every chapter: ``szt12`` (Shwartz-Ziv & Tishby 2017, regenerated bit-exactly;
+chapters 0, 2), ``digits`` (chapters 1, 3, 4 at ``cpu`` scale) offline, torchvision sets under
+``IBCORE_DATA`` for ``paper`` scale."""
 
 from __future__ import annotations
 
@@ -43,12 +36,8 @@ class DataUnavailableError(FileNotFoundError):
 
 @dataclass
 class Dataset:
-    """A classification data set as torch tensors (all chapters).
-
-    ``x_*`` are float32 (N × features, or N × C × H × W for images), ``y_*`` are int64 labels.
-    ``x_probe``/``y_probe`` are the fixed inputs on which activations are recorded (for the 12-bit
-    task: all 4096 inputs, as in IDNNs).
-    """
+    """A classification data set as torch tensors (all chapters); activations are recorded on
+    ``x_probe`` (for the 12-bit task all 4096 inputs, as in IDNNs)."""
 
     name: str
     x_train: torch.Tensor
@@ -95,13 +84,8 @@ def szt_gram() -> np.ndarray:
 
 
 def szt_task() -> tuple[np.ndarray, np.ndarray]:
-    """The Shwartz-Ziv & Tishby (2017) 12-bit task, regenerated bit-exactly.
-
-    Chapters 0 and 2 (Chelombiev et al. 2019 §4; the closed form is our reconstruction). Returns
-    ``F`` (4096 × 12, uint8, row r = binary expansion of r, MSB in column 0) and ``y`` (4096, uint8,
-    2118 ones): ``y = 1`` iff the resultant of the active icosahedron vertices passes a
-    rotation-invariant threshold that depends on the number of active bits.
-    """
+    """The Shwartz-Ziv & Tishby (2017) 12-bit task ``F`` (4096 × 12, MSB first), ``y`` (2118 ones),
+    bit-exact from our closed form (chapters 0, 2)."""
     r = np.arange(4096)
     f = ((r[:, None] >> np.arange(11, -1, -1)) & 1).astype(np.uint8)
     x = f.astype(np.float64)
@@ -138,12 +122,8 @@ LABELS = ("true", "permuted")
 def load_szt12(
     seed: int = 0, split: str = "shuffled", train_frac: float = 0.8, labels: str = "true"
 ) -> Dataset:
-    """The 12-bit task as a :class:`Dataset`; the probe set is all 4096 inputs (chapters 0, 2).
-
-    ``labels='permuted'`` is the null without a learning signal: the labels are permuted over
-    the 4096 inputs (seeded by ``seed``, so one permutation per seed) and the split is the same
-    as with the true labels, so a net trained on it differs from the real one in the labels only.
-    """
+    """The 12-bit task, probed on all 4096 inputs (chapters 0, 2); ``labels='permuted'`` is the
+    null without a learning signal (a permutation per seed, same split)."""
     check_choice("labels", labels, LABELS)
     f, y = szt_task()
     if labels == "permuted":
@@ -159,11 +139,7 @@ def load_szt12(
 
 
 def load_digits(seed: int = 0, test_frac: float = 0.2, probe: str = "train") -> Dataset:
-    """scikit-learn's digits: ``/16``, stratified split, standardised with train statistics.
-
-    Chapters 1, 3 and 4 at ``cpu`` scale (1437 train / 360 test for seed 0).
-    ``probe`` chooses the recording set: 'train', 'test' or 'all'.
-    """
+    """scikit-learn's digits, standardised with train statistics (chapters 1, 3, 4 at ``cpu``)."""
     from sklearn.datasets import load_digits as _ld
     from sklearn.model_selection import train_test_split
 
@@ -177,11 +153,8 @@ def load_digits(seed: int = 0, test_frac: float = 0.2, probe: str = "train") -> 
     xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
     tens = [torch.from_numpy(np.ascontiguousarray(a)) for a in (xtr, xte)]
     labs = [torch.from_numpy(a.astype(np.int64)) for a in (ytr, yte)]
-    probes = {
-        "train": (tens[0], labs[0]),
-        "test": (tens[1], labs[1]),
-        "all": (torch.cat(tens), torch.cat(labs)),
-    }
+    probes = {"train": (tens[0], labs[0]), "test": (tens[1], labs[1]),
+              "all": (torch.cat(tens), torch.cat(labs))}  # fmt: skip
     if probe not in probes:
         raise ValueError(
             f"parameter 'probe' = {probe!r} is not allowed; choose one of {tuple(probes)}"
@@ -207,15 +180,8 @@ def load_torchvision(
     n_probe: int = 1000,
     timeout_s: float = 20.0,
 ) -> Dataset:
-    """MNIST, FashionMNIST, CIFAR-10/100 through torchvision's real loaders (``paper`` scale).
-
-    Chapters 1, 3, 4 at ``paper`` scale. Files are looked up under ``root`` (default
-    ``IBCORE_DATA``). Without the files, and unless ``download=True`` succeeds within
-    ``timeout_s`` per network call, raises :class:`DataUnavailableError` naming the offline
-    alternative (``dataset='digits'``). Never hangs on the network.
-    Images are scaled to [0, 1] and normalised with the usual per-channel statistics; the probe set
-    is the first ``n_probe`` test images.
-    """
+    """MNIST, FashionMNIST, CIFAR-10/100 via torchvision (chapters 1, 3, 4 at ``paper`` scale);
+    :class:`DataUnavailableError` without the files (or a download within ``timeout_s``)."""
     if name not in _TV:
         raise ValueError(f"parameter 'dataset' = {name!r} is not allowed; choose one of {DATASETS}")
     import torchvision
@@ -251,10 +217,7 @@ def load_torchvision(
 
 
 def load_dataset(name: str, seed: int = 0, **kwargs: Any) -> Dataset:
-    """Load a data set by name: one of :data:`DATASETS` (all chapters).
-
-    An unknown name raises ``ValueError`` listing the allowed names.
-    """
+    """Load a data set by name: one of :data:`DATASETS` (all chapters)."""
     if name == "szt12":
         return load_szt12(seed=seed, **kwargs)
     if name == "digits":

@@ -28,10 +28,7 @@ class Env:
 
 
 def pick_device(device: str = "auto") -> torch.device:
-    """Resolve ``device`` ('auto', 'cpu', 'cuda', 'mps') to a :class:`torch.device` (all chapters).
-
-    'auto' takes CUDA when available, then Apple MPS, else the CPU.
-    """
+    """``device`` as a :class:`torch.device`; 'auto': CUDA, then MPS, then CPU (all chapters)."""
     if device not in DEVICES and not str(device).startswith("cuda:"):
         raise ValueError(f"parameter 'device' = {device!r} is not allowed; choose one of {DEVICES}")
     if device == "auto":
@@ -59,11 +56,7 @@ def seed_everything(seed: int) -> None:
 
 
 def set_plot_style() -> None:
-    """The book's plotting style: seaborn 'whitegrid', readable fonts, viridis for epochs.
-
-    In a notebook it also selects the inline backend, so figures are embedded in the executed
-    notebook even when ``MPLBACKEND=Agg`` is set for headless runs.
-    """
+    """The book's plotting style (seaborn 'whitegrid', viridis); inline backend in a notebook."""
     import matplotlib as mpl
     import seaborn as sns
 
@@ -77,29 +70,15 @@ def set_plot_style() -> None:
         pass
 
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
-    mpl.rcParams.update(
-        {
-            "figure.dpi": 100,
-            "savefig.dpi": 120,
-            "savefig.bbox": "tight",
-            "image.cmap": "viridis",
-            "axes.titleweight": "bold",
-        }
-    )
+    mpl.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "savefig.bbox": "tight",
+                         "image.cmap": "viridis", "axes.titleweight": "bold"})  # fmt: skip
 
 
 def setup(
     seed: int = 0, device: str = "auto", scale: str | None = None, quiet: bool = False
 ) -> Env:
-    """Prepare a chapter: seed everything, pick the device, set the plotting style.
-
-    Serves every chapter (the first code cell of ``notebooks/0*_*.md``), in the spirit of
-    fastbook's one setup call. Deterministic algorithms are switched on where torch has them
-    (``warn_only``, so an op without a deterministic kernel warns instead of failing). Prints one
-    environment line (the pipeline puts the smoke banner at the top of a ``smoke`` page).
-
-    Returns an :class:`Env` with the chosen ``device``.
-    """
+    """Prepare a chapter (its first code cell): seed everything, pick the device, set the plot
+    style, deterministic algorithms (``warn_only``); prints one environment line."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     seed_everything(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -121,11 +100,8 @@ def setup(
 
 @contextmanager
 def cpu_threads(threads: int | None, device: str | torch.device = "cpu") -> Iterator[None]:
-    """Run with ``threads`` torch and BLAS threads, restored afterwards; no-op if None (all chapters).
-
-    Used by :func:`runner`, the library's thread policy. Off the CPU only the numpy/BLAS side is
-    limited.
-    """
+    """Run with ``threads`` torch and BLAS threads (only BLAS off the CPU), restored afterwards;
+    no-op if None (all chapters, through :func:`runner`)."""
     if threads is None:
         yield
         return
@@ -148,20 +124,12 @@ def cpu_threads(threads: int | None, device: str | torch.device = "cpu") -> Iter
 F = TypeVar("F", bound=Callable[..., Any])
 
 RUN_THREADS = 1
-"""CPU threads of every training run (the library's one thread policy, applied by :func:`runner`).
-
-The book's nets are small: their autograd graphs, SVDs and probes run slower on several threads
-than on one (measurements in ``bench/README.md``), and chapter 3's flush-to-zero only reaches
-the thread that does the work. Parallelism comes from batching seeds into one ensemble and from
-worker processes (:mod:`ibcore.parallel`), not from threads inside one small run."""
+"""CPU threads of every training run (applied by :func:`runner`): the book's small nets run
+slower on several threads (``bench/README.md``); parallelism comes from ensembles and processes."""
 
 
 def runner(fn: F) -> F:
-    """Mark ``fn`` as a training run: it computes on :data:`RUN_THREADS` CPU threads.
-
-    Every chapter's runner carries this decorator; the thread count is restored afterwards and
-    only the numpy/BLAS side is limited when the run's ``device`` keyword is not the CPU.
-    """
+    """Mark ``fn`` as a training run (every chapter's runner): it runs on :data:`RUN_THREADS`."""
 
     @functools.wraps(fn)
     def wrapped(*args: Any, **kwargs: Any) -> Any:

@@ -1,35 +1,8 @@
-"""The one model builder: fully connected nets from widths, an activation and a shortcut kind.
+"""The one model builder (chapters 0–4): activations, initialisations and shortcut kinds.
 
-This module is the single place where activations, initialisations and shortcut kinds are
-defined (chapters 0–4). A net with ``widths = [d_in, h_1, ..., h_k, d_out]`` has ``k`` hidden
-blocks and a linear head. Block 1 (the stem) maps the input to ``h_1`` and has no shortcut;
-every later block computes
-
-    T_l = f(W_l T_{l-1} + b_l) · s  +  S_l(T_{l-1})
-
-where ``f`` is the activation, ``s`` the optional branch scale and ``S_l`` the shortcut:
-
-=================  ===========================================================================
-``none``           no shortcut: a plain net, ``S_l = 0``
-``identity``       identity shortcut (IS), ``S_l(T) = T``; needs ``h_{l-1} == h_l``
-``projection``     non-identity shortcut (NIS), a learned linear map ``S_l(T) = W_s T`` (no bias)
-``fixed``          NIS with a fixed random projection (not trained), an ablation for chapter 4
-``hyper``          hyper-residual (chapter 1): the mean of *all* earlier hidden outputs,
-                   ``S_l = (T_1 + … + T_{l-1}) / (l-1)``; needs equal hidden widths
-=================  ===========================================================================
-
-The same names serve the chapter-4 conv and token models (:func:`build_cnn`,
-:func:`build_token_net`): ``identity`` is the identity shortcut (IS); ``projection`` and ``fixed``
-are non-identity shortcuts (NIS) — a 1×1 convolution in the CNN, ``nn.Linear(d, d, bias=False)``
-on both residual sublayers of the ViT/MLP-Mixer blocks; ``none`` removes the shortcut (also NIS in
-Lyu & Rodrigues 2024). :data:`IDENTITY_SHORTCUTS` lists the IS kinds.
-
-``hyper`` is our interpretation of the hyper-residual nets of Orhan & Pitkow (2018, §4): their
-exact definition was not recovered, so we use the mean of the earlier outputs, whose variance
-stays bounded with depth. Block 2 sees ``T_1`` alone, exactly as with ``identity``.
-
-The recorded representation of layer ``l`` (``h1`` … ``hk``) is the block output ``T_l``, i.e. what
-layer ``l+1`` sees, skip contribution included (Orhan & Pitkow 2018; Lyu & Rodrigues 2024).
+A stem, then blocks ``T_l = f(W_l T_{l-1} + b_l) · s + S_l(T_{l-1})`` (:data:`SHORTCUT_KINDS`)
+and a linear head; layer ``hl`` records ``T_l``, skip included (Orhan & Pitkow 2018 §4, whose
+``hyper`` we read as a mean; Lyu & Rodrigues 2024 §3, whose CNN and ViT/Mixer share the names).
 """
 
 from __future__ import annotations
@@ -51,16 +24,10 @@ class CenteredSoftplus(nn.Module):
 
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "tanh": nn.Tanh,
-    "relu": nn.ReLU,
-    "elu": nn.ELU,
-    "softplus": nn.Softplus,
-    "centered_softplus": CenteredSoftplus,
-    "softsign": nn.Softsign,
-    "swish": nn.SiLU,
-    "leaky_relu": lambda: nn.LeakyReLU(0.01),
-    "linear": nn.Identity,
-}
+    "tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "softplus": nn.Softplus,
+    "centered_softplus": CenteredSoftplus, "softsign": nn.Softsign, "swish": nn.SiLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.01), "linear": nn.Identity,
+}  # fmt: skip
 SATURATING = frozenset({"tanh", "softsign"})
 
 SHORTCUTS = ("none", "identity", "projection", "fixed", "hyper")
@@ -72,23 +39,13 @@ SHORTCUT_KINDS: dict[str, str] = {
     "fixed": "NIS with a fixed random projection (not trained)",
     "hyper": "hyper-residual: the mean of all earlier hidden outputs, (T_1 + … + T_{l-1}) / (l-1)",
 }
-"""What each shortcut kind means (the table of the module docstring, as data)."""
+"""What each shortcut kind means."""
 IDENTITY_SHORTCUTS = frozenset({"identity"})
 
 INITS = ("default", "idnns", "he", "lecun", "he_scaled")
-"""Weight initialisations:
-
-* ``default`` — PyTorch's (U(±1/√fan_in) for weights and biases); chapter 3 needs exactly this.
-* ``idnns`` — truncated normal (redraw beyond 2 std), std = he/√fan_in with he = 1 for saturating
-  activations and 2 otherwise, biases 0 (the authors' code of Chelombiev et al. 2019).
-* ``he`` — normal, std = √(2/fan_in), biases 0.
-* ``lecun`` — normal, std = 1/√fan_in, biases 0.
-* ``he_scaled`` — ``he``, then the weights of blocks 2..k (the branches that can carry a shortcut)
-  multiplied by 1/√k, k = the number of hidden blocks; stem and head stay ``he`` (chapter 1: our
-  residual-branch scaling at initialisation). Unlike ``branch_scale``, which multiplies the branch
-  output in every forward pass, this changes only the starting point: under Adam the branch weights
-  then move at the full learning rate.
-"""
+"""Weight initialisations: PyTorch's ``default`` (chapter 3 needs it); ``idnns`` (truncated
+normal, std he/√fan_in, he = 1 for saturating activations else 2; Chelombiev et al. 2019 code);
+``he``; ``lecun``; ``he_scaled`` (chapter 1, ours: ``he`` with blocks 2..k scaled by 1/√k once)."""
 
 
 def make_activation(name: str) -> nn.Module:
@@ -98,11 +55,8 @@ def make_activation(name: str) -> nn.Module:
 
 
 class HyperShortcut(nn.Module):
-    """The parameter-free ``hyper`` shortcut: returns the mean of all earlier hidden outputs.
-
-    Chapter 1 (Orhan & Pitkow 2018, §4, hyper-residual nets; the "mean" mode is our reading).
-    :class:`MLP` passes that mean in as ``history_mean``.
-    """
+    """The ``hyper`` shortcut: the mean of all earlier hidden outputs (chapter 1, Orhan & Pitkow
+    2018 §4, our reading), passed in by :class:`MLP`."""
 
     def forward(self, x: torch.Tensor, history_mean: torch.Tensor | None) -> torch.Tensor:  # noqa: D102
         if history_mean is None:
@@ -114,11 +68,7 @@ class HyperShortcut(nn.Module):
 
 
 class Block(nn.Module):
-    """One hidden layer: ``T = f(W x + b) * branch_scale + shortcut(x)`` (see module docstring).
-
-    For ``shortcut='hyper'`` the shortcut term is ``skip``, the mean of all earlier hidden outputs,
-    which :class:`MLP` passes in.
-    """
+    """One hidden layer: ``T = f(W x + b) * branch_scale + shortcut(x)`` (``skip`` for hyper)."""
 
     def __init__(
         self,
@@ -185,7 +135,7 @@ class MLP(nn.Module):
     def forward(
         self, x: torch.Tensor, return_hidden: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
-        """Logits; with ``return_hidden`` also the list of hidden representations ``T_1..T_k``."""
+        """Logits; with ``return_hidden`` also ``T_1..T_k``."""
         x = x.flatten(1)
         hidden = []
         total: torch.Tensor | None = None  # running sum of T_1..T_{l-1}, for 'hyper' blocks
@@ -237,21 +187,8 @@ def build_mlp(
     branch_scale: float | None = None,
     seed: int | None = None,
 ) -> MLP:
-    """Build a fully connected net — the one model builder of the book.
-
-    Serves every chapter: the 12-10-7-5-4-3-2 net of chapters 0 and 2 (Shwartz-Ziv & Tishby 2017;
-    Chelombiev et al. 2019 §4), the deep plain/residual nets of chapter 1 (Orhan & Pitkow 2018
-    §4), the deep vanilla net of chapter 3 (Peer et al. 2022 §5) and the IS/NIS MLPs of chapter 4
-    (Lyu & Rodrigues 2024 §3).
-
-    Args:
-        widths: ``[d_in, h_1, ..., h_k, d_out]``; at least one hidden layer.
-        activation: one of :data:`ACTIVATIONS`.
-        shortcut: one of :data:`SHORTCUTS` (applied to hidden blocks 2..k; see module docstring).
-        init: one of :data:`INITS`.
-        branch_scale: multiplies each block's branch ``f(Wx+b)`` (our choice, chapter 1); None = 1.
-        seed: if given, the weights are drawn from ``torch.manual_seed(seed)``.
-    """
+    """Build a fully connected net: chapters 0, 2 (Chelombiev et al. 2019 §4), 1 (Orhan & Pitkow
+    2018 §4; ``branch_scale`` is ours), 3 (Peer et al. 2022 §5), 4 (Lyu & Rodrigues 2024 §3)."""
     widths = [int(w) for w in widths]
     if len(widths) < 3:
         raise ValueError(f"parameter 'widths' needs [d_in, hidden..., d_out], got {widths}")
@@ -269,25 +206,15 @@ def build_mlp(
         for i in range(len(widths) - 2)
     ]
     head = nn.Linear(widths[-2], widths[-1])
-    config = dict(
-        widths=widths,
-        activation=activation,
-        shortcut=shortcut,
-        init=init,
-        branch_scale=branch_scale,
-    )
+    config = dict(widths=widths, activation=activation, shortcut=shortcut, init=init,
+                  branch_scale=branch_scale)  # fmt: skip
     model = MLP(blocks, head, config)
     init_weights(model, init, activation)
     return model
 
 
 class ConvBlock(nn.Module):
-    """One residual conv block: ``T = f(conv3x3(x)) + S(x)``, S from the same :data:`SHORTCUTS`.
-
-    Chapter 4 (Lyu & Rodrigues 2024 §3, ResNet-like IS/NIS models): ``identity`` adds ``x``;
-    ``projection`` a learned 1×1 convolution (ResNet "option C"); ``fixed`` a frozen random 1×1
-    convolution; ``none`` nothing. ``hyper`` is not defined for conv nets.
-    """
+    """``T = f(conv3x3(x)) + S(x)``; NIS = a 1×1 conv (chapter 4, Lyu & Rodrigues 2024 §3)."""
 
     def __init__(self, c_in: int, c_out: int, activation: str, shortcut: str = "none") -> None:
         super().__init__()
@@ -315,11 +242,7 @@ class ConvBlock(nn.Module):
 
 
 class ConvNet(MLP):
-    """A small residual CNN: conv stem, :class:`ConvBlock` s, flatten + linear head.
-
-    Built by :func:`build_cnn`; a subclass of :class:`MLP` so that the book's one training loop and
-    recorder treat it alike (layers ``h1`` … ``hk`` are the block outputs, flattened when recorded).
-    """
+    """A small residual CNN (:func:`build_cnn`); an :class:`MLP` to the training loop."""
 
     def forward(
         self, x: torch.Tensor, return_hidden: bool = False
@@ -344,13 +267,8 @@ def build_cnn(
     shortcut: str = "none",
     seed: int | None = None,
 ) -> ConvNet:
-    """A small residual CNN with the shortcut kinds of :data:`SHORTCUTS` (chapter 4).
-
-    Lyu & Rodrigues 2024 §3 (ResNet-like IS vs NIS models). Block 1 is a 3×3 conv stem
-    ``in_shape[0] → channels`` without shortcut; blocks 2..depth are :class:`ConvBlock` s with
-    ``shortcut``; the head is a linear map of the flattened last block. Inputs may come flat
-    (e.g. digits' 64 features) and are reshaped to ``in_shape`` = (C, H, W).
-    """
+    """A small residual CNN, IS or NIS (chapter 4, Lyu & Rodrigues 2024 §3); flat inputs are
+    reshaped to ``in_shape`` = (C, H, W)."""
     in_shape = tuple(int(s) for s in in_shape)
     if len(in_shape) != 3 or min(in_shape) < 1:
         raise ValueError(f"parameter 'in_shape' must be (C, H, W) positive, got {in_shape}")
@@ -406,13 +324,8 @@ class PatchEmbed(nn.Module):
 
 
 class TokenBlock(nn.Module):
-    """A ViT or MLP-Mixer block with two residual sublayers, each ``S(x) + F(LayerNorm(x))``.
-
-    Chapter 4 (Lyu & Rodrigues 2024 §3: ViT and MLP-Mixer as IS models; our NIS version replaces
-    each identity by ``nn.Linear(d, d, bias=False)``). ``arch='vit'``: multi-head self-attention,
-    then an MLP (ratio 2); ``arch='mixer'``: a token-mixing MLP, then a channel-mixing MLP.
-    ``shortcut`` is one of ``none``/``identity``/``projection``/``fixed``.
-    """
+    """A ViT or MLP-Mixer block, two sublayers ``S(x) + F(LayerNorm(x))`` (chapter 4, Lyu &
+    Rodrigues 2024 §3; the NIS version is ours)."""
 
     def __init__(self, arch: str, n_tokens: int, dim: int, shortcut: str, heads: int = 4) -> None:
         super().__init__()
@@ -453,8 +366,7 @@ class TokenHead(nn.Module):
 
 
 class TokenNet(MLP):
-    """A small ViT or MLP-Mixer built by :func:`build_token_net` (layers: ``h1`` = patch embedding,
-    ``h2`` … = blocks, recorded as flattened N × (tokens·dim))."""
+    """A small ViT or MLP-Mixer (:func:`build_token_net`; ``h1`` = patch embedding)."""
 
     def forward(
         self, x: torch.Tensor, return_hidden: bool = False
@@ -480,12 +392,7 @@ def build_token_net(
     heads: int = 4,
     seed: int | None = None,
 ) -> TokenNet:
-    """A small ViT (``arch='vit'``) or MLP-Mixer (``'mixer'``) with the :data:`SHORTCUTS` names.
-
-    Chapter 4 (Lyu & Rodrigues 2024 §3; the NIS variant is ours). Block 1 is the patch embedding (no
-    shortcut); blocks 2..depth are :class:`TokenBlock` s whose two residual sublayers both use
-    ``shortcut``: ``identity`` = the standard (IS) model, ``projection``/``fixed`` = NIS.
-    """
+    """A small ViT or MLP-Mixer, IS or NIS (chapter 4, Lyu & Rodrigues 2024 §3)."""
     check_choice("arch", arch, ("vit", "mixer"))
     check_choice("shortcut", shortcut, SHORTCUTS[:4])
     in_shape = tuple(int(s) for s in in_shape)
@@ -510,14 +417,8 @@ def build_token_net(
 
 
 class EnsembleMLP(nn.Module):
-    """K plain MLPs of equal widths, stacked; built from member :class:`MLP` s (weights copied).
-
-    Every layer is one batched matmul over the K members (``torch.baddbmm``), so a training step
-    of K small nets costs little more than one net's; :func:`ibcore.train.train` trains it as one
-    model (chapters 0 and 2: seed sets of Shwartz-Ziv & Tishby 2017 and Chelombiev et al. 2019).
-    Members may differ in activation. Shortcuts and branch scaling are not supported (members
-    must be plain nets, ``shortcut='none'``).
-    """
+    """K plain MLPs of equal widths as batched matmuls (chapters 0, 2: seed sets of Shwartz-Ziv &
+    Tishby 2017 and Chelombiev et al. 2019); members may differ in activation."""
 
     def __init__(self, members: Sequence[MLP]) -> None:
         super().__init__()
@@ -578,5 +479,5 @@ class EnsembleMLP(nn.Module):
         return (logits, hidden) if return_hidden else logits
 
     def l2_penalties(self) -> torch.Tensor:
-        """Per-member Σ_hidden ‖W‖²/2 (head excluded), shape K (as :func:`ibcore.train.l2_penalty`)."""
+        """Per-member Σ_hidden ‖W‖²/2, shape K (as :func:`ibcore.train.l2_penalty`)."""
         return sum(0.5 * (w**2).sum(dim=(1, 2)) for w in list(self.weights)[:-1])  # type: ignore[return-value]

@@ -1,10 +1,4 @@
-"""The one process pool: chapter workers and local sweeps run through joblib's loky executor.
-
-Small nets train fastest one per process on one thread (:data:`ibcore.env.RUN_THREADS`); worker
-processes help where cores are idle. Chapter 2 trains its groups of nets this way, and
-:mod:`ibcore.book.sweep` runs its local grid points the same way (a Dask cluster is the other
-executor of sweeps, for many machines).
-"""
+"""The one process pool (joblib's loky): chapter 2's groups of nets and local sweep points."""
 
 from __future__ import annotations
 
@@ -17,12 +11,8 @@ from joblib import Parallel, delayed
 def imap_unordered(
     fn: Callable[..., Any], argsets: Sequence[tuple[Any, ...]], workers: int
 ) -> Iterator[tuple[int, Any]]:
-    """``(i, fn(*argsets[i]))`` as each call finishes, over ``workers`` fresh processes.
-
-    Processes are started by loky (spawned, not forked, so a parent holding threads is safe) and
-    inherit the environment. ``workers`` must be a positive integer; with one worker or one task
-    the calls run in this process, in order.
-    """
+    """``(i, fn(*argsets[i]))`` as each call finishes, over ``workers`` spawned processes (in this
+    process, in order, for one worker or one task)."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"parameter 'workers' must be an integer >= 1, got {workers!r}")
     if workers == 1 or len(argsets) <= 1:

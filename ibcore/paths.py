@@ -1,16 +1,5 @@
-"""Where ibcore writes things: results, figures, the cache, and where it looks for data.
-
-Every location can be moved with an environment variable, so tests and ``make run`` can keep their
-outputs apart from the book's:
-
-=================  ==============================  ================================
-variable           default                         holds
-=================  ==============================  ================================
-``IBCORE_RESULTS`` ``<repo>/results``              verdict JSON, figures
-``IBCORE_CACHE``   ``<repo>/.cache/ibcore``        cached training runs
-``IBCORE_DATA``    ``<repo>/data``                 torchvision data sets (MNIST, ...)
-=================  ==============================  ================================
-"""
+"""Where ibcore writes results and the cache and looks for data (all chapters); each folder moves
+with an environment variable: ``IBCORE_RESULTS``, ``IBCORE_CACHE``, ``IBCORE_DATA``."""
 
 from __future__ import annotations
 

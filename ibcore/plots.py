@@ -1,8 +1,4 @@
-"""Figures shared by the chapters: information planes coloured by epoch, curves with seed bands.
-
-One colour map for epochs (viridis, log-scaled colour bar), seed spread as bands, axis labels
-with units. :func:`save` writes every figure under ``results/figures/<chapter>/``.
-"""
+"""Figures shared by the chapters: information planes coloured by epoch, curves with seed bands."""
 
 from __future__ import annotations
 
@@ -42,10 +38,7 @@ def draw_plane(
     norm: LogNorm | None = None,
     label_layers: bool = True,
 ) -> LogNorm:
-    """Draw one information plane: a trajectory per layer, points coloured by epoch (chapters 0, 2).
-
-    ``plane`` maps layer → S × 2 array of (I(X;T), I(T;Y)) in bits.
-    """
+    """Draw one information plane {layer: S × 2 (I(X;T), I(T;Y)) bits}, by epoch (chapters 0, 2)."""
     norm = norm or epoch_norm(epochs)
     e = np.maximum(np.asarray(epochs, dtype=float), 1.0)
     for name, xy in plane.items():
@@ -72,10 +65,7 @@ def band(
     color: str | None = None,
     kind: str = "std",
 ) -> None:
-    """Mean curve over seeds with a band (±1 std, or min–max with ``kind='range'``); all chapters.
-
-    ``ys`` is seeds × len(x).
-    """
+    """Mean curve of ``ys`` (seeds × len(x)) with a ±1 std or min–max band (all chapters)."""
     ys = np.atleast_2d(np.asarray(ys, dtype=float))
     m = np.nanmean(ys, axis=0)
     check_choice("kind", kind, ("std", "range"))

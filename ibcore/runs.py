@@ -1,8 +1,5 @@
-"""The 12-bit task's training runs, shared by chapters 0 and 2 (Shwartz-Ziv & Tishby 2017, §3).
-
-Each function is a pure function of its keyword parameters (so :func:`ibcore.cache.run_cached`
-can key on them) and returns :class:`~ibcore.train.History` objects.
-"""
+"""The 12-bit task's training runs, shared by chapters 0 and 2 (Shwartz-Ziv & Tishby 2017, §3);
+pure functions of their keywords, so :func:`ibcore.cache.run_cached` can key on them."""
 
 from __future__ import annotations
 
@@ -33,12 +30,8 @@ def szt_run(
     labels: str = "true",
     device: str = "cpu",
 ) -> History:
-    """Train the 12-10-7-5-4-3-2 net on the 12-bit task and record all layers on all 4096 inputs.
-
-    Chapters 0 and 2 (Shwartz-Ziv & Tishby 2017 §3; Chelombiev et al. 2019 §4): Adam, batch 256, fixed batch order, IDNNs truncated-normal init, optional hidden-layer L2,
-    snapshots at ``log_snapshots(epochs, snapshots)`` plus the final epoch. The seed sets the
-    split, the initial weights and nothing else.
-    """
+    """Train the 12-10-7-5-4-3-2 net on the 12-bit task, recording every layer (chapters 0, 2;
+    Chelombiev et al. 2019 §4); the seed sets the split and the initial weights."""
     data = load_szt12(seed=seed, split=split, labels=labels)
     model = build_mlp(list(widths), activation, init=init, seed=seed)
     record = sorted({*log_snapshots(epochs, snapshots).tolist(), epochs})
@@ -66,12 +59,8 @@ def szt_ensemble_run(
     labels: str | Sequence[str] = "true",
     device: str = "cpu",
 ) -> list[History]:
-    """:func:`szt_run` for many seeds at once, as one batched ensemble (one History per seed).
-
-    Chapters 0 and 2. ``activation``, ``l2`` and ``labels`` ('true' or 'permuted', the null
-    without a learning signal) may be one value or one per seed. Equal to
-    separate :func:`szt_run` calls up to float round-off (:class:`~ibcore.models.EnsembleMLP`).
-    """
+    """:func:`szt_run` for many seeds as one ensemble (chapters 0, 2), equal up to round-off;
+    ``activation``, ``l2`` and ``labels`` may be one value or one per seed."""
     seeds = [int(s) for s in seeds]
     acts = [activation] * len(seeds) if isinstance(activation, str) else list(activation)
     if len(acts) != len(seeds):

@@ -1,12 +1,6 @@
-"""Parameter schemas: each chapter's parameters are written once, in its claim module.
-
-Every chapter has one ``parameters`` cell. Its values go through :meth:`Chapter.from_namespace`,
-which refuses a name the chapter does not have, fills ``None`` values from the preset of the chosen
-``scale`` and checks every value against the chapter's :class:`Param` schema. A bad value stops
-the notebook in its first cells with one line that names the parameter and what is allowed
-(:class:`ParameterError`). :func:`check_choice`, :func:`check_int`, :func:`check_real` and :func:`check_positive` are the
-library's one set of value checks.
-"""
+"""Parameter schemas (all chapters): each chapter's parameters, written once in its claim module;
+a bad value stops a notebook with one line. :func:`check_choice`, :func:`check_int`,
+:func:`check_real` and :func:`check_positive` are the library's one set of value checks."""
 
 from __future__ import annotations
 
@@ -66,10 +60,7 @@ def check_positive(name: str, value: object) -> float:
 
 
 def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> Any:
-    """Return ``value`` if it is one of ``allowed``; else raise one line naming ``name``.
-
-    The one choice check of the library (models, measures, runners and notebooks).
-    """
+    """Return ``value`` if it is one of ``allowed``; else raise one line naming ``name``."""
     try:
         ok = value in allowed
     except TypeError:
@@ -130,12 +121,8 @@ class Param:
 
 @dataclass(frozen=True)
 class Seeds(Param):
-    """The ``seeds`` parameter: a count ``n`` (seeds 0..n-1) or an explicit list of seeds.
-
-    All chapters (their ``seeds``); the list form lets a sweep (:mod:`ibcore.book.sweep`) run
-    one seed per grid point, e.g. ``seeds=[7]``, and still share the cached runs of a chapter run
-    with ``seeds=50``. ``low``/``high`` bound the count; listed seeds must lie in [0, 2**31).
-    """
+    """The ``seeds`` parameter (all chapters): a count ``n`` (seeds 0..n-1) or a list of seeds in
+    [0, 2**31) (a sweep's one seed per point); ``low``/``high`` bound the count."""
 
     kind: type | tuple[type, ...] = int
 
@@ -178,13 +165,8 @@ def resolve(
     scale: Any,
     **values: Any,
 ) -> dict[str, Any]:
-    """Merge the ``scale`` preset with explicitly given values and validate everything.
-
-    Every chapter calls this right after its ``parameters`` cell. A value of ``None`` means "take
-    it from the preset". Unknown parameter names and values outside the schema raise
-    :class:`ParameterError` with one line naming the parameter and what is allowed.
-    Returns a dict including ``scale``.
-    """
+    """The ``scale`` preset merged with the given values (``None`` = from the preset), validated;
+    a dict including ``scale``. Raises :class:`ParameterError` (all chapters)."""
     if not isinstance(scale, str) or scale not in presets:
         raise ParameterError(
             f"parameter 'scale' = {scale!r} is not allowed; choose one of {tuple(presets)}"
@@ -230,12 +212,8 @@ def common_params() -> dict[str, Param]:
 
 @dataclass(frozen=True)
 class Chapter:
-    """One chapter's parameters: the schema, the values shared by all scales, the presets.
-
-    Written once, in the chapter's claim module (``ibcore.claims.chN_*``). The notebook's
-    ``parameters`` cell names exactly these parameters (a test checks it), its parameter table is
-    :meth:`table`, and :meth:`from_namespace` validates what papermill or the reader set.
-    """
+    """One chapter's parameters: the schema, the values shared by all scales, the presets
+    (written once, in its claim module; the notebook's ``parameters`` cell names exactly these)."""
 
     key: str
     params: Mapping[str, Param]
@@ -267,12 +245,8 @@ class Chapter:
         return resolve(self.params, {s: self.preset(s) for s in SCALES}, scale, **values)
 
     def from_namespace(self, namespace: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate a notebook's parameters from its global namespace (the cell after ``parameters``).
-
-        Any value in ``namespace`` that is not a parameter of this chapter — a misspelt or
-        misplaced ``-p`` of papermill — is refused with one line that names it and lists the
-        chapter's parameters. Modules, functions, classes and IPython's own names are skipped.
-        """
+        """Validate a notebook's parameters from its global namespace; any other value (a misspelt
+        ``-p``) is refused. Modules, callables and IPython's own names are skipped."""
         known = set(self.names)
         unknown = sorted(
             name

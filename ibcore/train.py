@@ -1,12 +1,4 @@
-"""One training loop and one activation recorder for every chapter.
-
-:func:`train` runs mini-batch training, evaluates train/test loss and accuracy, and at chosen
-epochs records per-layer activations on a fixed probe set, optionally reducing them to
-per-snapshot measures on the fly. It returns a :class:`History` that saves to and loads from
-``.npz``. An ensemble — K plain nets of one shape stacked into one
-:class:`~ibcore.models.EnsembleMLP` — is a case of the same loop: pass the ensemble, one data set
-and one seed per member, and get one History per member.
-"""
+"""One training loop and one activation recorder for every chapter (ensembles are a case of it)."""
 
 from __future__ import annotations
 
@@ -38,24 +30,16 @@ class TrainingDivergedError(FloatingPointError):
 
 
 def log_snapshots(epochs: int, n: int = 400) -> np.ndarray:
-    """Log-spaced snapshot epochs as in the IDNNs code (Shwartz-Ziv & Tishby 2017; chapters 0, 2).
-
-    ``np.unique(np.logspace(0, log2(epochs), n, base=2, dtype=int)) - 1``: 274 epochs for
-    ``epochs=8000, n=400``. Epoch ``e`` is recorded before that epoch's updates (0 = at init).
-    """
+    """Log-spaced snapshot epochs as in the IDNNs code (Shwartz-Ziv & Tishby 2017; chapters 0, 2):
+    274 for ``epochs=8000, n=400``; epoch ``e`` is recorded before its updates (0 = init)."""
     if epochs < 1 or n < 1:
         raise ValueError(f"log_snapshots needs epochs >= 1 and n >= 1, got {epochs}, {n}")
     return np.unique(np.logspace(0, np.log2(epochs), n, base=2, dtype=int)) - 1
 
 
 class ActivationRecorder:
-    """Record named layers' outputs with forward hooks (all chapters).
-
-    ``layers`` maps a name to a module (default: :meth:`MLP.named_layers`). The ``output`` layer
-    (the head) is stored as softmax probabilities when ``output='softmax'`` (the IDNNs convention:
-    the last "layer" of an information plane is the softmax output), as logits with 'logits', or
-    left out with None.
-    """
+    """Record named layers' outputs with forward hooks (all chapters); the head as softmax (the
+    IDNNs convention), logits or not at all, by ``output``."""
 
     def __init__(
         self,
@@ -108,15 +92,8 @@ class ActivationRecorder:
 
 @dataclass
 class History:
-    """What a training run produced (all chapters).
-
-    * ``epochs`` — snapshot epochs (int array, S); activations were recorded before each one's updates.
-    * ``activations`` — {layer: float32 array S × N × d} on the probe set (may be empty).
-    * ``measures`` — {measure name: array with leading dimension S}.
-    * ``metrics`` — {train_loss, train_acc, test_loss, test_acc, epoch}: per evaluated epoch.
-    * ``probe_labels`` — labels of the probe set (N,).
-    * ``meta`` — JSON-able: model config, training parameters, seed, device, wall time.
-    """
+    """What a training run produced (all chapters): snapshot epochs (S), activations {layer:
+    S × N × d} on the probe set, measures {name: S × ...}, metrics per evaluated epoch, meta."""
 
     epochs: np.ndarray
     activations: dict[str, np.ndarray]
@@ -257,9 +234,8 @@ class _Single:
             activations={k: np.stack(v) for k, v in self.acts.items() if v},
             measures={k: np.stack(v) for k, v in self.meas.items() if v},
             metrics={k: np.asarray(v, dtype=np.float64) for k, v in self.mets.items()},
-            probe_labels=self.d.y_probe.cpu().numpy(),
-            meta=meta,
-        )
+            probe_labels=self.d.y_probe.cpu().numpy(), meta=meta,
+        )  # fmt: skip
 
 
 def _stack(datasets: Sequence[Dataset], attr: str) -> torch.Tensor:
@@ -272,13 +248,8 @@ def _stack(datasets: Sequence[Dataset], attr: str) -> torch.Tensor:
 
 
 class _Ensemble:
-    """K stacked plain nets: one batched forward; the loss is the sum of the members' losses.
-
-    Every member gets exactly the gradient of its own run and Adam (element-wise) updates it as a
-    separate run would, so the results equal K single runs up to float round-off. Activations go
-    straight into one preallocated K × S × N × d buffer per layer (at 50 seeds × 274 snapshots ×
-    4096 inputs a final stacking copy alone would be several GB).
-    """
+    """K stacked plain nets; the loss is the sum of the members' losses, so each member's run
+    equals a single run up to round-off. Activations go into preallocated K × S × N × d buffers."""
 
     def __init__(self, model, datasets, *, seed, l2, output, n_record, device):
         K = model.K
@@ -293,22 +264,13 @@ class _Ensemble:
             raise ValueError(f"parameter 'l2' needs one value per member ({K}), got {len(l2s)}")
         if any(len(d.x_train) == 0 for d in datasets):
             raise ValueError("the training set is empty")
-        self.K, self.model, self.datasets, self.seeds, self.l2s = (
-            K,
-            model.to(device),
-            datasets,
-            seeds,
-            l2s,
-        )
+        self.K, self.model, self.datasets, self.seeds, self.l2s = (K, model.to(device), datasets,
+                                                                   seeds, l2s)  # fmt: skip
         self.output, self.device = output, device
-        self.xtr, self.ytr = (
-            _stack(datasets, "x_train").to(device),
-            _stack(datasets, "y_train").to(device),
-        )
-        self.xte, self.yte = (
-            _stack(datasets, "x_test").to(device),
-            _stack(datasets, "y_test").to(device),
-        )
+        self.xtr, self.ytr = (_stack(datasets, "x_train").to(device),
+                              _stack(datasets, "y_train").to(device))  # fmt: skip
+        self.xte, self.yte = (_stack(datasets, "x_test").to(device),
+                              _stack(datasets, "y_test").to(device))  # fmt: skip
         self.xpr = _stack(datasets, "x_probe").to(device)
         self.l2_t = torch.tensor(l2s, device=device)
         self.use_l2 = any(v != 0.0 for v in l2s)  # adding 0 * penalty changes nothing: no graph
@@ -330,9 +292,7 @@ class _Ensemble:
         return list(self.model.parameters())
 
     def batches(self, shuffle: bool, batch_size: int):
-        if (
-            shuffle
-        ):  # every member's epoch order, gathered once per epoch (K × n); batches are slices
+        if shuffle:  # every member's epoch order, gathered once per epoch; batches are slices
             order = torch.stack([torch.randperm(self.n, generator=g) for g in self.gens])
             order = order.to(self.device)
             xs, ys = self.xtr[self.rows, order], self.ytr[self.rows, order]
@@ -392,16 +352,11 @@ class _Ensemble:
             metrics.update(
                 {n: np.asarray([v[k] for v in vs], dtype=np.float64) for n, vs in self.mets.items()}
             )
-            out.append(
-                History(
-                    epochs=np.asarray(record, dtype=np.int64),
-                    activations={n: b[k] for n, b in acts.items()},
-                    measures={},
-                    metrics=metrics,
-                    probe_labels=d.y_probe.cpu().numpy(),
-                    meta=m,
-                )
-            )
+            out.append(History(
+                epochs=np.asarray(record, dtype=np.int64),
+                activations={n: b[k] for n, b in acts.items()}, measures={}, metrics=metrics,
+                probe_labels=d.y_probe.cpu().numpy(), meta=m,
+            ))  # fmt: skip
         return out
 
 
@@ -433,26 +388,11 @@ def train(
 ) -> History | list[History]:
     """Train ``model`` on ``data`` — the one training loop of the book (all chapters).
 
-    Args:
-        model: a net (:class:`~ibcore.models.MLP` or a subclass), or an
-            :class:`~ibcore.models.EnsembleMLP` of K plain nets trained at once; then ``data`` and
-            ``seed`` hold one value per member, ``l2`` one value or one per member, and one
-            :class:`History` per member is returned (Adam, cross-entropy only).
-        epochs: passes over the training set.
-        lr, batch_size, optimizer: the optimiser ('adam' or 'sgd') and its mini-batches.
-        l2: weight of the hidden-layer L2 term :func:`l2_penalty` (Chelombiev et al. §4).
-        criterion: ``criterion(logits, y, hidden) -> loss`` replacing cross-entropy (e.g. the LBE
-            loss of chapter 3); if it is an ``nn.Module`` its parameters are trained too.
-        record_epochs: epochs at which the probe activations are recorded (before that epoch's
-            updates; ``epochs`` itself means after training). Default: none.
-        keep_activations: store raw probe activations in the history.
-        measures: {name: fn(acts)} applied to each snapshot's activations (torch tensors).
-        output: how the head is recorded ('softmax', 'logits', None).
-        shuffle: reshuffle mini-batches every epoch (False = fixed order, as in IDNNs).
-        seed: seeds the mini-batch order.
-        eval_every: evaluate train/test loss and accuracy every this many epochs (and at the end).
-        device: where to train; data and model are moved there.
-        progress: show a tqdm bar (default: unless ``IBCORE_PROGRESS=0``).
+    An :class:`~ibcore.models.EnsembleMLP` takes one data set and seed per member (Adam and
+    cross-entropy only) and returns one :class:`History` each. ``l2``: the hidden-layer term
+    (Chelombiev et al. 2019 §4); ``criterion(logits, y, hidden)`` replaces cross-entropy (chapter
+    3's LBE loss; a module's parameters train too); ``record_epochs`` are recorded before that
+    epoch's updates (``epochs`` = after training); ``shuffle=False`` is IDNNs' fixed order.
     """
     check_int("epochs", epochs, 0)
     check_int("batch_size", batch_size, 1)
@@ -485,11 +425,8 @@ def train(
             measures=measures, keep=keep_activations, device=device,
         )  # fmt: skip
         params = task.parameters()
-        opt = (
-            torch.optim.Adam(params, lr=lr)
-            if optimizer == "adam"
-            else torch.optim.SGD(params, lr=lr, momentum=0.9)
-        )
+        opt = (torch.optim.Adam(params, lr=lr) if optimizer == "adam"
+               else torch.optim.SGD(params, lr=lr, momentum=0.9))  # fmt: skip
 
     t0 = time.perf_counter()
     model.train()

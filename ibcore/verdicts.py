@@ -1,25 +1,9 @@
-"""Machine-readable verdicts: one record per claim, judged by a confidence bound over seeds.
+"""Machine-readable verdicts (all chapters): one record per claim, ``results/<claim>.json``.
 
-Every chapter ends by building :class:`Verdict` s from its own runs with :func:`judge`, writing them
-atomically to ``results/<claim>.json`` and showing them as a box. The book's verdicts page
-(:mod:`ibcore.book.verdicts_page`) gathers all of them.
-
-The rule (:func:`judge`), in one place: with n per-seed values of a metric, mean m and sample
-standard deviation s, the one-sided 95 % Student-t bounds are m ± t(0.95, n−1)·s/√n. A claim
-that needs ``value >= threshold`` is
-
-* ``reproduced`` when the lower bound clears the threshold,
-* ``not reproduced`` when the upper bound does not reach it,
-* ``inconclusive`` otherwise (also with fewer than two seeds, or a NaN),
-* ``smoke-only`` for a ``smoke`` run (the pipeline ran; the numbers are not results);
-
-mirrored for ``<=``. Why a t-interval and not a bootstrap: with the 5–10 seeds a chapter can
-afford, a percentile bootstrap is too narrow (it cannot see beyond the observed values), while
-the t-bound is exact for normal values and widens with a single outlying seed, so one lucky seed
-cannot carry a verdict. Each verdict also records how many seeds pass on their own.
-
-What a verdict is judged against is fixed before the final runs (:class:`Preregistration`: the
-metric, threshold, direction, calibration seeds and the reasoning, held by each claim module).
+The rule (:func:`judge`): the one-sided 95 % Student-t bounds m ± t(0.95, n−1)·s/√n over seeds.
+A claim needing ``value >= threshold`` is ``reproduced`` when the lower bound clears it, ``not
+reproduced`` when the upper one does not reach it, else (or n < 2, NaN) ``inconclusive``;
+``smoke-only`` at scale smoke; mirrored for ``<=``. Not a bootstrap: too narrow at 5–10 seeds.
 """
 
 from __future__ import annotations
@@ -43,12 +27,8 @@ from ibcore.schema import check_choice
 
 STATUSES = ("reproduced", "not reproduced", "inconclusive", "smoke-only")
 DIRECTIONS = (">=", "<=")
-_COLOURS = {
-    "reproduced": "#1a7f37",
-    "not reproduced": "#cf222e",
-    "inconclusive": "#9a6700",
-    "smoke-only": "#57606a",
-}
+_COLOURS = {"reproduced": "#1a7f37", "not reproduced": "#cf222e", "inconclusive": "#9a6700",
+            "smoke-only": "#57606a"}  # fmt: skip
 
 
 def git_commit() -> str:
@@ -69,12 +49,9 @@ CONFIDENCE = 0.95
 
 @dataclass(frozen=True)
 class Preregistration:
-    """What one verdict is judged against, fixed on calibration seeds before the final runs.
-
-    Each claim module holds one per verdict (its ``PREREGISTERED``). ``calibration_seeds`` must
-    never be final seeds (a test checks every chapter's presets); ``null`` names the run without
-    the effect that the metric is compared with, for a metric that cannot go below zero.
-    """
+    """What one verdict is judged against, fixed on calibration seeds (never final seeds) before
+    the final runs; held by each claim module's ``PREREGISTERED``. ``null``: the run without the
+    effect that the metric is compared with."""
 
     claim: str
     metric: str
@@ -116,11 +93,8 @@ def confidence_bounds(
 
 
 def judge(values: Sequence[float], threshold: float, direction: str, scale: str) -> Judgement:
-    """Status of a metric against a threshold by a one-sided 95 % t-bound over seeds.
-
-    All chapters (the rule of the module docstring). ``direction`` '>=' means the claim needs
-    ``value >= threshold``. A ``smoke`` run is always 'smoke-only'.
-    """
+    """Status of a metric against a threshold by a one-sided 95 % t-bound over seeds (the rule
+    of the module docstring; all chapters)."""
     check_choice("direction", direction, DIRECTIONS)
     v = np.asarray(values, dtype=np.float64).reshape(-1)
     if v.size == 0:
@@ -184,8 +158,7 @@ class Verdict:
     null: dict[str, Any] = field(default_factory=dict)
     """The run without the effect, when there is one: ``{"name", "per_seed", "value"}``."""
     sensitivity: dict[str, Any] = field(default_factory=dict)
-    """Analysis settings varied over the cached runs: ``{"settings": [{..., "status"}], "holds",
-    "of"}`` — in how many of them the status holds."""
+    """:func:`sensitivity_record`: ``{"settings": [...], "holds", "of"}``."""
 
     def to_json(self) -> str:
         """The record as indented JSON (NaN written as null)."""
@@ -293,15 +266,8 @@ def make_verdict(
     sensitivity: Mapping[str, Any] | None = None,
     note: str = "",
 ) -> Verdict:
-    """Judge ``values`` (one per seed) with :func:`judge` and build the :class:`Verdict`.
-
-    ``prereg`` supplies the metric, threshold, direction, calibration seeds and reasoning (a
-    chapter's ``PREREGISTERED[claim]``); ``metric`` may refine its wording (e.g. the layer name),
-    and a ``threshold`` other than the pre-registered one (a reader's parameter) is used and noted.
-    Without ``prereg``, ``metric``, ``threshold`` and ``direction`` are required. ``null``:
-    ``{"name": ..., "per_seed": [...]}`` of the run without the effect; ``sensitivity``: see
-    :func:`sensitivity_record`.
-    """
+    """Judge ``values`` (one per seed) and build the :class:`Verdict`; ``prereg`` supplies metric,
+    threshold and direction (a different ``threshold``, a reader's parameter, is noted)."""
     from ibcore import __version__
 
     if prereg is not None:
@@ -347,13 +313,8 @@ def sensitivity_record(
     scale: str,
     status: str,
 ) -> dict[str, Any]:
-    """The sensitivity record of a verdict: its status under each analysis setting.
-
-    ``settings[i]`` (e.g. ``{"n_bins": 20}``) gave per-seed ``values[i]`` from the same cached
-    runs; each is judged by :func:`judge`, and ``holds`` counts the settings whose status equals
-    ``status`` (the verdict's own, at the chapter's defaults). ``threshold`` may be one per
-    setting, where the setting is itself a threshold of the measure (a phase detector's).
-    """
+    """A verdict's status under each analysis setting (``settings[i]`` gave ``values[i]``);
+    ``holds`` counts those equal to ``status``. ``threshold`` may be one per setting."""
     if len(settings) != len(values):
         raise ValueError(f"{len(settings)} settings but {len(values)} value lists")
     thresholds = [threshold] * len(settings) if np.isscalar(threshold) else list(threshold)

@@ -1,20 +1,5 @@
-"""Checkers for the chapters' coding exercises (the book as a course module).
-
-Every coding exercise in ``notebooks/NN_*.md`` has the same anatomy (see :mod:`ibcore.book.student`):
-a stub cell (tag ``exercise``) whose function raises ``NotImplementedError``, the solution beside
-it (tag ``solution``; a hidden dropdown in the book, removed from the student copy) and a cell
-(tag ``check``) that calls one of the checkers below on the student's function. A checker runs
-the function on a few small cases, compares it with the book's own implementation in ``ibcore``
-and prints one line when it agrees; otherwise it raises ``AssertionError`` naming the first case
-that differs. A ``NotImplementedError`` from the stub passes through unchanged. Every checker
-takes well under a second.
-
-Chapter 0: :func:`check_binned_entropy`, :func:`check_plane_point`.
-Chapter 1: :func:`check_singularity_fractions`.
-Chapter 2: :func:`check_ebab_edges`, :func:`check_akde_ixt`.
-Chapter 3: :func:`check_batch_entropy`, :func:`check_lbe_loss`.
-Chapter 4: :func:`check_zx_linear`, :func:`check_phases`.
-"""
+"""Checkers for the chapters' coding exercises (``check`` cells, :mod:`ibcore.book.student`): the
+student's function against ibcore's own on small cases; ``AssertionError`` names the first miss."""
 
 from __future__ import annotations
 
@@ -43,11 +28,13 @@ def _ok(exercise: str, n: int, reference: str) -> None:
     print(f"✓ {exercise}: all {n} cases agree with {reference}")
 
 
-# ------------------------------------------------------------------------------------------------
+def _pair(got: Any, where: str, names: str) -> Any:
+    if not isinstance(got, tuple | list | np.ndarray) or len(got) != 2:
+        raise AssertionError(f"{where}: expected {names}, got {got!r}")
+    return got
+
+
 # chapter 0: fixed binning
-# ------------------------------------------------------------------------------------------------
-
-
 def _binning_cases() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """Small layers (N × d, values in (−1, 1)) with labels, for the chapter-0 checkers."""
     rng = np.random.default_rng(0)
@@ -63,11 +50,7 @@ def _binning_cases() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
 
 
 def check_binned_entropy(fn: Callable[..., float], n_bins: int = 30) -> None:
-    """Chapter 0, exercise 1: ``fn(t, n_bins)`` must return H(T) in bits of the binned layer.
-
-    Compared with I(X;T) of :func:`ibcore.measures.information.mi_fixed_binning` (IDNNs' fixed grid of
-    ``n_bins`` edges on [−1, 1]; I(X;T) = H(T) for a deterministic net and distinct inputs).
-    """
+    """Chapter 0, exercise 1: ``fn(t, n_bins)`` = H(T) in bits on IDNNs' grid (= I(X;T) here)."""
     cases = list(_binning_cases())
     for case, t, y in cases:
         want = mi_fixed_binning(t, y, n_bins=n_bins)[0]
@@ -76,27 +59,17 @@ def check_binned_entropy(fn: Callable[..., float], n_bins: int = 30) -> None:
 
 
 def check_plane_point(fn: Callable[..., tuple[float, float]], n_bins: int = 30) -> None:
-    """Chapter 0, exercise 2: ``fn(t, y, n_bins)`` must return (I(X;T), I(T;Y)) in bits.
-
-    Compared with :func:`ibcore.measures.information.mi_fixed_binning` on the cases of
-    :func:`check_binned_entropy`.
-    """
+    """Chapter 0, exercise 2: ``fn(t, y, n_bins)`` = (I(X;T), I(T;Y)) in bits, as in exercise 1."""
     cases = list(_binning_cases())
     for case, t, y in cases:
-        got = fn(t, y, n_bins)
-        if not isinstance(got, tuple | list | np.ndarray) or len(got) != 2:
-            raise AssertionError(f"plane_point on {case}: expected (I(X;T), I(T;Y)), got {got!r}")
+        got = _pair(fn(t, y, n_bins), f"plane_point on {case}", "(I(X;T), I(T;Y))")
         want = mi_fixed_binning(t, y, n_bins=n_bins)
         _close(got[0], want[0], "plane_point I(X;T)", case, rtol=1e-9, atol=1e-9)
         _close(got[1], want[1], "plane_point I(T;Y)", case, rtol=1e-9, atol=1e-9)
     _ok("plane_point", len(cases), "ibcore.measures.information.mi_fixed_binning")
 
 
-# ------------------------------------------------------------------------------------------------
 # chapter 1: elimination and overlap
-# ------------------------------------------------------------------------------------------------
-
-
 def _singularity_cases() -> Iterator[tuple[str, np.ndarray]]:
     """Layers (N × n activations) with known eliminated and overlapping units, for chapter 1."""
     rng = np.random.default_rng(5)
@@ -122,29 +95,16 @@ def _singularity_cases() -> Iterator[tuple[str, np.ndarray]]:
 
 
 def check_singularity_fractions(fn: Callable[..., tuple[float, float]]) -> None:
-    """Chapter 1, exercise 3: ``fn(h, tau, rho)`` must return (elimination, overlap) fractions.
-
-    Compared with :func:`ibcore.measures.singularities.elimination_fraction` (``std < tau · max(median
-    std, 1e-12)``) and :func:`ibcore.measures.singularities.overlap_fraction` (live units with
-    ``max |r| > rho`` to another live unit, over all units) at ``tau = 1e-3``, ``rho = 0.99``.
-    """
+    """Chapter 1, exercise 3: ``fn(h, tau, rho)`` = (elimination, overlap); Orhan & Pitkow §2.1."""
     cases = list(_singularity_cases())
     for case, h in cases:
-        got = fn(h, 1e-3, 0.99)
-        if not isinstance(got, tuple | list | np.ndarray) or len(got) != 2:
-            raise AssertionError(
-                f"singularity_fractions on {case}: expected (elimination, overlap), got {got!r}"
-            )
+        got = _pair(fn(h, 1e-3, 0.99), f"singularity_fractions on {case}", "(elimination, overlap)")
         _close(got[0], elimination_fraction(h, 1e-3), "elimination fraction", case, 0.0, 1e-9)
         _close(got[1], overlap_fraction(h, 0.99, 1e-3), "overlap fraction", case, 0.0, 1e-9)
     _ok("singularity_fractions", len(cases), "ibcore.measures.singularities")
 
 
-# ------------------------------------------------------------------------------------------------
 # chapter 3: batch entropy and the LBE loss
-# ------------------------------------------------------------------------------------------------
-
-
 def _batch_entropy_cases() -> Iterator[tuple[str, np.ndarray]]:
     """Activations (batch first, float64) for the chapter-3 checkers."""
     rng = np.random.default_rng(6)
@@ -158,12 +118,7 @@ def _batch_entropy_cases() -> Iterator[tuple[str, np.ndarray]]:
 
 
 def check_batch_entropy(fn: Callable[..., float]) -> None:
-    """Chapter 3, exercise 1: ``fn(a)`` must return the batch entropy of a layer in nats.
-
-    Compared with :func:`ibcore.measures.batch_entropy.batch_entropy` (Peer et al. 2022: mean over units of
-    ``0.5 · ln(π e σ² + 1)``, σ² the unbiased variance over the batch, every entry after the
-    batch dimension a unit), in float64, to 1e-9 relative or 1e-12 nats.
-    """
+    """Chapter 3, exercise 1: ``fn(a)`` = a layer's batch entropy in nats (Peer et al. 2022 §3)."""
     cases = list(_batch_entropy_cases())
     for case, a in cases:
         want = float(batch_entropy(torch.from_numpy(a)))
@@ -181,12 +136,8 @@ def _lbe_cases() -> Iterator[tuple[str, list[float], float, float]]:
 
 
 def check_lbe_loss(fn: Callable[..., float]) -> None:
-    """Chapter 3, exercise 2: ``fn(ce, entropies, alphas, alpha_min, beta)`` must return the loss.
-
-    Compared with ``total`` of :meth:`ibcore.measures.batch_entropy.LBELoss.components` (``CE · (1 + β ·
-    mean_l (H_l − τ_l)²)``, ``τ_l = max(α_min, |α_l|)``) on random logits and layers whose batch
-    entropies lie below, at and above their targets.
-    """
+    """Chapter 3, exercise 2: ``fn(ce, entropies, alphas, alpha_min, beta)`` = the LBE loss
+    ``CE · (1 + β · mean_l (H_l − τ_l)²)``, ``τ_l = max(α_min, |α_l|)`` (Peer et al. 2022)."""
     cases = list(_lbe_cases())
     gen = torch.Generator().manual_seed(7)
     for case, alphas, alpha_min, beta in cases:
@@ -199,27 +150,13 @@ def check_lbe_loss(fn: Callable[..., float]) -> None:
         target = torch.randint(0, 5, (32,), generator=gen)
         with torch.no_grad():
             c = crit.components(logits, target, hidden)
-        got = fn(
-            float(c["ce"]),
-            c["entropies"].numpy(),
-            crit.lbe_alpha_p.detach().double().numpy(),
-            float(crit.lbe_alpha_min),
-            beta,
-        )
+        got = fn(float(c["ce"]), c["entropies"].numpy(), crit.lbe_alpha_p.detach().double().numpy(),
+                 float(crit.lbe_alpha_min), beta)  # fmt: skip
         _close(got, float(c["total"]), "lbe_loss", case, rtol=1e-9, atol=1e-12)
     _ok("lbe_loss", len(cases), "ibcore.measures.batch_entropy.LBELoss")
 
 
-# ------------------------------------------------------------------------------------------------
-# chapter 4: a closed-form Z-X measure and the phase detector
-# ------------------------------------------------------------------------------------------------
-
-
-# ------------------------------------------------------------------------------------------------
 # chapter 2: adaptive estimators
-# ------------------------------------------------------------------------------------------------
-
-
 def _ebab_cases() -> Iterator[tuple[str, np.ndarray, float]]:
     """Layers (N × d, float32 like recorded activations) with the lowest edge, for chapter 2."""
     rng = np.random.default_rng(3)
@@ -234,12 +171,7 @@ def _ebab_cases() -> Iterator[tuple[str, np.ndarray, float]]:
 
 
 def check_ebab_edges(fn: Callable[..., Any], n_bins: int = 30) -> None:
-    """Chapter 2, exercise 1: ``fn(t, n_bins, low)`` must return the EBAB bin edges of a layer.
-
-    Compared with :func:`ibcore.measures.information.ebab_edges` (Chelombiev et al. 2019 §3, the authors'
-    ``set_up_bins``): ``[low, u[int(k·U/B)] for k < B, u[U−1]]`` over the sorted distinct values u
-    other than ``low``.
-    """
+    """Chapter 2, exercise 1: ``fn(t, n_bins, low)`` = EBAB edges (Chelombiev et al. 2019 §3)."""
     cases = list(_ebab_cases())
     for case, t, low in cases:
         want = ebab_edges(t, n_bins, low=low)
@@ -267,11 +199,7 @@ def _akde_cases() -> Iterator[tuple[str, np.ndarray, np.ndarray, float]]:
 
 
 def check_akde_ixt(fn: Callable[..., float]) -> None:
-    """Chapter 2, exercise 2: ``fn(t, alpha)`` must return the aKDE upper bound on I(X;T) in bits.
-
-    Compared with I(X;T) of :func:`ibcore.measures.information.mi_akde` (σ² = alpha · max|T|, the
-    Kolchinsky–Tracey pairwise bound) to 1e-3 bits.
-    """
+    """Chapter 2, exercise 2: ``fn(t, alpha)`` = aKDE I(X;T) in bits (Chelombiev et al. 2019 §3)."""
     cases = list(_akde_cases())
     for case, t, y, alpha in cases:
         want = mi_akde(t, y, alpha=alpha)[0]
@@ -279,14 +207,10 @@ def check_akde_ixt(fn: Callable[..., float]) -> None:
     _ok("akde_ixt", len(cases), "ibcore.measures.information.mi_akde")
 
 
+# chapter 4: a closed-form Z-X measure and the phase detector
 def zx_linear_reference(z: np.ndarray, x: np.ndarray, n_fit: int) -> float:
-    """The linear Z-X measure in closed form (chapter 4, exercise 1; Lyu et al. 2023 §3).
-
-    X is standardised per feature with the mean and std (``ddof=0``) of the first ``n_fit`` rows,
-    features constant there are dropped; the affine least-squares decoder ``[Z, 1] W`` is fitted
-    on the first ``n_fit`` rows and the mean squared error over the remaining rows and all kept
-    features is returned (1 ≈ no better than the mean input).
-    """
+    """The linear Z-X measure in closed form (chapter 4, exercise 1; Lyu et al. 2023 §3): the
+    held-out MSE of an affine least-squares decoder of X (standardised on the first ``n_fit``)."""
     z = np.asarray(z, dtype=np.float64).reshape(len(z), -1)
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     sd = x[:n_fit].std(0)
@@ -308,10 +232,7 @@ def _zx_cases() -> Iterator[tuple[str, np.ndarray, np.ndarray, int]]:
 
 
 def check_zx_linear(fn: Callable[..., float]) -> None:
-    """Chapter 4, exercise 1: ``fn(z, x, n_fit)`` must return the linear Z-X MSE.
-
-    Compared with :func:`zx_linear_reference` (relative tolerance 10⁻⁶) on four small cases.
-    """
+    """Chapter 4, exercise 1: ``fn(z, x, n_fit)`` = the linear Z-X MSE (closed form above)."""
     cases = list(_zx_cases())
     for case, z, x, n_fit in cases:
         want = zx_linear_reference(z, x, n_fit)
@@ -332,16 +253,10 @@ def _phase_cases() -> Iterator[tuple[str, np.ndarray]]:
 
 
 def check_phases(fn: Callable[..., tuple[float, float]], min_change: float = 0.05) -> None:
-    """Chapter 4, exercise 2: ``fn(info, min_change)`` must return (fitting rise, compression fall).
-
-    Compared with :func:`ibcore.measures.zxzy.detect_phases` without smoothing (``width=1``, default
-    ``window=0.6``) on eight curves.
-    """
+    """Chapter 4, exercise 2: ``fn(info, min_change)`` = (rise, fall) of unsmoothed phases."""
     cases = list(_phase_cases())
     for case, info in cases:
-        got = fn(info, min_change)
-        if not isinstance(got, tuple | list | np.ndarray) or len(got) != 2:
-            raise AssertionError(f"phases on {case}: expected (rise, fall), got {got!r}")
+        got = _pair(fn(info, min_change), f"phases on {case}", "(rise, fall)")
         ph = detect_phases(np.arange(len(info)), info, width=1, min_change=min_change)
         _close(got[0], ph.fitting_rise, "phases: fitting rise", case, rtol=1e-9, atol=1e-12)
         _close(got[1], ph.compression_fall, "phases: compression fall", case, 1e-9, 1e-12)

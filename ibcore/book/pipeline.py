@@ -1,16 +1,6 @@
-"""The notebook → book pipeline behind ``make book``, ``make run`` and the smoke tests.
-
-Notebooks live in git as MyST Markdown text notebooks (``notebooks/NN_name.md``). This module
-converts one to ``.ipynb`` with jupytext, executes it with papermill (default parameters, or the
-given ones), writes the verdicts page, and builds the HTML book with Jupyter Book 1.x from the
-executed notebooks without executing them again (``execute_notebooks: off``). A failing cell
-fails the step.
-
-Command line::
-
-    python -m ibcore.book.pipeline run NB [-p NAME VALUE ...] [--out FILE]   # one chapter
-    python -m ibcore.book.pipeline book [--scale smoke] [--book DIR] [--out DIR]
-"""
+"""The notebook → book pipeline behind ``make book``, ``make run`` and the smoke tests (all
+chapters): jupytext → papermill → the verdicts page → Jupyter Book 1.x. Command line:
+``python -m ibcore.book.pipeline run NB [-p NAME VALUE ...] [--out FILE]`` or ``... book``."""
 
 from __future__ import annotations
 
@@ -64,13 +54,7 @@ SMOKE_TEXT = (
 
 
 def add_smoke_banner(notebook: Any) -> Any:
-    """Put the 'smoke run: not results' banner at the top of ``notebook``, under its title.
-
-    Serves every chapter built at ``scale='smoke'``: the banner is a markdown cell (a MyST warning
-    admonition with class ``ibcore-smoke``, tagged ``ibcore-smoke-banner``) placed right after the
-    ``# title`` line of the first cell, splitting that cell if more follows the title; a notebook
-    whose first cell has no such title gets it as its first cell. Idempotent. Returns ``notebook``.
-    """
+    """Put the 'smoke run: not results' banner right under the ``# title`` (idempotent)."""
     import nbformat
 
     cells = notebook.cells
@@ -103,16 +87,8 @@ def execute(
     env: Mapping[str, str] | None = None,
     timeout_s: int | None = None,
 ) -> Path:
-    """Convert ``nb`` with jupytext and execute it with papermill into ``out`` (all chapters).
-
-    The kernel is ``python3`` from the project's environment, run headless (``MPLBACKEND=Agg``; ``ibcore.setup`` selects the inline backend). The
-    executed notebook is written to a temporary file and moved into place only on success, so a
-    failing chapter leaves no half-written ``out`` behind (papermill's own partial output is kept
-    beside it as ``<out>.failed.ipynb`` for debugging). At ``scale='smoke'`` the page gets the
-    'not results' banner at its top (:func:`add_smoke_banner`). A parameter name the chapter
-    does not have raises :class:`~ibcore.schema.ParameterError` before anything runs (the
-    notebook itself refuses it too, for plain papermill).
-    """
+    """Execute ``nb`` headless with papermill into ``out``, written only on success (else
+    ``<out>.failed.ipynb``); an unknown parameter raises before anything runs (all chapters)."""
     import jupytext
     import papermill as pm
 
@@ -124,8 +100,7 @@ def execute(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.running.ipynb")
     failed = out.with_name(f"{out.stem}.failed.ipynb")
-    # no widget frontend (ibcore.book.widgets.live); training bars off unless asked for, so that
-    # they do not end up in the page
+    # no widget frontend (ibcore.book.widgets.live); training bars off unless asked for
     env = {"IBCORE_HEADLESS": "1", "IBCORE_PROGRESS": os.environ.get("IBCORE_PROGRESS", "0"),
            **(env or {})}  # fmt: skip
     notebook = jupytext.read(nb)
@@ -136,15 +111,9 @@ def execute(
     os.environ.update(env)
     t0 = time.perf_counter()
     try:
-        pm.execute_notebook(
-            notebook,
-            str(tmp),
-            parameters=dict(parameters or {}),
-            kernel_name=KERNEL,
-            cwd=str(nb.parent),
-            progress_bar=False,
-            execution_timeout=timeout_s,
-        )
+        pm.execute_notebook(notebook, str(tmp), parameters=dict(parameters or {}),
+                            kernel_name=KERNEL, cwd=str(nb.parent), progress_bar=False,
+                            execution_timeout=timeout_s)  # fmt: skip
     except BaseException:
         if tmp.exists():
             os.replace(tmp, failed)
@@ -168,24 +137,18 @@ def build_book(
     env: Mapping[str, str] | None = None,
     results: Path | None = None,
 ) -> Path:
-    """Execute every chapter into ``<book>/chapters/`` and build the HTML book (``make book``).
-
-    ``parameters`` (e.g. ``{"scale": "smoke"}``) go to every chapter. The verdicts page is
-    generated from ``results`` (default ``IBCORE_RESULTS``). Jupyter Book runs with warnings as
-    errors. Returns the folder of ``index.html``.
-    """
+    """Execute every chapter into ``<book>/chapters/``, write the verdicts page from ``results``
+    and build the HTML book (``make book``); returns the folder of ``index.html``."""
     from ibcore.book.verdicts_page import write_page
 
     chapters = book / "chapters"
-    clean_chapters(book)  # a renamed or removed chapter never stays in the book
+    shutil.rmtree(chapters, ignore_errors=True)  # a renamed or removed chapter never stays
     env = dict(env or {})
     if results is not None:
         env["IBCORE_RESULTS"] = str(results)
     for nb in notebooks():
         execute(nb, chapters / f"{nb.stem}.ipynb", parameters, env=env)
-    res = Path(
-        env.get("IBCORE_RESULTS") or os.environ.get("IBCORE_RESULTS") or REPO_ROOT / "results"
-    )
+    res = env.get("IBCORE_RESULTS") or os.environ.get("IBCORE_RESULTS") or REPO_ROOT / "results"
     write_page(res, book / "verdicts.md")
     return jupyter_book(book, out)
 
@@ -204,11 +167,6 @@ def jupyter_book(book: Path = BOOK, out: Path | None = None) -> Path:
     html = (out or book) / "_build" / "html"
     print(f"book built: {html / 'index.html'}")
     return html
-
-
-def clean_chapters(book: Path = BOOK) -> None:
-    """Remove executed chapters (so a build never shows a stale notebook)."""
-    shutil.rmtree(book / "chapters", ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,31 +1,8 @@
 """Student copies of the chapters, without solutions: ``make student`` (course module).
 
-**The exercise anatomy** (every chapter, ``notebooks/NN_*.md``; a new chapter that follows it is
-picked up without any change here):
-
-* a markdown cell stating the exercise;
-* a code cell tagged ``exercise``: the stub, a function whose body raises ``NotImplementedError``;
-* right after it, a code cell tagged ``solution`` (and ``hide-input``, with the prompt "Show
-  solution"): the same function, solved. It runs when the book is built, so the book's checks
-  and results are real, but the reader sees only a closed dropdown;
-* one or more code cells tagged ``check``: they call a checker from :mod:`ibcore.book.exercises` on the
-  student's function, or use the function on data. Checks are self-contained (their own imports
-  and data; never the chapter's training runs), so they can be run without the chapter;
-* pen-and-paper answers as MyST dropdowns in markdown: ``:::{dropdown} Solution`` or
-  ``:::{admonition} Solution`` with ``:class: dropdown`` (chapters 1 and 3).
-
-**The student copy** (:func:`student_notebook`) drops every ``solution`` cell, replaces every
-"Solution" dropdown in markdown by a one-line placeholder, and tags every ``check`` cell
-``raises-exception``. We chose that tag (rather than letting the copy stop at the first stub):
-executed headless (``jupyter nbconvert --execute``, papermill, a teacher's CI) the whole chapter
-runs, every figure is made, and each check shows the stub's ``NotImplementedError`` until the
-student has written the function (papermill runs every cell too, but reports the errors once at
-the end). In JupyterLab, "Run All" still stops at the first failing cell; since the exercises
-come after the chapter's runs and figures, that is the first check, where the work starts. The
-copies are written unexecuted as ``build/student/NN_name.ipynb`` and as MyST text notebooks
-``build/student/NN_name.md`` (:func:`write_student_copies`).
-
-Command line: ``python -m ibcore.book.student [--out DIR] [NB ...]`` (``make student``).
+The exercise anatomy: a cell tagged ``exercise`` (a stub raising ``NotImplementedError``), then
+one tagged ``solution``, then ``check`` cells (:mod:`ibcore.book.exercises`); a copy drops the
+solutions and "Solution" dropdowns and tags checks ``raises-exception`` (``book/teacher.md``).
 """
 
 from __future__ import annotations
@@ -46,8 +23,7 @@ RAISES_TAG = "raises-exception"
 STUDENT_DIR = REPO_ROOT / "build" / "student"
 PLACEHOLDER = "*(Solution removed from the student copy.)*"
 
-# An opening colon fence of a Solution dropdown: ':::{dropdown} Solution…' or
-# ':::{admonition} Solution…' followed by ':class: dropdown'. Group 1 is the fence (3+ colons).
+# The opening fence of a Solution dropdown or admonition; group 1 is the fence (3+ colons).
 _OPEN = re.compile(
     r"^(:{3,})\{(?:dropdown|admonition)\}\s*Solution\b.*$", flags=re.IGNORECASE | re.MULTILINE
 )
@@ -67,12 +43,7 @@ def _is_solution_block(lines: list[str], start: int) -> bool:
 
 
 def strip_markdown_solutions(text: str) -> str:
-    """Replace every "Solution" dropdown block of a markdown cell by :data:`PLACEHOLDER`.
-
-    A block opens with ``:::{dropdown} Solution`` (or ``{admonition} Solution`` plus
-    ``:class: dropdown``) and ends at the next line made of exactly the same colons. An unclosed
-    block is removed to the end of the cell, so no solution text can leak.
-    """
+    """Replace every "Solution" dropdown (unclosed: to the end) by :data:`PLACEHOLDER`."""
     lines = text.split("\n")
     out: list[str] = []
     i = 0
@@ -92,13 +63,7 @@ def strip_markdown_solutions(text: str) -> str:
 
 
 def student_notebook(nb: Any) -> Any:
-    """A student copy of a chapter (a jupytext/nbformat notebook); ``nb`` is left unchanged.
-
-    Drops ``solution`` cells, strips "Solution" dropdowns from markdown cells and tags ``check``
-    cells ``raises-exception`` (see the module docstring). Raises ``ValueError`` when a
-    ``solution`` cell does not directly follow an ``exercise`` cell (a stub with its solution
-    beside it is the anatomy the book promises).
-    """
+    """A student copy of a chapter (``nb`` is left unchanged; see :func:`check_anatomy`)."""
     check_anatomy(nb)
     out = copy.deepcopy(nb)
     cells = []
@@ -116,8 +81,7 @@ def student_notebook(nb: Any) -> Any:
 
 
 def check_anatomy(nb: Any) -> None:
-    """Raise ``ValueError`` unless every ``solution`` cell directly follows an ``exercise`` cell
-    and every ``exercise`` stub raises ``NotImplementedError``."""
+    """``ValueError`` unless each ``solution`` follows its ``exercise`` stub, which raises."""
     cells = nb.cells
     for i, cell in enumerate(cells):
         t = tags(cell)
@@ -128,11 +92,7 @@ def check_anatomy(nb: Any) -> None:
 
 
 def exercise_cells(nb: Any, solutions: bool = True) -> list[Any]:
-    """The exercise code cells in order: stubs, solutions (when ``solutions``) and checks.
-
-    Executed in this order in one namespace they run every exercise without the rest of the
-    chapter (the tests do that with and without the solutions).
-    """
+    """The exercise code cells in order: stubs, solutions (when ``solutions``) and checks."""
     keep = {EXERCISE_TAG, CHECK_TAG} | ({SOLUTION_TAG} if solutions else set())
     return [c for c in nb.cells if c.cell_type == "code" and keep & set(tags(c))]
 
@@ -140,11 +100,7 @@ def exercise_cells(nb: Any, solutions: bool = True) -> list[Any]:
 def write_student_copies(
     out: Path = STUDENT_DIR, chapters: Iterable[Path] | None = None
 ) -> list[Path]:
-    """Write ``<out>/NN_name.ipynb`` and ``<out>/NN_name.md`` for every chapter (``make student``).
-
-    ``chapters`` defaults to every ``notebooks/NN_*.md`` (:func:`ibcore.book.pipeline.notebooks`).
-    The copies are not executed. Returns the ``.ipynb`` paths.
-    """
+    """Write unexecuted ``<out>/NN_name.ipynb`` and ``.md`` for ``chapters`` (default: all)."""
     import jupytext
 
     from ibcore.atomic import atomic_write_text

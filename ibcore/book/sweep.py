@@ -1,34 +1,9 @@
-"""Parameter sweeps of a chapter: a grid of papermill executions on local processes or Dask.
+"""Parameter sweeps of any chapter (``make sweep NB=00 GRID="activation=tanh,relu seeds=0-9"``):
+one papermill execution per grid point, on local processes or a Dask cluster (``--scheduler``).
 
-Any chapter. ``make sweep NB=00 GRID="activation=tanh,relu seeds=0-9"`` (or
-``python -m ibcore.book.sweep 00 activation=tanh,relu seeds=0-9``) expands the grid into one
-execution of the chapter per point and runs them through an executor: local processes by default
-(:class:`concurrent.futures.ProcessPoolExecutor`), a Dask cluster when a scheduler address is
-given (``--scheduler tcp://host:8786``, or ``IBCORE_DASK_SCHEDULER`` / ``DASK_SCHEDULER_ADDRESS``;
-:class:`dask.distributed.Client` does the scheduling).
-
-Grid syntax: whitespace-separated ``key=v1,v2,...`` items; a value ``a-b`` (non-negative
-integers) is the inclusive range a..b; for a list-valued parameter (``many``) join the items of
-one value with ``+`` (``sweep_depths=10+20,40``). Keys and values are checked against the
-chapter's schema (:mod:`ibcore.presets`) before anything runs.
-
-``seeds`` is special: chapters take ``seeds`` as a count n (seeds 0..n-1) or a list of seeds. In a
-grid its values are *seed numbers*, and each point runs that one seed (``seeds=[s]``), so
-``seeds=0-49`` is 50 independent points, and their cached training runs are the ones a later
-``make run NB=.. ARGS="-p seeds 50"`` reuses. To run n seeds inside every point instead, fix it:
-``-p seeds 5``.
-
-Each point writes to its own folder, ``<results>/sweeps/<chapter>/<grid hash>/<point>/``: the
-executed notebook, the verdict JSON files and figures of the chapter (``IBCORE_RESULTS`` points
-there), and ``point.json`` (parameters, status, error, wall time). Training runs land in the
-shared result cache (``IBCORE_CACHE``). A failed point is reported with its parameters and error
-and does not stop the others; rerunning the same grid runs only the points without a successful
-``point.json``. When the grid is done, ``summary.csv``, ``summary.md`` (grid parameters × verdict
-status and value; mean ± std over seeds) and ``summary.png`` are written next to the points.
-
-On a Dask cluster the workers need this package, its kernel and the same paths (a shared file
-system). Points executed in one worker process run one at a time (papermill's kernel inherits the
-process environment): start workers with ``--nthreads 1`` and as many processes as wanted.
+Grid: ``key=v1,v2,...``; ``a-b`` is an inclusive range; ``+`` joins a list value's items.
+``seeds`` values are seed numbers, one per point. Points go to ``<results>/sweeps/<chapter>/<grid
+hash>/<point>/`` with the summary beside them; a rerun runs only the unfinished points.
 """
 
 from __future__ import annotations
@@ -36,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import itertools
 import json
 import math
 import os
@@ -50,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ibcore.atomic import atomic_write_text
+import numpy as np
+
+from ibcore.atomic import atomic_write_bytes, atomic_write_text
 from ibcore.cache import params_hash
 from ibcore.parallel import imap_unordered
 from ibcore.paths import cache_dir, results_dir
@@ -91,15 +69,8 @@ class SweepResult:
         return [r for r in self.records if r.get("status") != "ok"]
 
 
-# ----------------------------------------------------------------------------- grid parsing
-
-
 def parse_grid(items: str | Sequence[str]) -> dict[str, list[str]]:
-    """``"a=1,2 b=3-5"`` (or its whitespace-separated items) → ``{"a": ["1","2"], "b": [...]}``.
-
-    Values stay text here (ranges expanded): :func:`build_points` converts and checks
-    them against a chapter's schema. Raises :class:`ParameterError` on malformed items.
-    """
+    """``"a=1,2 b=3-5"`` (or its items) → ``{"a": ["1", "2"], "b": ["3", "4", "5"]}`` (text)."""
     tokens = items.split() if isinstance(items, str) else [t for i in items for t in i.split()]
     if not tokens:
         raise ParameterError("the grid is empty; give items like activation=tanh,relu seeds=0-4")
@@ -116,15 +87,15 @@ def parse_grid(items: str | Sequence[str]) -> dict[str, list[str]]:
             if not v:
                 raise ParameterError(f"grid item {tok!r} has an empty value")
             m = _RANGE.match(v)
-            if m:
-                a, b = int(m.group(1)), int(m.group(2))
-                if b < a:
-                    raise ParameterError(f"grid range {key}={v} is empty (it needs a <= b)")
-                if b - a >= MAX_POINTS:
-                    raise ParameterError(f"grid range {key}={v} has more than {MAX_POINTS} values")
-                values += [str(i) for i in range(a, b + 1)]
-            else:
+            if not m:
                 values.append(v)
+                continue
+            a, b = int(m.group(1)), int(m.group(2))
+            if b < a:
+                raise ParameterError(f"grid range {key}={v} is empty (it needs a <= b)")
+            if b - a >= MAX_POINTS:
+                raise ParameterError(f"grid range {key}={v} has more than {MAX_POINTS} values")
+            values += [str(i) for i in range(a, b + 1)]
         if len(set(values)) != len(values):
             raise ParameterError(f"grid parameter {key!r} repeats a value: {values}")
         grid[key] = values
@@ -138,53 +109,34 @@ def _convert(key: str, text: str, spec: Param) -> Any:
     if spec.many:
         return text.replace("+", ",")  # Param.check splits and converts the items
     kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
-    if bool in kinds:
-        return yaml.safe_load(text)
-    return _parse_item(text, spec.kind)
-
-
-def chapter_schema(chapter: str) -> dict[str, Param]:
-    """The parameter schema of ``chapter`` ('00', ...) plus ``scale``."""
-    from ibcore.claims import chapter as find
-
-    return {"scale": Param(str, "preset", choices=SCALES), **find(chapter).params}
+    return yaml.safe_load(text) if bool in kinds else _parse_item(text, spec.kind)
 
 
 def _fmt(v: Any) -> str:
     if isinstance(v, list | tuple):
         return "+".join(_fmt(x) for x in v)
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _what(values: Mapping[str, Any]) -> str:
+    return " ".join(f"{k}={_fmt(v)}" for k, v in values.items())
 
 
 def _point_name(values: Mapping[str, Any]) -> str:
-    name = "__".join(f"{k}={_fmt(v)}" for k, v in values.items())
-    name = re.sub(r"[^A-Za-z0-9._=+-]", "_", name)
-    if len(name) > 120:
-        name = f"{name[:100]}__{params_hash(dict(values))[:8]}"
-    return name
+    name = re.sub(r"[^A-Za-z0-9._=+-]", "_", "__".join(f"{k}={_fmt(v)}" for k, v in values.items()))
+    return f"{name[:100]}__{params_hash(dict(values))[:8]}" if len(name) > 120 else name
 
 
 def build_points(
-    chapter: str,
-    grid: Mapping[str, Sequence[str]],
-    fixed: Mapping[str, Any] | None = None,
+    chapter: str, grid: Mapping[str, Sequence[str]], fixed: Mapping[str, Any] | None = None
 ) -> list[Point]:
-    """Expand ``grid`` (from :func:`parse_grid`) into validated points of ``chapter``.
-
-    ``fixed`` parameters go to every point (``scale`` among them; default 'cpu'). Every point's
-    full parameter set is resolved with the chapter's :class:`~ibcore.schema.Chapter`, so a bad key or
-    value raises :class:`ParameterError` naming the parameter and what is allowed, before
-    anything runs. ``seeds`` values are seed numbers: each point runs one seed (module docstring).
-    """
-    import itertools
-
+    """Expand ``grid`` into points of ``chapter``, each checked against its schema in advance."""
     from ibcore.claims import chapter as find
 
-    schema = chapter_schema(chapter)
+    ch = find(chapter)
+    schema = {"scale": Param(str, "preset", choices=SCALES), **ch.params}
     fixed = dict(fixed or {})
-    find(chapter).check_names([*grid, *fixed])
+    ch.check_names([*grid, *fixed])
     clash = sorted(set(grid) & set(fixed))
     if clash:
         raise ParameterError(f"parameter {clash[0]!r} is both in the grid and fixed")
@@ -216,10 +168,8 @@ def build_points(
         if "seeds" in values:
             params["seeds"] = [values["seeds"]]
         scale = params.pop("scale", "cpu")
-        find(chapter).resolve(scale, **params)  # the whole set, as the notebook will check it
-        points.append(
-            Point(values=values, name=_point_name(values), parameters={"scale": scale, **params})
-        )
+        ch.resolve(scale, **params)  # the whole set, as the notebook will check it
+        points.append(Point(values, _point_name(values), {"scale": scale, **params}))
     return points
 
 
@@ -227,9 +177,6 @@ def grid_hash(nb_stem: str, grid: Mapping[str, Sequence[str]], fixed: Mapping[st
     """Short hash naming a grid's folder: chapter, grid (keys in order, values) and fixed values."""
     return params_hash({"nb": nb_stem, "grid": [[k, list(v)] for k, v in grid.items()],
                         "fixed": dict(fixed)})  # fmt: skip
-
-
-# ----------------------------------------------------------------------------- one point
 
 
 def _error_line(exc: BaseException) -> str:
@@ -248,15 +195,8 @@ def run_point(
     timeout_s: int | None = None,
     threads: int | None = None,
 ) -> dict[str, Any]:
-    """Execute chapter ``nb`` with ``parameters`` into ``folder``; never raises.
-
-    Runs in a sweep worker (a local process or a Dask worker). The folder is emptied first; the
-    chapter writes its verdicts and figures there (``IBCORE_RESULTS``), its training runs go to
-    ``cache`` (``IBCORE_CACHE``; default: the worker's). ``threads`` caps the kernel's OpenMP/BLAS
-    threads unless ``OMP_NUM_THREADS`` is already set (local sweeps split the cores). Returns
-    the point's record, also written to ``<folder>/point.json``: parameters, ``status`` ('ok'
-    or 'failed'), ``error``, ``wall_s``.
-    """
+    """Execute chapter ``nb`` into ``folder`` (emptied first) in a sweep worker; never raises.
+    Returns the record written to ``point.json``."""
     from ibcore.book.pipeline import execute
 
     out = Path(folder)
@@ -290,30 +230,20 @@ def run_point(
     return record
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def point_done(folder: Path, nb_stem: str) -> bool:
     """Whether a point's output is complete: ``point.json`` says 'ok' and the notebook exists."""
-    try:
-        rec = json.loads((folder / POINT_FILE).read_text())
-    except (OSError, ValueError):
-        return False
-    return rec.get("status") == "ok" and (folder / f"{nb_stem}.ipynb").exists()
+    rec = _read_json(folder / POINT_FILE)
+    return rec is not None and rec.get("status") == "ok" and (folder / f"{nb_stem}.ipynb").exists()
 
 
-# ----------------------------------------------------------------------------- executors
-
-
-def _scheduler_address(scheduler: Any) -> Any:
-    if scheduler is not None:
-        return scheduler
-    for var in SCHEDULER_ENV:
-        if os.environ.get(var):
-            return os.environ[var]
-    return None
-
-
-def _run_local(
-    tasks: list[tuple[str, tuple]], jobs: int, on_done: Callable[[str, dict], None]
-) -> None:
+def _run_local(tasks: list[tuple[str, tuple]], jobs: int, on_done: Callable) -> None:
     threads = max(1, (os.cpu_count() or 1) // jobs)
     argsets = [(*args, threads) for _, args in tasks]
     reported: set[str] = set()
@@ -354,9 +284,6 @@ def _run_dask(scheduler: Any, tasks: list[tuple[str, tuple]], on_done: Callable)
             client.close()
 
 
-# ----------------------------------------------------------------------------- the sweep
-
-
 def run_sweep(
     nb: str | Path,
     grid: str | Sequence[str] | Mapping[str, Sequence[str]],
@@ -369,29 +296,16 @@ def run_sweep(
     timeout_s: int | None = None,
     log: Callable[[str], None] = print,
 ) -> SweepResult:
-    """Run a parameter grid of chapter ``nb`` and summarise it (see the module docstring).
-
-    Args:
-        nb: chapter number ('00'), name or path of its ``NN_*.md`` notebook.
-        grid: grid text (``"activation=tanh,relu seeds=0-4"``), its items, or a parsed grid.
-        fixed: parameters given to every point (``scale`` among them; default 'cpu').
-        scheduler: a Dask scheduler address (``tcp://...``) or a ``dask.distributed.Client``;
-            default ``IBCORE_DASK_SCHEDULER`` or ``DASK_SCHEDULER_ADDRESS``; none = local processes.
-        jobs: local worker processes (default: ``os.cpu_count()``, at most the points to run);
-            each kernel gets ``cpu_count // jobs`` OpenMP threads unless ``OMP_NUM_THREADS`` is set.
-        out: root of the sweep folders (default ``<IBCORE_RESULTS>/sweeps``).
-        cache: result cache for the points' runs (default ``IBCORE_CACHE`` of this process).
-        timeout_s: per-cell execution timeout.
-    Returns a :class:`SweepResult`; failed points are in ``result.failed``, never raised.
-    """
+    """Run a parameter grid of chapter ``nb`` and summarise it; ``scheduler``: a Dask address or
+    ``Client`` (default :data:`SCHEDULER_ENV`; none: ``jobs`` local processes). Never raises for
+    a failed point (``result.failed``)."""
     from ibcore.book.pipeline import find_notebook
 
     nb_path = find_notebook(str(nb)).resolve()
-    chapter = nb_path.stem[:2]
     parsed = dict(grid) if isinstance(grid, Mapping) else parse_grid(grid)
     parsed = {k: [str(v) for v in vs] for k, vs in parsed.items()}
     fixed = dict(fixed or {})
-    points = build_points(chapter, parsed, fixed)
+    points = build_points(nb_path.stem[:2], parsed, fixed)
     ghash = grid_hash(nb_path.stem, parsed, fixed)
     root = Path(out) if out is not None else results_dir() / "sweeps"
     folder = (root / nb_path.stem / ghash).resolve()
@@ -403,8 +317,9 @@ def run_sweep(
 
     todo = [p for p in points if not point_done(folder / p.name, nb_path.stem)]
     skipped = [p.name for p in points if p not in todo]
-    address = _scheduler_address(scheduler)
-    where = "local processes" if address is None else f"Dask scheduler {address}"
+    if scheduler is None:
+        scheduler = next((os.environ[v] for v in SCHEDULER_ENV if os.environ.get(v)), None)
+    where = "local processes" if scheduler is None else f"Dask scheduler {scheduler}"
     log(f"sweep {nb_path.stem} [{ghash}]: {len(points)} points, {len(skipped)} already done, "
         f"{len(todo)} to run on {where}; output {folder}")  # fmt: skip
     by_name = {p.name: p for p in points}
@@ -415,22 +330,19 @@ def run_sweep(
         p = by_name[name]
         rec.setdefault("parameters", p.parameters)
         if rec.get("status") != "ok" and not (folder / name / POINT_FILE).exists():
-            (folder / name).mkdir(parents=True, exist_ok=True)
             atomic_write_text(folder / name / POINT_FILE, json.dumps(rec, default=str) + "\n")
-        what = " ".join(f"{k}={_fmt(v)}" for k, v in p.values.items())
         if rec.get("status") == "ok":
-            log(f"[{done_count[0]}/{len(todo)}] ok      {what} ({rec.get('wall_s', 0):.1f} s)")
+            log(f"[{done_count[0]}/{len(todo)}] ok      {_what(p.values)} "
+                f"({rec.get('wall_s', 0):.1f} s)")  # fmt: skip
         else:
-            log(f"[{done_count[0]}/{len(todo)}] FAILED  {what}: {rec.get('error')}")
+            log(f"[{done_count[0]}/{len(todo)}] FAILED  {_what(p.values)}: {rec.get('error')}")
 
     tasks = [(p.name, (str(nb_path), str(folder / p.name), p.parameters, cache, timeout_s))
              for p in todo]  # fmt: skip
-    if tasks:
-        if address is None:
-            n = max(1, min(len(tasks), jobs or os.cpu_count() or 1))
-            _run_local(tasks, n, on_done)
-        else:
-            _run_dask(address, tasks, on_done)
+    if tasks and scheduler is None:
+        _run_local(tasks, max(1, min(len(tasks), jobs or os.cpu_count() or 1)), on_done)
+    elif tasks:
+        _run_dask(scheduler, tasks, on_done)
 
     records = [_load_record(folder / p.name, p) for p in points]
     result = SweepResult(folder=folder, keys=list(parsed), records=records,
@@ -440,25 +352,20 @@ def run_sweep(
     log(f"sweep done: {len(points) - n_fail} ok, {n_fail} failed; table {result.table_md}, "
         f"figure {result.figure}")  # fmt: skip
     for r in result.failed:
-        what = " ".join(f"{k}={_fmt(v)}" for k, v in r["values"].items())
-        log(f"  failed: {what}: {r.get('error')}")
+        log(f"  failed: {_what(r['values'])}: {r.get('error')}")
     return result
 
 
 def _load_record(folder: Path, p: Point) -> dict[str, Any]:
     """A point's record with its grid values and the verdicts its chapter wrote."""
-    try:
-        rec = json.loads((folder / POINT_FILE).read_text())
-    except (OSError, ValueError):
+    rec = _read_json(folder / POINT_FILE)
+    if rec is None:
         rec = {"status": "failed", "error": "no output (the point never finished)"}
     rec["name"], rec["values"] = p.name, dict(p.values)
     verdicts = {}
     if rec.get("status") == "ok":
         for f in sorted(folder.glob("*.json")):
-            try:
-                d = json.loads(f.read_text())
-            except ValueError:
-                continue
+            d = _read_json(f)
             if isinstance(d, dict) and "claim" in d and "status" in d:
                 verdicts[d["claim"]] = d
     rec["verdicts"] = verdicts
@@ -466,20 +373,23 @@ def _load_record(folder: Path, p: Point) -> dict[str, Any]:
     return rec
 
 
-# ----------------------------------------------------------------------------- summary
-
-
 def _num(x: Any) -> float:
     return float("nan") if x is None else float(x)
 
 
+def _claims(result: SweepResult) -> list[str]:
+    return sorted({c for r in result.records for c in r["verdicts"]})
+
+
+def _values(recs: list[dict[str, Any]], claim: str) -> np.ndarray:
+    return np.array([_num(r["verdicts"][claim]["value"]) for r in recs if claim in r["verdicts"]])
+
+
 def summary_rows(result: SweepResult) -> tuple[list[str], list[dict[str, Any]]]:
     """Columns and rows of the comparison table: grid values, status, per-claim status and value."""
-    claims = sorted({c for r in result.records for c in r["verdicts"]})
+    claims = _claims(result)
     cols = [*result.keys, "status", "wall_s"]
-    for c in claims:
-        cols += [f"{c}:status", f"{c}:value"]
-    cols.append("error")
+    cols += [*(f"{c}:{k}" for c in claims for k in ("status", "value")), "error"]
     rows = []
     for r in result.records:
         row: dict[str, Any] = {k: _fmt(r["values"][k]) for k in result.keys}
@@ -505,8 +415,6 @@ def _groups(result: SweepResult) -> dict[tuple, list[dict[str, Any]]]:
 
 def write_summary(result: SweepResult) -> None:
     """Write ``summary.csv``, ``summary.md`` and ``summary.png`` into the grid folder."""
-    import numpy as np
-
     cols, rows = summary_rows(result)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
@@ -520,21 +428,20 @@ def write_summary(result: SweepResult) -> None:
             return "" if math.isnan(v) else f"{v:.4g}"
         return str(v).replace("|", "\\|")
 
-    claims = sorted({c for r in result.records for c in r["verdicts"]})
+    claims = _claims(result)
     lines = [f"# Sweep {result.folder.parent.name} [{result.folder.name}]", "",
              f"{len(rows)} points, {len(result.failed)} failed.", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]  # fmt: skip
     lines += ["| " + " | ".join(cell(row[c]) for c in cols) + " |" for row in rows]
     if "seeds" in result.keys and claims:
-        keys = [k for k in result.keys if k != "seeds"]
+        head = [*(k for k in result.keys if k != "seeds"), "seeds ok", *claims]
         lines += ["", "Mean ± std over seeds (successful points only):", ""]
-        head = [*keys, "seeds ok", *claims]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for g, recs in _groups(result).items():
             ok = [r for r in recs if r.get("status") == "ok"]
             vals = []
             for c in claims:
-                v = np.array([_num(r["verdicts"][c]["value"]) for r in ok if c in r["verdicts"]])
+                v = _values(ok, c)
                 sd = float(v.std(ddof=1)) if v.size > 1 else 0.0
                 vals.append(f"{v.mean():.4g} ± {sd:.2g}" if v.size else "")
             lines.append("| " + " | ".join([*g, f"{len(ok)}/{len(recs)}", *vals]) + " |")
@@ -550,7 +457,6 @@ def _figure(result: SweepResult, claims: list[str], path: Path) -> None:
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
-    import numpy as np
 
     groups = _groups(result)
     labels = [", ".join(g) or "all" for g in groups]
@@ -563,7 +469,7 @@ def _figure(result: SweepResult, claims: list[str], path: Path) -> None:
     for ax, c in zip(axes[0], claims, strict=False):
         thr = None
         for i, recs in enumerate(groups.values()):
-            v = np.array([_num(r["verdicts"][c]["value"]) for r in recs if c in r["verdicts"]])
+            v = _values(recs, c)
             for r in recs:
                 if c in r["verdicts"]:
                     thr = (r["verdicts"][c]["threshold"], r["verdicts"][c]["direction"])
@@ -590,22 +496,15 @@ def _figure(result: SweepResult, claims: list[str], path: Path) -> None:
                  + (" (dots: seeds; bars: mean ± std)" if "seeds" in result.keys else ""),
                  fontsize=10)  # fmt: skip
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
-
-
-# ----------------------------------------------------------------------------- command line
+    atomic_write_bytes(path, png.getvalue())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ibcore.book.sweep NB key=v1,v2 ... [-p NAME VALUE] [--scheduler ADDR] [--jobs N]``.
-
-    ``make sweep``. Exit status 0 when every point succeeded, 1 when some failed, 2 on
-    a bad grid.
-    """
+    """``python -m ibcore.book.sweep NB key=v1,v2 ... [-p NAME VALUE] [--scheduler ADDR] [-j N]``
+    (``make sweep``): exit 0 when every point succeeded, 1 when some failed, 2 on a bad grid."""
     from ibcore.book.pipeline import _coerce
 
     ap = argparse.ArgumentParser(
@@ -633,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ParameterError, ValueError) as exc:
         print(f"sweep: {exc}", file=sys.stderr)
         return 2
-    print((res.table_md or Path()).read_text() if res.table_md else "")
+    print(res.table_md.read_text() if res.table_md else "")
     return 1 if res.failed else 0
 
 

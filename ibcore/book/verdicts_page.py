@@ -1,11 +1,9 @@
-"""The book's verdicts page: a forest plot of every verdict above a table linking to each one.
-
-``python -m ibcore.book.verdicts_page [RESULTS_DIR] OUT.md`` writes the page (and the plot beside
-it as ``verdicts_forest.png``); :func:`ibcore.book.pipeline.build_book` calls :func:`write_page`.
-"""
+"""The book's verdicts page (all chapters): a forest plot of every verdict above a table linking
+to each one (``python -m ibcore.book.verdicts_page [RESULTS_DIR] OUT.md``)."""
 
 from __future__ import annotations
 
+import io
 import math
 import sys
 from collections.abc import Sequence
@@ -17,16 +15,9 @@ from ibcore.verdicts import _COLOURS, Verdict, load_verdicts
 FOREST = "verdicts_forest.png"
 
 
-def _chapter_page(v: Verdict) -> str:
-    return f"chapters/{v.chapter}.html#verdict-{v.claim}"
-
-
 def _scale(v: Verdict) -> float:
     """The unit of a verdict's row on the forest plot (positive): its spread, or |threshold|."""
-    for s in (v.spread, abs(v.threshold), 1.0):
-        if math.isfinite(s) and s > 0:
-            return s
-    return 1.0
+    return next((s for s in (v.spread, abs(v.threshold)) if math.isfinite(s) and s > 0), 1.0)
 
 
 def _norm(v: Verdict, x: float) -> float:
@@ -37,8 +28,6 @@ def _norm(v: Verdict, x: float) -> float:
 
 def forest_png(vs: Sequence[Verdict]) -> bytes:
     """Every verdict on one normalised axis: value (dot), 95 % bound (bar to it), null (cross)."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,7 +106,8 @@ def render_page(folder: str | Path | None = None, figure: str | None = FOREST) -
         robust = f"{v.robustness} settings" if v.robustness else "—"
         cal = ", ".join(str(s) for s in v.calibration_seeds) or "—"
         lines.append(
-            f'| {v.chapter} | <a href="{_chapter_page(v)}">{v.statement}</a> | '
+            f'| {v.chapter} | <a href="chapters/{v.chapter}.html#verdict-{v.claim}">'
+            f"{v.statement}</a> | "
             f'<span style="color:{c};font-weight:bold">{v.status}</span> | `{v.metric}` | '
             f"{v.value:.3g} ± {v.spread:.2g} | {v.bound:.3g} | {v.direction} {v.threshold:g} | "
             f"{len(v.per_seed)} ({v.n_pass}) | {null} | {robust} | {cal} | {v.scale} |"

@@ -1,32 +1,11 @@
-"""Batch-entropy and the layerwise batch-entropy (LBE) loss.
+"""Batch entropy and the layerwise batch-entropy (LBE) loss, in nats (chapter 3).
 
-Serves Chapter 3 (``notebooks/03_batch_entropy``), which reproduces Peer, Keulen, Stabinger, Piater
-and Rodríguez-Sánchez, *Improving the Trainability of Deep Neural Networks through Layerwise
-Batch-Entropy Regularization*, TMLR 2022 (arXiv 2208.01134): §3 defines batch entropy, §4 the LBE
-loss. The code follows the authors' ``experiment_fnn/batch_entropy.py`` (repository
-``peerdavid/layerwise-batch-entropy`` at ``be2337b``) term for term. The section numbers cited
-here (§3 batch entropy, §4 LBE loss) have not been checked against the paper PDF.
-
-All entropies are in **nats**. Every public function expects activation tensors with the batch
-on dim 0. Only two things differ from the authors' code, and neither changes a value:
-
-* the per-unit variance is ``x.var(dim=0, unbiased=True)`` instead of ``torch.std(...)**2``.
-  The two are mathematically identical, but ``var`` avoids the square root at zero, so a dead layer
-  has a finite (zero) gradient;
-* ``lbe_alpha_min`` is a registered buffer rather than a tensor hard-coded to ``"cuda"``, so
-  :class:`LBELoss` runs on CPU and follows ``.to(device)``.
-
-There are two further additions. Bad input (not finite, a batch that is too small, layers of
-different batch sizes) raises :class:`ValueError` with one line saying what is wrong and naming
-the layer; it is checked once, at the public functions. Half-precision (float16/bfloat16)
-activations are upcast to float32 before the variance is taken, which the authors' code did not
-do. Only for such inputs can the value differ (it is more accurate).
-
-Layers of one shape (a deep net of equal widths) are handled in one vectorised pass over the
-stacked ``(L, B, U)`` activations.
-
-:class:`MiddleLayersLBELoss` applies LBE to the authors' ``D-2`` middle layers; the chapter's
-runner is :func:`ibcore.claims.ch3_batch_entropy.lbe_run`.
+Peer, Keulen, Stabinger, Piater & Rodríguez-Sánchez, TMLR 2022 (arXiv 2208.01134): §3 batch
+entropy, §4 the LBE loss (section numbers not checked against the PDF). Term for term the
+authors' ``experiment_fnn/batch_entropy.py`` (``peerdavid/layerwise-batch-entropy`` at
+``be2337b``), except that the variance is ``x.var(unbiased=True)`` (finite gradient at zero),
+``lbe_alpha_min`` is a buffer (runs on CPU), half precision is upcast to float32, and bad input
+raises one ``ValueError`` line naming the layer. Batch on dim 0.
 """
 
 from __future__ import annotations
@@ -88,33 +67,11 @@ def _raise_not_finite(x: torch.Tensor, name: str) -> None:
 
 
 def batch_entropy(x: torch.Tensor) -> torch.Tensor:
-    """Batch entropy of one layer's activations, in nats (Peer et al. 2022, §3).
+    """Batch entropy in nats: ``mean_u 0.5 * ln(pi * e * var_u + 1)`` over units of ``x`` (B, ...).
 
-    The entropy of each unit is estimated from the mini-batch under a Gaussian assumption, using the
-    authors' form, and averaged over units::
-
-        x -> (B, U) (flatten from dim 1),  var_u = unbiased variance over the batch (divides by B-1)
-        h_u = 0.5 * ln(pi * e * var_u + 1),   H = mean_u h_u
-
-    This is **not** the textbook Gaussian entropy ``0.5*ln(2*pi*e*var)``. It uses ``pi*e`` and adds
-    ``+1`` inside the log, so ``h_u >= 0``, ``h_u == 0`` exactly when a unit is constant over the
-    batch, and the gradient at that point is finite (it is zero).
-
-    Chapter 3 (``notebooks/03_batch_entropy``); Peer et al. 2022, §3 (batch entropy); authors' code
-    ``experiment_fnn/batch_entropy.py::batch_entropy``.
-
-    Args:
-        x: activations of shape ``(B, ...)`` with ``B >= 2``, batch on dim 0. Every remaining entry
-            is its own unit: for a conv map ``(B, C, H, W)`` there are ``U = C*H*W`` units. Floating
-            point; float16/bfloat16 inputs are upcast to float32.
-
-    Returns:
-        A 0-dim tensor (nats, ``>= 0``) that is differentiable with respect to ``x``. Its dtype is
-        that of ``x`` (float32 for half-precision input).
-
-    Raises:
-        ValueError: if ``x`` has fewer than 2 dims or fewer than 2 samples, has no units, is not
-            floating point, or contains NaN/inf (or its batch variance overflows).
+    ``var_u`` is the unbiased variance over the batch (B ≥ 2); 0 exactly for a constant unit. Not
+    the textbook Gaussian entropy. Chapter 3; Peer et al. 2022, §3; authors' ``batch_entropy``.
+    Raises ``ValueError`` for fewer than 2 dims or samples, no units, non-float or non-finite input.
     """
     _check_activation(x, "x")
     h = _entropy_unchecked(x)
@@ -124,13 +81,7 @@ def batch_entropy(x: torch.Tensor) -> torch.Tensor:
 
 
 def _entropies_stacked(hidden: Sequence[torch.Tensor]) -> torch.Tensor:
-    """``(L,)`` entropies of equally shaped layers in one vectorised pass (no validation).
-
-    The layers are stacked to ``(L, B, U)`` and the unbiased variance over the batch is taken
-    in two passes (mean, then squared deviations): a handful of tensor operations for the whole
-    net instead of a handful per layer. Equal to the per-layer loop up to float rounding; a unit
-    that is constant over the batch still gives exactly 0, since ``1 + pi*e*var`` rounds to 1.
-    """
+    """``(L,)`` entropies of equally shaped layers in one pass over ``(L, B, U)``, unchecked."""
     a = torch.stack([h.flatten(1) for h in hidden])  # (L, B, U)
     if a.dtype in (torch.float16, torch.bfloat16):
         a = a.float()
@@ -140,13 +91,7 @@ def _entropies_stacked(hidden: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 def _stack_entropies(hidden: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Differentiable ``(L,)`` batch entropies with one finiteness check (one device sync).
-
-    The input check of :func:`batch_entropy_per_layer` and :class:`LBELoss`: every layer passes
-    :func:`_check_activation` and has the batch size of ``hidden[0]``. Layers of one shape, dtype
-    and device (a deep net of equal widths) go through :func:`_entropies_stacked` in one pass;
-    anything else is computed layer by layer.
-    """
+    """Differentiable ``(L,)`` batch entropies, checked (same batch size), with one device sync."""
     for i, a in enumerate(hidden):
         _check_activation(a, f"hidden[{i}]")
         if a.shape[0] != hidden[0].shape[0]:
@@ -169,27 +114,10 @@ def _stack_entropies(hidden: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 def batch_entropy_per_layer(hidden: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Batch entropy of every layer in ``hidden``, stacked into shape ``(L,)``, in nats.
+    """``(L,)`` tensor of ``batch_entropy(hidden[l])`` in nats, differentiable; one batch size.
 
-    Element ``l`` equals ``batch_entropy(hidden[l])``. The result stays differentiable; call
-    ``.detach()`` before logging. Layers may have different shapes, but every layer must share
-    the same batch size ``B >= 2`` and device. The authors' logged summaries are ``H_out = H[-1]``,
-    ``H_avg = H.mean()`` and ``H_pos_count = (H > 0).sum()``. Their info-flow plots show
-    ``log(1 + H)``.
-
-    Chapter 3 (``notebooks/03_batch_entropy``, per-layer entropy plots); Peer et al. 2022, §3 and
-    the information-flow figure; authors' code ``experiment_info_flow/train.py``.
-
-    Args:
-        hidden: a non-empty sequence of L activation tensors, each of shape ``(B, ...)``.
-
-    Returns:
-        Tensor of shape ``(L,)`` with the per-layer batch entropies (nats).
-
-    Raises:
-        ValueError: if ``hidden`` is empty, if any layer fails the checks of
-            :func:`batch_entropy`, or if a layer's batch size differs from that of ``hidden[0]``.
-            The message names the offending layer as ``hidden[i]``.
+    Chapter 3; Peer et al. 2022, §3 and the information-flow figure; authors'
+    ``experiment_info_flow/train.py``. Errors name the layer as ``hidden[i]``.
     """
     if len(hidden) == 0:
         raise ValueError("batch_entropy_per_layer needs at least one layer, got an empty sequence")
@@ -221,54 +149,14 @@ def _is_count(value: object, low: int) -> bool:
 
 
 class LBELoss(nn.Module):
-    """Cross-entropy with layerwise batch-entropy regularisation (Peer et al. 2022, §4).
+    """Cross-entropy with layerwise batch-entropy regularisation (chapter 3; Peer et al. 2022, §4).
 
-    For logits, targets and L regularised hidden activations ``A = [a_0, ..., a_{L-1}]``::
-
-        H_l   = batch_entropy(a_l)                               (nats)
-        tau_l = max(lbe_alpha_min, |lbe_alpha_p[l]|)             (learnable target entropy)
-        lbe   = mean_l( lbe_beta * (H_l - tau_l)**2 ) * CE
-        total = CE + lbe  =  CE * (1 + lbe_beta * mean_l (H_l - tau_l)**2)
-
-    The LBE term **multiplies** the cross-entropy, so it fades as CE goes to 0. The mean is taken
-    over the ``len(hidden)`` layers actually passed. Those layers use ``lbe_alpha_p[:len(hidden)]``.
-    Any extra alphas (``num_layers > len(hidden)``, as in the authors' deep vanilla FNN) get zero
-    gradient.
-
-    **Naming trap (kept from the authors' code):** ``lbe_alpha`` is the *target entropy* (nats) and
-    ``lbe_beta`` is the *weight* of the regulariser. It is not the other way round.
-
-    **The targets are learnable.** ``lbe_alpha_p`` is an :class:`~torch.nn.Parameter`. Pass the
-    criterion's parameters to the optimiser, e.g.
-    ``torch.optim.Adam(list(model.parameters()) + list(criterion.parameters()), lr=...)``.
-    Otherwise the targets stay frozen at ``lbe_alpha``. This is a silent change of method. The
-    gradient on ``alpha_l`` is ``-2 * lbe_beta * CE / L * (H_l - |alpha_l|) * sign(alpha_l)`` while
-    ``|alpha_l| > lbe_alpha_min``, so each target moves towards its layer's current entropy. Once
-    ``|alpha_l| < lbe_alpha_min`` the floor holds and the gradient is exactly zero. Optimiser
-    weight decay also decays the alphas, as in the authors' ResNet/AE runs. Move the criterion to
-    the model's device with ``criterion.to(device)``.
-
-    ``lbe_beta == 0`` is the authors' ``CELoss`` baseline: ``forward`` returns
-    ``F.cross_entropy(logits, target)`` exactly. Entropies are still computed (detached) for
-    logging. The authors' scripts exit when ``(lbe_alpha == 0) != (lbe_beta == 0)``. This class
-    allows every combination. For example, ``lbe_alpha = 0`` with ``lbe_beta > 0`` simply leaves
-    ``lbe_alpha_min`` as the target.
-
-    Chapter 3 (``notebooks/03_batch_entropy``); Peer et al. 2022, §4 (LBE loss); authors' code
-    ``experiment_fnn/batch_entropy.py::LBELoss``. The defaults (used by the CPU notebook) are
-    ``lbe_alpha=0.5, lbe_alpha_min=0.5, lbe_beta=1.0``. The paper's 500-layer values are
-    ``2.0 / 0.2 / 0.1``.
-
-    Args:
-        num_layers: number of learnable targets, ``>= 1``. Must be ``>= len(hidden)`` at every call.
-        lbe_alpha: initial target entropy for every layer (nats, ``>= 0``).
-        lbe_alpha_min: fixed floor on the target entropy (nats, ``>= 0``), stored as a buffer.
-        lbe_beta: weight of the LBE term (``>= 0``). ``0`` gives plain cross-entropy.
-
-    Attributes:
-        lbe_alpha_p: ``nn.Parameter`` of shape ``(num_layers,)``, initialised to ``lbe_alpha``.
-        lbe_alpha_min: 0-dim float32 buffer.
-        lbe_beta: float.
+    ``total = CE * (1 + lbe_beta * mean_l (H_l - tau_l)**2)`` with ``tau_l = max(lbe_alpha_min,
+    |lbe_alpha_p[l]|)`` over the ``len(hidden)`` layers passed. As in the authors' code
+    ``lbe_alpha`` is the target entropy (nats) and ``lbe_beta`` the weight; the targets
+    ``lbe_alpha_p`` are learnable, so give ``criterion.parameters()`` to the optimiser.
+    ``lbe_beta == 0`` returns plain ``F.cross_entropy``. Authors' ``LBELoss``; paper 500-layer
+    values 2.0 / 0.2 / 0.1.
     """
 
     lbe_alpha_min: torch.Tensor
@@ -297,41 +185,17 @@ class LBELoss(nn.Module):
         )
 
     def targets(self, num: int | None = None) -> torch.Tensor:
-        """Current target entropies ``tau_l = max(lbe_alpha_min, |alpha_l|)``, shape ``(num,)``, nats.
-
-        Differentiable with respect to ``lbe_alpha_p``. ``num`` defaults to ``num_layers``.
-        Chapter 3; Peer et al. 2022, §4 (adaptive targets).
-        """
+        """``tau_l = max(lbe_alpha_min, |alpha_l|)``, shape ``(num,)`` (Peer et al. 2022, §4)."""
         n = self.num_layers if num is None else num
         return torch.maximum(self.lbe_alpha_min, self.lbe_alpha_p[:n].abs())
 
     def components(
         self, logits: torch.Tensor, target: torch.Tensor, hidden: Sequence[torch.Tensor]
     ) -> dict[str, torch.Tensor]:
-        """All terms of the loss, for training and logging (Peer et al. 2022, §4; Chapter 3).
+        """Loss terms: ``total``, ``ce``, ``lbe`` (0-dim) and detached ``entropies``, ``targets``.
 
-        Args:
-            logits: ``(B, K)`` class scores (anything :func:`torch.nn.functional.cross_entropy`
-                accepts).
-            target: ``(B,)`` integer class labels (or class probabilities of the same shape as
-                ``logits``).
-            hidden: the L regularised activations, each ``(B, ...)`` with the same ``B``, with
-                ``1 <= L <= num_layers`` (``L = 0`` is allowed only when ``lbe_beta == 0``).
-
-        Returns:
-            A dict of tensors:
-
-            * ``"total"``: 0-dim, differentiable. ``ce + lbe``; the value to backpropagate.
-            * ``"ce"``: 0-dim, differentiable. Mean cross-entropy (nats).
-            * ``"lbe"``: 0-dim, differentiable. The product term ``mean_l(beta*(H_l-tau_l)**2)*ce``,
-              which is exactly 0 when ``lbe_beta == 0``.
-            * ``"entropies"``: ``(L,)``, detached. Per-layer batch entropies ``H_l`` (nats).
-            * ``"targets"``: ``(L,)``, detached. Per-layer targets ``tau_l`` (nats).
-
-        Raises:
-            ValueError: if ``len(hidden) > num_layers``, if ``hidden`` is empty while
-                ``lbe_beta > 0``, or if an activation fails the checks of
-                :func:`batch_entropy_per_layer` (those of :func:`batch_entropy`, one batch size).
+        Chapter 3; Peer et al. 2022, §4. Raises ``ValueError`` if ``len(hidden) > num_layers``, if
+        ``hidden`` is empty while ``lbe_beta > 0``, or if an activation fails the checks.
         """
         n = len(hidden)
         if n > self.num_layers:
@@ -370,38 +234,18 @@ class LBELoss(nn.Module):
     def forward(
         self, logits: torch.Tensor, target: torch.Tensor, hidden: Sequence[torch.Tensor]
     ) -> torch.Tensor:
-        """Total loss ``CE * (1 + lbe_beta * mean_l (H_l - tau_l)**2)``, a 0-dim tensor (nats).
-
-        Shapes and errors are as in :meth:`components`. Chapter 3; Peer et al. 2022, §4; authors'
-        ``LBELoss.__call__`` (which also returned ``ce`` and ``lbe``; use :meth:`components` for
-        those).
-        """
+        """``CE * (1 + lbe_beta * mean_l (H_l - tau_l)**2)`` in nats (Peer et al. 2022, §4)."""
         return self.components(logits, target, hidden)["total"]
 
 
-# ------------------------------------------------------------------------------------------------
-# Chapter 3 runner: the authors' deep vanilla FNN, trained with or without LBE
-# ------------------------------------------------------------------------------------------------
+# --- chapter 3: LBE on the middle layers of the authors' deep vanilla FNN ---
 
 
 class MiddleLayersLBELoss(nn.Module):
-    """:class:`LBELoss` on the ``depth - 2`` middle layers of a deep vanilla FNN (Chapter 3).
+    """:class:`LBELoss` on ``hidden[1:-1]``, the ``depth - 2`` middle layers of a deep FNN.
 
-    The authors' FNN (``experiment_fnn`` / ``experiment_deep_vanilla_fnn``) has ``depth``
-    Linear+ReLU layers and a linear classifier, and regularises only the post-ReLU outputs of
-    layers ``2 .. depth-1``: not the first layer (``fc_in``), not the last hidden layer
-    (``fc_embeddings``), not the logits. Given the hidden list ``[T_1, ..., T_depth]`` of
-    :meth:`ibcore.models.MLP.forward`, this criterion passes ``hidden[1:-1]`` to an
-    :class:`LBELoss` with ``num_layers = depth - 2``, so it plugs into
-    :func:`ibcore.train.train` as ``criterion=``. Its only parameters are the learnable targets
-    ``self.lbe.lbe_alpha_p``, which :func:`~ibcore.train.train` optimises with the model.
-
-    Peer et al. 2022, §4 and §5 (deep vanilla FNN).
-
-    Args:
-        depth: number of hidden (Linear+ReLU) layers, ``>= 3``.
-        lbe_alpha, lbe_alpha_min, lbe_beta: as in :class:`LBELoss` (target entropy in nats,
-            its floor, the weight).
+    The authors' deep vanilla FNN regularises neither the first nor the last hidden layer.
+    Chapter 3; Peer et al. 2022, §4 and §5.
     """
 
     def __init__(

@@ -1,30 +1,12 @@
-"""Mutual-information estimators for information planes, in bits.
+"""Mutual-information estimators for information planes, in bits (chapters 0 and 2).
 
-Chapter 0 uses the fixed-width binning of Shwartz-Ziv & Tishby (2017) §3; chapter 2 adds the
-baselines of Saxe et al. (2018) and the adaptive estimators of Chelombiev, Houghton & O'Donnell
-(2019) §3:
-
-* binning estimators — the IDNNs grid on [-1, 1] (``"fixed"``; Shwartz-Ziv & Tishby 2017 §3),
-  Saxe's ``floor(T / 0.07)`` grid (``"saxe_floor"``), equal-width bins on [low, running max]
-  (``"saxe_max"``; Saxe et al. 2018) and entropy-based adaptive binning, EBAB (``"ebab"``;
-  Chelombiev et al. 2019 §3);
-* kernel estimators — the pairwise-distance upper bound of Kolchinsky & Tracey (2017) (``"kde"``),
-  its Bhattacharyya lower bound (``"kde_lower"``) and adaptive KDE (``"akde"``; Chelombiev et al.
-  2019 §3).
-
-For a deterministic network and distinct inputs X, H(T|X) = 0, so after binning
-
-    I(X;T) = H(T_binned)          I(T;Y) = H(T_binned) − Σ_y p(y) H(T_binned | Y=y)
-
-Everything is vectorised: bins come from one sort per layer and snapshot, rows become integer
-symbols by a mixed-radix code, entropies come from run lengths of sorted codes, and the kernel
-estimators work on blocks of rows of the distance matrix. There is no Python loop over samples,
-units or unique inputs. :func:`information_plane` runs any registered estimator over a whole
-recorded history in one call.
-
-Input is checked once, at the public functions: a per-snapshot estimator takes one layer N × d
-(a 1-D array is refused, not read as N × 1), :func:`information_plane` takes snapshots × N × d;
-bad input gives one ``ValueError`` line naming the argument or layer. Private helpers trust it.
+Binning: the IDNNs grid (``"fixed"``; Shwartz-Ziv & Tishby 2017 §3), Saxe et al. (2018)'s
+``floor(T / 0.07)`` (``"saxe_floor"``) and [low, max] grids (``"saxe_max"``), and EBAB
+(``"ebab"``; Chelombiev et al. 2019 §3), with I(X;T) = H(T_binned) and I(T;Y) = H(T) − H(T|Y)
+for a deterministic net. Kernels: the pairwise-distance bounds of Kolchinsky & Tracey (2017)
+(``"kde"``, ``"kde_lower"``) and adaptive KDE (``"akde"``; Chelombiev et al. 2019 §3). All is
+vectorised (no loop over samples); input is checked once at the public functions, one
+``ValueError`` line naming the argument or layer. :func:`information_plane` runs a history.
 """
 
 from __future__ import annotations
@@ -57,9 +39,7 @@ KDE_BOUNDS = ("upper", "lower")
 _LN2 = math.log(2.0)
 
 
-# ------------------------------------------------------------------------------------------------
-# input checks: each public function checks its input once with these; private helpers trust it
-# ------------------------------------------------------------------------------------------------
+# --- input checks: once, at the public functions; private helpers trust them ---
 
 
 _SHAPES = {
@@ -74,12 +54,9 @@ def _hint(name: str, index: str, what: str) -> str:
 
 
 def _checked(t: object, name: str, ndims: tuple[int, ...]) -> np.ndarray | torch.Tensor:
-    """Check the type, shape and size of a layer; returns it as a NumPy array, or a tensor as is.
+    """Check type (real numbers), number of dims (``ndims``) and size of a layer, naming ``name``.
 
-    ``ndims`` are the allowed numbers of dimensions: (2,) one snapshot N × d, (2, 3) one snapshot
-    or snapshots × N × d, (3,) snapshots × N × d. Real numbers (bool, integer, float) only; a 1-D
-    array is refused, not read as N × 1. Values are not looked at (see :func:`_numpy` and
-    :func:`_to_tensor`). Every failure is one line naming ``name``.
+    Returns a NumPy array, or a tensor as is; values are not looked at. A 1-D array is refused.
     """
     if torch.is_tensor(t):
         a: np.ndarray | torch.Tensor = t.detach()
@@ -119,11 +96,7 @@ def _checked(t: object, name: str, ndims: tuple[int, ...]) -> np.ndarray | torch
 
 
 def _numpy(a: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
-    """A checked layer (:func:`_checked`) as a NumPy float array; NaN/inf refused.
-
-    float32 and float64 are kept as they are (the authors bin float32 activations in float32);
-    bool, integers and float16/bfloat16 become float64.
-    """
+    """A checked layer as a NumPy array (float32/float64 kept, others float64); NaN/inf refused."""
     if torch.is_tensor(a):
         a = (a.double() if a.dtype == torch.bfloat16 else a).cpu().numpy()
     if a.dtype not in (np.float32, np.float64):
@@ -134,11 +107,9 @@ def _numpy(a: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
 
 
 def as_layer(t: ArrayLike, name: str = "t") -> np.ndarray:
-    """Check and convert one layer's activations, a single snapshot N × d, to float64 (all chapters).
+    """One layer's activations, a single snapshot N × d, checked and as float64 (all chapters).
 
-    Raises ``ValueError``, one line naming ``name``, for values that are not real numbers, an
-    array that is not 2-D (a 1-D array is refused rather than read as N × 1; a 3-D one is a
-    history, which :func:`information_plane` takes), an empty layer, or NaN/inf values.
+    Raises ``ValueError`` naming ``name`` for non-real values, not 2-D, empty, or NaN/inf.
     """
     return _numpy(_checked(t, name, (2,)), name).astype(np.float64, copy=False)
 
@@ -149,8 +120,7 @@ def _layer(t: ArrayLike, name: str = "t") -> np.ndarray:
 
 
 def _snapshots(t: ArrayLike, name: str = "t") -> tuple[np.ndarray, bool]:
-    """A layer N × d or snapshots × N × d, checked, as a float array S × N × d (float32/float64
-    kept), and whether the input was a single snapshot."""
+    """A layer N × d or S × N × d, checked, as S × N × d, and whether it was a single snapshot."""
     a = _numpy(_checked(t, name, (2, 3)), name)
     return (a[None], True) if a.ndim == 2 else (a, False)
 
@@ -223,9 +193,7 @@ def _resolve_low(
     return lo
 
 
-# ------------------------------------------------------------------------------------------------
-# plug-in MI of binned layers (vectorised over snapshots)
-# ------------------------------------------------------------------------------------------------
+# --- plug-in MI of binned layers (vectorised over snapshots) ---
 
 
 def entropy_bits(counts: np.ndarray) -> float:
@@ -236,13 +204,10 @@ def entropy_bits(counts: np.ndarray) -> float:
 
 
 def discrete_mi(symbols: ArrayLike, y: ArrayLike) -> tuple[float, float]:
-    """I(X;T) and I(T;Y) in bits for a discretised layer (rows of ``symbols`` = one symbol each).
+    """I(X;T) = H(T) and I(T;Y) in bits of a discretised layer (each row of ``symbols`` one symbol).
 
-    Chapters 0 and 2 (Shwartz-Ziv & Tishby 2017 §3; IDNNs ``calc_information_from_mat``). X is
-    uniform over the N samples and T is a deterministic function of X, so I(X;T) = H(T).
-    ``symbols`` is N × d, or 1-D with one symbol per sample (read as N × 1, e.g. the labels
-    themselves: ``discrete_mi(y, y)`` gives H(Y) twice). An empty or higher-dimensional array
-    raises ``ValueError``.
+    ``symbols`` is N × d or 1-D (read as N × 1). Chapters 0 and 2; Shwartz-Ziv & Tishby 2017 §3
+    (IDNNs ``calc_information_from_mat``).
     """
     sym = symbols.detach().cpu().numpy() if torch.is_tensor(symbols) else np.asarray(symbols)
     if sym.ndim not in (1, 2):
@@ -267,10 +232,9 @@ def _discrete_mi(sym: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def _row_keys(codes: np.ndarray, base: int) -> np.ndarray:
-    """One int64 key per row of integer symbols ``codes`` (S × N × d, values in [0, base)).
+    """One int64 key per row of ``codes`` (S × N × d, values in [0, base)), equal rows ⇔ equal keys.
 
-    Mixed-radix code over units (up to 62 bits); wider rows are cut into chunks of units whose keys
-    are made dense by one ``np.unique(axis=0)``. Equal rows ⇔ equal keys, within a snapshot.
+    Mixed-radix code (up to 62 bits); wider rows are cut into chunks made dense by ``np.unique``.
     """
     s, n, d = codes.shape
     bits = max(1, math.ceil(math.log2(max(base, 2))))
@@ -299,11 +263,7 @@ def _sorted_row_entropy(keys: np.ndarray) -> np.ndarray:
 
 
 def _plugin_mi(codes: np.ndarray, base: int, y_id: np.ndarray, n_y: int) -> np.ndarray:
-    """I(X;T), I(T;Y) in bits (S × 2) for binned snapshots ``codes`` (S × N × d ints in [0, base)).
-
-    I(X;T) = H(T); I(T;Y) = H(T) + H(Y) − H(T, Y) — the same plug-in quantities as
-    :func:`discrete_mi`, computed for all snapshots at once.
-    """
+    """I(X;T) = H(T), I(T;Y) = H(T) + H(Y) − H(T, Y) in bits (S × 2) of binned ``codes``."""
     keys = _row_keys(codes.astype(np.int64, copy=False), base)
     if keys.size and keys.max() >= (2**62) // max(n_y, 1):
         _, keys = np.unique(keys, return_inverse=True)
@@ -316,11 +276,9 @@ def _plugin_mi(codes: np.ndarray, base: int, y_id: np.ndarray, n_y: int) -> np.n
 
 
 def _digitize_rows(v: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """``np.digitize`` (number of edges ≤ value) of each snapshot row of ``v`` (S × M) against
-    its own sorted ``edges`` (S × K), vectorised over snapshots and values.
+    """``np.digitize`` of each row of ``v`` (S × M) against its own sorted ``edges`` (S × K).
 
-    Up to 64 edges: one SIMD comparison pass per edge (a loop over edges, not samples); more: a
-    branchless binary search, log2(K) gather-and-compare passes.
+    Up to 64 edges one comparison pass per edge, more a branchless binary search.
     """
     s, k = edges.shape
     if k <= 64:
@@ -341,18 +299,14 @@ def _digitize_rows(v: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return pos
 
 
-# ------------------------------------------------------------------------------------------------
-# fixed-width binning: IDNNs grid, Saxe floor grid, Saxe [low, max] grid
-# ------------------------------------------------------------------------------------------------
+# --- fixed-width binning: IDNNs grid, Saxe floor grid, Saxe [low, max] grid ---
 
 
 def bin_fixed(t: ArrayLike, n_bins: int = 30, low: float = -1.0, high: float = 1.0) -> np.ndarray:
-    """Discretise with the IDNNs fixed grid: ``n_bins`` edges on [low, high].
+    """The IDNNs fixed grid: each value to the largest of ``n_bins`` edges on [low, high] ≤ it.
 
-    Chapter 0 and chapter 2's baseline (Shwartz-Ziv & Tishby 2017 §3). ``t`` is one snapshot
-    N × d. Kept exactly as the original code: a value maps to the largest edge ≤ it; values
-    ≥ ``high`` share the top edge, and values below ``low`` wrap to the top edge too (NumPy's
-    index −1), a quirk of the original.
+    Chapters 0 and 2; Shwartz-Ziv & Tishby 2017 §3. As the original, values below ``low`` wrap to
+    the top edge (NumPy's index −1).
     """
     a = as_layer(t, "t")
     _check_fixed(n_bins, low, high)
@@ -383,11 +337,7 @@ def _fixed_codes(a: np.ndarray, n_bins: int, low: float, high: float) -> np.ndar
 def mi_fixed_binning(
     t: ArrayLike, y: ArrayLike, n_bins: int = 30, low: float = -1.0, high: float = 1.0
 ) -> tuple[float, float]:
-    """I(X;T), I(T;Y) in bits with the fixed IDNNs grid (chapter 0; Shwartz-Ziv & Tishby 2017 §3).
-
-    ``t`` is one snapshot N × d; :func:`information_plane` takes a history. The plug-in estimate
-    of :func:`discrete_mi` on :func:`bin_fixed`.
-    """
+    """I(X;T), I(T;Y) in bits of :func:`bin_fixed` (chapter 0; Shwartz-Ziv & Tishby 2017 §3)."""
     a = as_layer(t, "t")
     _check_fixed(n_bins, low, high)
     return _discrete_mi(_fixed_grid(a, n_bins, low, high), as_labels(y, a.shape[0]))
@@ -406,18 +356,16 @@ def _fixed_history(
 
 
 def bin_floor(t: ArrayLike, binsize: float = 0.07) -> np.ndarray:
-    """Saxe et al. (2018) binning: the integer bin ``floor(T / binsize)`` of every value.
+    """Saxe et al. (2018) bins ``floor(T / binsize)`` as int64, N × d (chapter 2; ``simplebinmi``).
 
-    Chapter 2 baseline (Saxe et al. 2018; ``simplebinmi.bin_calc_information2`` of artemyk/ibsgd).
-    ``t`` is one snapshot N × d. The grid has no range, so nothing saturates at ±1. float32 input
-    is divided in float32, as in the original (Keras activations). Returns an int64 array N × d.
+    float32 input is divided in float32, as in the original.
     """
     a = _layer(t, "t")
     return _floor_codes(a[None], check_positive("binsize", binsize))[0][0]
 
 
 def _floor_codes(a: np.ndarray, binsize: float) -> tuple[np.ndarray, int]:
-    """floor(a / binsize) as int64 (S × N × d) and, shifted to start at 0, their radix."""
+    """floor(a / binsize) as int64 (S × N × d) and their radix (range + 1)."""
     fl = np.floor(a / a.dtype.type(binsize))
     if not np.isfinite(fl).all() or np.abs(fl).max() >= 2.0**52:
         raise ValueError(
@@ -429,11 +377,7 @@ def _floor_codes(a: np.ndarray, binsize: float) -> tuple[np.ndarray, int]:
 
 
 def mi_saxe_floor(t: ArrayLike, y: ArrayLike, binsize: float = 0.07) -> tuple[float, float]:
-    """I(X;T), I(T;Y) in bits with Saxe et al.'s ``floor(T / 0.07)`` bins (chapter 2).
-
-    Saxe et al. (2018) §2 and its code (natural log there, converted to bits here). ``t`` is one
-    snapshot N × d; :func:`information_plane` takes a history.
-    """
+    """I(X;T), I(T;Y) in bits with ``floor(T / 0.07)`` bins (chapter 2; Saxe et al. 2018 §2)."""
     a = _layer(t, "t")[None]
     y_id, n_y = _label_ids(y, a.shape[1])
     return tuple(_floor_history(a, y_id, n_y, binsize)[0])  # type: ignore[return-value]
@@ -462,13 +406,9 @@ def mi_saxe_max(
 ) -> tuple[float, float]:
     """I(X;T), I(T;Y) in bits with ``n_bins`` equal-width edges on [low, high] (chapter 2).
 
-    The "ReLU max" binning of Saxe et al. (2018) and Chelombiev et al. (2019) code
-    (``set_up_bins``, ``maxentropy=False``): ``np.linspace(low, max, n_bins)``. For one layer
-    ``high`` defaults to its own maximum; :func:`information_plane` with ``estimator="saxe_max"``
-    uses the running maximum over epochs (``max_over="running"``, the authors' per-layer path) or
-    one maximum (``"layer"``, ``"all"`` = Saxe's over all layers). ``low``: explicit, else the
-    authors' value for ``activation`` (0 for ReLU/softplus, −1.000001 for tanh/ELU), else
-    ``min − ε``. Values below ``low`` raise ``ValueError``. ``t`` is one snapshot N × d.
+    Saxe et al. (2018) and Chelombiev et al. (2019) ``set_up_bins(maxentropy=False)``. ``high``
+    defaults to the layer's maximum; ``low`` to explicit, else by ``activation``
+    (:data:`LOW_BY_ACTIVATION`), else ``min − ε``. Values below ``low`` raise ``ValueError``.
     """
     a = _layer(t, "t")[None]
     y_id, n_y = _label_ids(y, a.shape[1])
@@ -516,9 +456,7 @@ def _saxe_max_history(
     return out
 
 
-# ------------------------------------------------------------------------------------------------
-# EBAB: entropy-based adaptive binning
-# ------------------------------------------------------------------------------------------------
+# --- EBAB: entropy-based adaptive binning ---
 
 
 def _ebab_edges(
@@ -561,15 +499,11 @@ def ebab_edges(
     activation: str | None = None,
     quantile_basis: str = "unique",
 ) -> np.ndarray:
-    """Bin edges of entropy-based adaptive binning (EBAB) for one layer (chapter 2).
+    """EBAB bin edges ``[low, u[int(k·U/B)] for k < B, u[U−1]]`` of one layer (chapter 2).
 
-    Chelombiev et al. (2019) §3 and their code (``set_up_bins``, ``maxentropy=True``): all values
-    of the layer are pooled over samples and units; the edges are
-    ``[low, u[int(k·U/B)] for k in 0..B−1, u[U−1]]`` where u are the sorted *unique* values above
-    ``low`` (``quantile_basis="unique"``; ``"samples"`` takes all values, ties included), U their
-    number and B = ``n_bins`` — B + 2 edges, duplicates possible. ``low``: explicit, else the
-    authors' value for ``activation`` (:data:`LOW_BY_ACTIVATION`), else ``min − ε``. ``t`` is
-    one snapshot N × d (one row of edges) or snapshots × N × d (one row of edges per snapshot).
+    Chelombiev et al. (2019) §3, ``set_up_bins(maxentropy=True)``: u are the sorted unique
+    (``quantile_basis="unique"``) or all (``"samples"``) pooled values above ``low``. One row of
+    edges for N × d, one per snapshot for S × N × d.
     """
     a, single = _snapshots(t, "t")
     e = _ebab_edges(a, n_bins, low, activation, quantile_basis)
@@ -583,11 +517,9 @@ def bin_ebab(
     activation: str | None = None,
     quantile_basis: str = "unique",
 ) -> np.ndarray:
-    """EBAB-discretised layer: each value replaced by the largest edge ≤ it (chapter 2).
+    """EBAB-binned layer: each value to the largest edge ≤ it (chapter 2).
 
-    Chelombiev et al. (2019) §3: as the authors' ``bins[np.digitize(v, bins) - 1]`` with the
-    edges of :func:`ebab_edges`; the largest value maps to the last edge. ``t`` is one snapshot
-    N × d; returns an array of the same shape.
+    Chelombiev et al. (2019) §3, the authors' ``bins[np.digitize(v, bins) - 1]``.
     """
     a = _layer(t, "t")[None]
     e = _ebab_edges(a, n_bins, low, activation, quantile_basis)
@@ -619,29 +551,23 @@ def mi_ebab(
     activation: str | None = None,
     quantile_basis: str = "unique",
 ) -> tuple[float, float]:
-    """I(X;T), I(T;Y) in bits under EBAB (chapter 2; Chelombiev et al. 2019 §3).
-
-    Edges from :func:`ebab_edges` (30 bins by default), then the plug-in estimate of
-    :func:`discrete_mi`. Exactly invariant to T → c·T for c > 0 (with ``low`` generic or 0).
-    ``t`` is one snapshot N × d; :func:`information_plane` takes a history.
-    """
+    """I(X;T), I(T;Y) in bits under EBAB (chapter 2; Chelombiev et al. 2019 §3); scale-invariant."""
     a = _layer(t, "t")[None]
     y_id, n_y = _label_ids(y, a.shape[1])
     res = _ebab_history(a, y_id, n_y, n_bins, low, activation, quantile_basis)
     return float(res[0, 0]), float(res[0, 1])
 
 
-# ------------------------------------------------------------------------------------------------
-# KDE: Kolchinsky–Tracey pairwise-distance bounds, adaptive KDE
-# ------------------------------------------------------------------------------------------------
+# --- KDE: Kolchinsky–Tracey pairwise-distance bounds, adaptive KDE ---
 
 
 def _to_tensor(
     t: np.ndarray | torch.Tensor, device: str | torch.device | None, dtype: torch.dtype, name: str
 ) -> torch.Tensor:
-    """A checked layer (:func:`_checked`) N × d as a tensor of ``dtype`` on ``device`` (default:
-    the tensor's own, or CPU). NaN/inf raise ``ValueError``, and so do finite values that the cast
-    to ``dtype`` overflows."""
+    """A checked layer as a tensor of ``dtype`` on ``device`` (default its own, or CPU).
+
+    NaN/inf raise ``ValueError``, and so do finite values that overflow ``dtype``.
+    """
     if torch.is_tensor(t):
         x = t.detach().to(device=device if device is not None else t.device, dtype=dtype)
     else:
@@ -667,15 +593,10 @@ def _kde_core(
     noise_vars: Sequence[float],
     chunk_size: int | None = None,
 ) -> np.ndarray:
-    """Kolchinsky–Tracey upper-bound I(X;T), I(T;Y) in bits for each noise variance (V × 2).
+    """Kolchinsky–Tracey I(X;T), I(T;Y) in bits for each noise variance (V × 2).
 
-    With D_ij = ‖t_i − t_j‖² and K_ij = exp(−D_ij / 2σ²), in nats
-    A(S) = ln|S| − mean_{i∈S} ln Σ_{j∈S} K_ij;  I(X;T) = A(all);  I(T;Y) = A(all) − Σ_y p_y A(y).
-    Rows are processed in blocks (``chunk_size`` rows at a time, already checked by the caller)
-    so memory is O(chunk · N).
-    Distances use the Gram identity on centred data in ``x.dtype`` (as Kolchinsky's code); the
-    diagonal is set to exactly 0 and −D/2σ² is clipped to [−80, 0]. Samples are sorted by class
-    so each class is a block of columns: one exp pass gives the total and the own-class kernel sums.
+    A(S) = ln|S| − mean_{i∈S} ln Σ_{j∈S} exp(−D_ij / 2σ²); I(X;T) = A(all), I(T;Y) = A(all) −
+    Σ_y p_y A(y). Gram identity on centred, class-sorted data, ``chunk_size`` rows at a time.
     """
     n = x.shape[0]
     dev = x.device
@@ -743,18 +664,8 @@ def mi_kde(
 ) -> tuple[float, float]:
     """I(X;T), I(T;Y) in bits of T + N(0, σ² I) by pairwise distances (chapter 2).
 
-    Kolchinsky & Tracey (2017), as used by Saxe et al. (2018) §2 (``kde.py`` of artemyk/ibsgd):
-    with K_ij = exp(−‖t_i − t_j‖² / 2σ²),
-    ``I(X;T) = −(1/N) Σ_i log2[(1/N) Σ_j K_ij]`` and ``I(T;Y) = H(T̃) − Σ_y p(y) H(T̃ | Y=y)``
-    with each class term computed the same way on its own rows. ``bound="upper"`` is the
-    pairwise-KL upper bound; ``"lower"`` the Bhattacharyya lower bound (the same formula with
-    4σ², plus (d/2) ln ¼, which cancels in both MI terms). Default σ² = 1e-3 (Saxe et al.'s value
-    for this task; 1e-1 for MNIST). Results lie in [0, log2 N]; I(T;Y) ≤ min(I(X;T), H(Y)).
-
-    Runs in torch (float32 by default) on ``device`` (default: the tensor's own device, CPU for
-    NumPy input), ``chunk_size`` rows of the N × N kernel at a time (default: about 4M entries per
-    block on CPU, 64M on CUDA), so N = 60,000 needs tens of MB, never the full matrix. ``t`` is
-    one snapshot N × d; :func:`information_plane` takes a history.
+    Kolchinsky & Tracey (2017), as in Saxe et al. (2018) §2: ``"upper"`` is the pairwise-KL bound,
+    ``"lower"`` the Bhattacharyya bound (4σ²). Torch, ``chunk_size`` kernel rows at a time.
     """
     dtype = _check_dtype(dtype)
     x = _to_tensor(_checked(t, "t", (2,)), device, dtype, "t")
@@ -781,11 +692,8 @@ def akde_noise_var(
 ) -> np.ndarray:
     """Adaptive-KDE noise variance σ² = alpha · stat^power per snapshot (chapter 2).
 
-    Chelombiev et al. (2019) §3: the noise variance is proportional to the layer's activity.
-    ``stat`` is max |T| of the snapshot (``scale="max"``), its running maximum over snapshots
-    (``"running_max"``), or max − min (``"range"``). ``power=1`` is σ² ∝ max as in the paper;
-    ``power=2`` (σ ∝ max) makes aKDE exactly invariant to T → c·T, like EBAB. ``t`` is N × d
-    (returns a 0-d array) or snapshots × N × d (returns one value per snapshot).
+    Chelombiev et al. (2019) §3; ``stat`` is max |T| (``scale="max"``), its running maximum, or
+    max − min (``"range"``). A 0-d array for N × d, one per snapshot for S × N × d.
     """
     a, single = _snapshots(t, "t")
     alpha, power = _akde_opts(alpha, power, scale)
@@ -794,7 +702,7 @@ def akde_noise_var(
 
 
 def _akde_opts(alpha: float, power: float, scale: str) -> tuple[float, float]:
-    """Checked aKDE options: (alpha, power) as floats; ``scale`` one of :data:`AKDE_SCALES`."""
+    """Checked aKDE options (alpha, power); ``scale`` one of :data:`AKDE_SCALES`."""
     alpha = check_positive("alpha", alpha)
     power = check_positive("power", power)
     check_choice("scale", scale, AKDE_SCALES)
@@ -802,7 +710,7 @@ def _akde_opts(alpha: float, power: float, scale: str) -> tuple[float, float]:
 
 
 def _akde_var(a: np.ndarray, alpha: float, power: float, scale: str) -> np.ndarray:
-    """σ² = alpha · stat^power per snapshot of a checked layer ``a`` (S × N × d) and options."""
+    """σ² = alpha · stat^power per snapshot of a checked layer (S × N × d)."""
     if scale == "range":
         stat = a.max(axis=(1, 2)).astype(np.float64) - a.min(axis=(1, 2))
     else:
@@ -826,12 +734,7 @@ def mi_akde(
 ) -> tuple[float, float]:
     """I(X;T), I(T;Y) in bits by adaptive KDE (chapter 2; Chelombiev et al. 2019 §3).
 
-    :func:`mi_kde` with σ² = :func:`akde_noise_var` (alpha · max|T|^power by default; the paper's
-    constant is not recovered, alpha = 0.1 is our default). For one layer ``"running_max"`` is
-    its own maximum; over a history use :func:`information_plane`. With ``power=1`` rescaling T
-    still changes I(X;T); only ``power=2`` is scale-invariant. A layer with zero activity (all
-    rows equal) gives (0, 0). ``t`` is one snapshot N × d; :func:`information_plane` takes a
-    history.
+    :func:`mi_kde` with σ² = :func:`akde_noise_var`; zero activity gives (0, 0).
     """
     c = _checked(t, "t", (2,))
     a = _numpy(c, "t")
@@ -861,9 +764,7 @@ def _kde_history(
     return out
 
 
-# ------------------------------------------------------------------------------------------------
-# registry and the information plane of a whole history
-# ------------------------------------------------------------------------------------------------
+# --- registry and the information plane of a whole history ---
 
 
 ESTIMATORS: dict[str, Callable[..., tuple[float, float]]] = {
@@ -888,7 +789,7 @@ def _kde_plane(
     estimator: str,
     kwargs: dict,
 ) -> dict[str, np.ndarray]:
-    """The kernel estimators over checked layers (:func:`_checked`); options checked once here."""
+    """The kernel estimators over checked layers; options checked once here."""
     chunk_size = kwargs.pop("chunk_size", None)
     device = kwargs.pop("device", None)
     dtype = kwargs.pop("dtype", torch.float32)
@@ -930,23 +831,12 @@ def information_plane(
     subsample_seed: int = 0,
     **kwargs: object,
 ) -> dict[str, np.ndarray]:
-    """I(X;T) and I(T;Y) in bits for every recorded layer at every snapshot, in one call.
+    """{layer: S × 2 array of (I(X;T), I(T;Y)) in bits} for a whole recorded history.
 
-    Chapters 0 and 2 (Shwartz-Ziv & Tishby 2017 §3; Chelombiev et al. 2019 §3). ``history`` is a
-    mapping {layer: S × N × d} (NumPy or torch), or anything with ``activations`` and
-    ``probe_labels`` such as a :class:`~ibcore.train.History` (labels: its probe labels). ``estimator`` is
-    a name in :data:`ESTIMATORS`; ``kwargs`` are its options, e.g. ``n_bins`` (fixed, saxe_max,
-    ebab), ``binsize`` (saxe_floor), ``activation``/``low``/``quantile_basis`` (ebab),
-    ``noise_var`` (kde), ``alpha``/``power``/``scale`` (akde), ``chunk_size``/``device``/``dtype``
-    (kernel estimators). History-wide options: ``max_over`` for ``"saxe_max"`` (``"running"``
-    maximum over epochs per layer, the default; ``"snapshot"``, ``"layer"``, ``"all"``) and
-    ``scale="running_max"`` for ``"akde"``. ``subsample`` keeps a fixed random subset of that many
-    inputs (seeded by ``subsample_seed``), e.g. 1024 for the kernel estimators on CPU.
-
-    Every layer must be a non-empty array of real numbers S × N × d with the same N; anything
-    else raises ``ValueError``, one line naming the layer.
-
-    Returns {layer: array S × 2} with columns (I(X;T), I(T;Y)).
+    Chapters 0 and 2 (Shwartz-Ziv & Tishby 2017 §3; Chelombiev et al. 2019 §3). ``history`` is
+    {layer: S × N × d} or a :class:`~ibcore.train.History`; ``kwargs`` are the estimator's
+    options, plus ``max_over`` (saxe_max) and ``scale="running_max"`` (akde) over the history.
+    ``subsample`` keeps a seeded random subset of inputs.
     """
     check_choice("estimator", estimator, tuple(ESTIMATORS))
     if isinstance(history, Mapping):
@@ -1003,11 +893,7 @@ def information_plane(
 
 
 def compression(ixt: ArrayLike) -> float:
-    """Compression of one layer in bits: max over snapshots of I(X;T) minus its final value.
-
-    Chapters 0 and 2: C_l = max_e I(X;T_l)(e) − I(X;T_l)(E_final). ``ixt`` is the I(X;T)
-    trajectory (S,) or a plane (S × 2), whose first column is used.
-    """
+    """Compression of one layer in bits, max_e I(X;T)(e) − I(X;T)(final) (chapters 0 and 2)."""
     try:
         a = np.asarray(ixt, dtype=float)
     except (TypeError, ValueError):

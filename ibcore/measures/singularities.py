@@ -1,41 +1,11 @@
-"""Singularity measures for Chapter 1: "Skip Connections Eliminate Singularities".
+"""Singularity measures for chapter 1, "Skip Connections Eliminate Singularities".
 
-Chapter 1 (``notebooks/01_skip_singularities``) reproduces Orhan & Pitkow, ICLR 2018
-(arXiv:1701.09175). The paper names three kinds of non-identifiability in a layer (§2.1, Fig. 1):
-
-* **elimination**: a unit is consistently inactive or constant, so its outgoing weights
-  cannot be identified;
-* **overlap**: two units have the same incoming weights or activity, so only the sum of their
-  outgoing weights can be identified;
-* **linear dependence**: a unit's activity is a linear combination of the others'.
-
-At these points the loss Hessian is singular ("degenerate manifolds"). This module holds pure
-functions only. Model building, training and activation recording live in other modules.
-
-Unit-level measures, on the activations ``H`` (``N × n``: samples × units) of one layer
-(our definitions, after the paper's verbal ones in §2):
-
-* :func:`elimination_mask`, :func:`elimination_fraction`, :func:`dead_relu_fraction`,
-  :func:`weight_elimination_fraction`;
-* :func:`overlap_mask`, :func:`overlap_fraction`, :func:`weight_overlap_mask`,
-  :func:`weight_overlap_fraction`;
-* :func:`normalized_effective_rank`, :func:`participation_ratio`;
-* :func:`layer_measures` and :func:`unit_measures`, which bundle the above.
-
-Hessian measures (Orhan & Pitkow 2018 §2; thresholds ours): :func:`hessian_full`,
-:func:`hessian_eigs` and :func:`hessian_summary`.
-
-Learning-speed summaries (our choice): :func:`epochs_to_accuracy` and :func:`loss_auc`.
-
-The toy model (our choice, after the paper's simplified models): a scalar deep linear chain
-with and without skips, :func:`toy_chain_loss`, :func:`toy_chain` (gradient descent) and
-:func:`toy_chain_hessian`.
-The deep-network runs that use these measures are in :mod:`ibcore.claims.ch1_skip_singularities`.
-
-Every array input may be a numpy array or a torch tensor. It is converted to float64 numpy
-inside the function. Bad input raises :class:`ValueError` with a message that names the
-argument. The thresholds are our choices, not the paper's: the paper's exact thresholds were not
-recovered.
+Orhan & Pitkow, ICLR 2018 (arXiv:1701.09175) §2.1, Fig. 1: elimination (a unit constant over
+inputs), overlap (two units with the same weights or activity) and linear dependence make the
+loss Hessian singular. Pure functions only: unit-level measures on activations ``H`` (N × n,
+samples × units), Hessian spectra, learning-speed summaries and a scalar toy chain (§3). Arrays
+may be NumPy or torch (converted to float64); bad input raises ``ValueError`` naming the
+argument. Definitions and thresholds are ours: the paper's were not recovered.
 """
 
 from __future__ import annotations
@@ -83,9 +53,7 @@ ELIMINATION_REFERENCES = ("median", "max")
 _STD_FLOOR = 1e-12
 
 
-# --------------------------------------------------------------------------------------------
-# input validation
-# --------------------------------------------------------------------------------------------
+# --- input validation ---
 
 
 def _to_numpy(a: Any) -> np.ndarray:
@@ -147,40 +115,19 @@ def _check_open_unit(name: str, value: float) -> float:
 
 
 def _center(H: np.ndarray) -> np.ndarray:
-    """Column-centre ``H``. Columns that are exactly constant become exactly zero.
-
-    Subtracting the first row before the mean makes constant columns exactly 0, whatever
-    their offset (std is shift-invariant, so nothing else changes).
-    """
+    """Column-centre ``H``; constant columns become exactly zero (first row subtracted first)."""
     D = H - H[:1]
     return D - D.mean(axis=0, keepdims=True)
 
 
-# --------------------------------------------------------------------------------------------
-# elimination
-# --------------------------------------------------------------------------------------------
+# --- elimination ---
 
 
 def elimination_mask(H: ArrayLike, tau: float = 1e-3, *, reference: str = "median") -> np.ndarray:
-    """Boolean mask of eliminated (constant over inputs) units of one layer.
+    """Eliminated units: ``std(H[:, i]) < tau · max(ref, 1e-12)``, ``ref`` the median or max std.
 
-    Unit ``i`` is eliminated if ``std(H[:, i]) < tau · max(ref, 1e-12)``, where ``ref`` is the
-    median (default, our choice) or the maximum (``reference="max"``, as used in our
-    calibration runs, there with ``tau=1e-6``) of the per-unit standard deviations. The std
-    uses ``ddof=0``. A unit that is constant over inputs cannot be told apart from a bias, so its
-    outgoing weights are not identifiable.
-
-    Args:
-        H: activations, shape ``(N, n)`` (samples × units), ``N >= 2``. For skip nets, pass
-            the layer output as seen by the next layer, skip contribution included.
-        tau: relative threshold in ``(0, 1)``.
-        reference: ``"median"`` or ``"max"``.
-
-    Returns:
-        Boolean array of shape ``(n,)``; ``True`` marks an eliminated unit.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and Fig. 1a
-    (elimination singularities); definition and threshold ours.
+    ``H`` is N × n (for skip nets, the output seen by the next layer); std with ``ddof=0``.
+    Chapter 1; Orhan & Pitkow 2018, §2.1 and Fig. 1a; definition and threshold ours.
     """
     Hm = _as_matrix(H, "H")
     tau = _check_open_unit("tau", tau)
@@ -191,54 +138,26 @@ def elimination_mask(H: ArrayLike, tau: float = 1e-3, *, reference: str = "media
 
 
 def elimination_fraction(H: ArrayLike, tau: float = 1e-3, *, reference: str = "median") -> float:
-    """Fraction of eliminated units of one layer: ``mean(elimination_mask(H, tau))``.
+    """Fraction of eliminated units, ``mean(elimination_mask(H, tau))``, in [0, 1].
 
-    Args:
-        H: activations, shape ``(N, n)`` (samples × units), ``N >= 2``.
-        tau: relative threshold in ``(0, 1)``; see :func:`elimination_mask`.
-        reference: ``"median"`` or ``"max"``; see :func:`elimination_mask`.
-
-    Returns:
-        A float in ``[0, 1]``.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and Fig. 1a
-    (elimination singularities); ``elim_frac`` is our definition.
+    Chapter 1; Orhan & Pitkow 2018, §2.1 and Fig. 1a; ``elim_frac`` is our definition.
     """
     return float(np.mean(elimination_mask(H, tau, reference=reference)))
 
 
 def dead_relu_fraction(F: ArrayLike) -> float:
-    """Fraction of units whose branch output is exactly 0 for every sample (dead ReLU).
+    """Fraction of units whose branch output ``F`` (N × n, without the skip) is 0 for every sample.
 
-    Args:
-        F: branch outputs ``f(W x + b)`` of one layer, shape ``(N, n)`` (samples × units),
-            ``N >= 2``. For a plain net this is the layer output itself. For a skip net, pass
-            the branch without the skip.
-
-    Returns:
-        A float in ``[0, 1]``.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and Fig. 1a
-    (elimination through consistent deactivation); ``dead_relu_frac`` is our definition.
+    Chapter 1; Orhan & Pitkow 2018, §2.1 and Fig. 1a (consistent deactivation); ours.
     """
     Fm = _as_matrix(F, "F")
     return float(np.mean(np.all(Fm == 0.0, axis=0)))
 
 
 def weight_elimination_fraction(W: ArrayLike, tau: float = 1e-2) -> float:
-    """Weight-based elimination: fraction of units with ``‖J_i‖₂ < tau · median_j ‖J_j‖₂``.
+    """Fraction of units with ``‖J_i‖₂ < tau · median_j ‖J_j‖₂`` (``W``: units × inputs).
 
-    Args:
-        W: incoming weight matrix of the layer, shape ``(n, d_in)`` (units × inputs, as in
-            ``nn.Linear.weight``). Row ``i`` is the incoming weight vector ``J_i``.
-        tau: relative threshold in ``(0, 1)``. Our default is ``1e-2``.
-
-    Returns:
-        A float in ``[0, 1]``. After training this rarely triggers; the activation-based
-        :func:`elimination_fraction` is the primary measure.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, Fig. 1a (``J_a = 0``);
-    the weight-based variant is ours.
+    Chapter 1; Orhan & Pitkow 2018, Fig. 1a (``J_a = 0``); the weight-based variant is ours.
     """
     Wm = _as_matrix(W, "W", min_rows=1, what="units × inputs")
     tau = _check_open_unit("tau", tau)
@@ -246,30 +165,14 @@ def weight_elimination_fraction(W: ArrayLike, tau: float = 1e-2) -> float:
     return float(np.mean(norms < tau * max(float(np.median(norms)), _STD_FLOOR)))
 
 
-# --------------------------------------------------------------------------------------------
-# overlap
-# --------------------------------------------------------------------------------------------
+# --- overlap ---
 
 
 def overlap_mask(H: ArrayLike, rho: float = 0.99, tau: float = 1e-3) -> np.ndarray:
-    """Boolean mask of units whose activity overlaps with another unit of the same layer.
+    """Units whose activity overlaps another's: ``max_j |corr(H_i, H_j)| > rho`` (sign ignored).
 
-    Eliminated units (:func:`elimination_mask` with ``tau``) are dropped first, and the rest are
-    column-standardised to ``Z``. Let ``C = ZᵀZ / N`` (the correlation matrix) with the diagonal
-    set to 0. Unit ``i`` overlaps if ``max_j |C_ij| > rho``. Both members of an overlapping pair
-    are flagged. A negated copy also counts, because it leaves the outgoing weights just as
-    unidentifiable. Eliminated units are never flagged.
-
-    Args:
-        H: activations, shape ``(N, n)`` (samples × units), ``N >= 2``.
-        rho: correlation threshold in ``(0, 1)``.
-        tau: elimination threshold in ``(0, 1)``, as in :func:`elimination_mask`.
-
-    Returns:
-        Boolean array of shape ``(n,)``.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and Fig. 1b
-    (overlap singularities); definition and threshold ours.
+    Eliminated units (:func:`elimination_mask` with ``tau``) are dropped first and never flagged.
+    Chapter 1; Orhan & Pitkow 2018, §2.1 and Fig. 1b; definition and threshold ours.
     """
     Hm = _as_matrix(H, "H")
     rho = _check_open_unit("rho", rho)
@@ -286,44 +189,17 @@ def overlap_mask(H: ArrayLike, rho: float = 0.99, tau: float = 1e-3) -> np.ndarr
 
 
 def overlap_fraction(H: ArrayLike, rho: float = 0.99, tau: float = 1e-3) -> float:
-    """Fraction of overlapping units of one layer: ``sum(overlap_mask(H, rho, tau)) / n``.
+    """Fraction of overlapping units over all ``n`` units, eliminated ones included.
 
-    The denominator ``n`` counts all units, eliminated ones included.
-
-    Args:
-        H: activations, shape ``(N, n)`` (samples × units), ``N >= 2``.
-        rho: correlation threshold in ``(0, 1)``.
-        tau: elimination threshold in ``(0, 1)``.
-
-    Returns:
-        A float in ``[0, 1]``.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and Fig. 1b
-    (overlap singularities); ``overlap_frac`` is our definition.
+    Chapter 1; Orhan & Pitkow 2018, §2.1 and Fig. 1b; ``overlap_frac`` is our definition.
     """
     return float(np.mean(overlap_mask(H, rho, tau)))
 
 
 def weight_overlap_mask(W: ArrayLike, rho: float = 0.99) -> np.ndarray:
-    """Boolean mask of units whose incoming weight vector nearly equals another's in direction.
+    """Units with ``max_{j≠i} cos(J_i, J_j) > rho`` (signed cosine; zero rows never flagged).
 
-    Unit ``i`` overlaps if ``max_{j≠i} cos(J_i, J_j) > rho``. The cosine is signed: ``J_b = -J_a``
-    is not a permutation symmetry of a ReLU layer. Rows with zero norm are never flagged. To
-    require equal biases too, append the bias as an extra column of ``W``.
-
-    For residual nets, weight overlap does not imply activity overlap, because the skip
-    inputs differ. That is the paper's point, so report both measures.
-
-    Args:
-        W: incoming weight matrix, shape ``(n, d_in)`` (units × inputs, as in
-            ``nn.Linear.weight``).
-        rho: cosine threshold in ``(0, 1)``.
-
-    Returns:
-        Boolean array of shape ``(n,)``.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, Fig. 1b (``J_a = J_b``);
-    the weight-space variant is ours.
+    Chapter 1; Orhan & Pitkow 2018, Fig. 1b (``J_a = J_b``); the weight-space variant is ours.
     """
     Wm = _as_matrix(W, "W", min_rows=1, what="units × inputs")
     rho = _check_open_unit("rho", rho)
@@ -340,24 +216,14 @@ def weight_overlap_mask(W: ArrayLike, rho: float = 0.99) -> np.ndarray:
 
 
 def weight_overlap_fraction(W: ArrayLike, rho: float = 0.99) -> float:
-    """Fraction of units whose incoming weights overlap: ``mean(weight_overlap_mask(W, rho))``.
+    """Fraction of units whose incoming weights overlap, ``mean(weight_overlap_mask(W, rho))``.
 
-    Args:
-        W: incoming weight matrix, shape ``(n, d_in)`` (units × inputs).
-        rho: cosine threshold in ``(0, 1)``.
-
-    Returns:
-        A float in ``[0, 1]``.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, Fig. 1b (``J_a = J_b``);
-    the weight-space variant is ours.
+    Chapter 1; Orhan & Pitkow 2018, Fig. 1b; the weight-space variant is ours.
     """
     return float(np.mean(weight_overlap_mask(W, rho)))
 
 
-# --------------------------------------------------------------------------------------------
-# linear dependence
-# --------------------------------------------------------------------------------------------
+# --- linear dependence ---
 
 
 def _singular_values(Hm: np.ndarray) -> np.ndarray:
@@ -365,22 +231,10 @@ def _singular_values(Hm: np.ndarray) -> np.ndarray:
 
 
 def normalized_effective_rank(H: ArrayLike, rel_tol: float = 1e-3) -> float:
-    """Normalised effective rank ``#(s > rel_tol · s_max) / n`` of the centred activations.
+    """``#(s > rel_tol · s_max) / n``, ``s`` the singular values of the centred ``H`` (0 if none).
 
-    ``s`` are the singular values of ``H - mean(H, axis=0)``. Eliminated and overlapping units
-    lower the rank by themselves. ``1 - normalized_effective_rank`` is our ``lin_dep``.
-    If ``N - 1 < n``, the rank is at most ``(N - 1) / n``. A layer whose units are all constant
-    has rank 0.
-
-    Args:
-        H: activations, shape ``(N, n)`` (samples × units), ``N >= 2``.
-        rel_tol: relative singular-value tolerance in ``(0, 1)``.
-
-    Returns:
-        A float in ``[0, 1]``.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, Fig. 1c (linear
-    dependence of nodes); ``norm_rank`` is our definition.
+    ``1 - normalized_effective_rank`` is our ``lin_dep``. Chapter 1; Orhan & Pitkow 2018, Fig. 1c
+    (linear dependence); ``norm_rank`` is our definition.
     """
     Hm = _as_matrix(H, "H")
     rel_tol = _check_open_unit("rel_tol", rel_tol)
@@ -392,20 +246,9 @@ def normalized_effective_rank(H: ArrayLike, rel_tol: float = 1e-3) -> float:
 
 
 def participation_ratio(H: ArrayLike) -> float:
-    """Participation ratio ``(Σ s²)² / Σ s⁴ / n`` of the centred activations.
+    """``(Σ s²)² / Σ s⁴ / n`` of the centred ``H``: ≈ 1 isotropic, ``1/n`` rank 1, 0 if constant.
 
-    ``s`` are the singular values of ``H - mean(H, axis=0)``, so ``s²`` are ``N`` times the
-    covariance eigenvalues. The value is about 1 for isotropic data and exactly ``1/n`` for
-    rank-1 data. A layer whose units are all constant gives 0.
-
-    Args:
-        H: activations, shape ``(N, n)`` (samples × units), ``N >= 2``.
-
-    Returns:
-        A float in ``[0, 1]``.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, Fig. 1c (linear
-    dependence of nodes); the participation ratio is our addition.
+    Chapter 1; Orhan & Pitkow 2018, Fig. 1c (linear dependence); our addition.
     """
     Hm = _as_matrix(H, "H")
     s = _singular_values(Hm)
@@ -416,9 +259,7 @@ def participation_ratio(H: ArrayLike) -> float:
     return float(lam.sum() ** 2 / (lam**2).sum()) / Hm.shape[1]
 
 
-# --------------------------------------------------------------------------------------------
-# bundles
-# --------------------------------------------------------------------------------------------
+# --- bundles ---
 
 
 def layer_measures(
@@ -429,22 +270,10 @@ def layer_measures(
     rho: float = 0.99,
     rel_tol: float = 1e-3,
 ) -> dict[str, float]:
-    """All unit-level measures of one layer.
+    """All unit-level measures of one layer: ``n_units``, ``elim_frac``, ``dead_relu_frac`` (NaN
+    without ``F``), ``overlap_frac``, ``norm_rank``, ``lin_dep`` and ``participation_ratio``.
 
-    Args:
-        H: layer output as seen by the next layer, shape ``(N, n)`` (samples × units).
-        F: branch output ``f(W x + b)``, shape ``(N, n)``, or ``None``. If ``None``,
-            ``dead_relu_frac`` is NaN. For a plain net, pass ``F=H``.
-        tau: elimination threshold (:func:`elimination_mask`).
-        rho: overlap threshold (:func:`overlap_mask`).
-        rel_tol: rank tolerance (:func:`normalized_effective_rank`).
-
-    Returns:
-        A dict with keys ``n_units``, ``elim_frac``, ``dead_relu_frac``, ``overlap_frac``,
-        ``norm_rank``, ``lin_dep`` (``= 1 - norm_rank``) and ``participation_ratio``.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and Fig. 1
-    (the three singularity types); definitions and thresholds ours.
+    Chapter 1; Orhan & Pitkow 2018, §2.1 and Fig. 1; definitions and thresholds ours.
     """
     Hm = _as_matrix(H, "H")
     dead = math.nan
@@ -475,28 +304,11 @@ def unit_measures(
     rho: float = 0.99,
     rel_tol: float = 1e-3,
 ) -> dict[str, Any]:
-    """Unit-level measures of every hidden layer, and their network-wide summaries.
+    """:func:`layer_measures` of every layer (``per_layer``) and network-wide summaries.
 
-    How the layers are combined is our choice. ``elim_frac`` and ``dead_relu_frac`` are
-    pooled over all hidden units of all layers (the mean over all hidden units of all layers).
-    ``overlap_frac``, ``norm_rank``, ``lin_dep`` and ``participation_ratio`` are plain means
-    over layers. With equal widths the two ways of combining agree.
-    ``dead_relu_frac`` is pooled over the layers that have a branch entry. It is NaN if none do.
-
-    Args:
-        layers: ordered mapping from layer name to activations ``H_l``, each of shape
-            ``(N, n_l)`` (samples × units). This is the output seen by the next layer.
-        branches: optional mapping from layer name to branch outputs ``F_l`` of the same
-            shape. Its keys must be a subset of ``layers``' keys.
-        tau, rho, rel_tol: thresholds, as in :func:`layer_measures`.
-
-    Returns:
-        A dict with keys ``elim_frac``, ``dead_relu_frac``, ``overlap_frac``, ``norm_rank``,
-        ``lin_dep``, ``participation_ratio`` and ``per_layer``. ``per_layer`` maps each layer
-        name to its :func:`layer_measures` dict.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and Fig. 1
-    (the three singularity types); definitions and thresholds ours.
+    ``elim_frac`` and ``dead_relu_frac`` are pooled over units (the latter over layers with a
+    ``branches`` entry; NaN if none), the rest are means over layers (our choice). Chapter 1;
+    Orhan & Pitkow 2018, §2.1 and Fig. 1; definitions and thresholds ours.
     """
     if not isinstance(layers, Mapping) or len(layers) == 0:
         raise ValueError("layers must be a non-empty mapping of layer name -> activations")
@@ -539,9 +351,7 @@ def unit_measures(
     }
 
 
-# --------------------------------------------------------------------------------------------
-# Hessian
-# --------------------------------------------------------------------------------------------
+# --- Hessian ---
 
 
 def _check_params(params: Sequence[Tensor], *, need_float64: bool) -> list[Tensor]:
@@ -594,28 +404,10 @@ def _flatten_rows(rows: Sequence[Tensor | None], params: list[Tensor], b: int) -
 def hessian_full(
     loss_fn: Callable[[], Tensor], params: Sequence[Tensor], *, chunk_size: int = 256
 ) -> Tensor:
-    """Full Hessian of a scalar loss with respect to the flattened parameters, in float64.
+    """Full P × P Hessian (float64, symmetrised) of ``loss_fn()`` over the flattened ``params``.
 
-    The gradient ``g`` is computed once with ``create_graph=True``. The Hessian rows then
-    come from batched double-backward passes (``is_grads_batched``), ``chunk_size`` rows per
-    pass. If batching is not supported, the code falls back to one backward pass per row. The
-    result is symmetrised, ``(H + Hᵀ) / 2``.
-
-    Args:
-        loss_fn: closure with no arguments that returns the scalar loss. It must be computed
-            from ``params``.
-        params: the P-parameter tensors, all float64 with ``requires_grad=True``. They are
-            flattened in order: ``torch.cat([p.reshape(-1) for p in params])``.
-        chunk_size: Hessian rows per batched backward pass. Memory grows with it.
-
-    Returns:
-        A ``(P, P)`` float64 tensor, on the parameters' device.
-
-    Cost: ``P²`` memory and about ``P`` backward passes. Use it for ``P ≲ 3,000``. These graphs
-    are tiny, so one thread (``torch.set_num_threads(1)``) can be faster than several.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 ("the Hessian
-    of the loss function becomes singular" at the singularities); thresholds and method ours.
+    Rows come from batched double-backward passes, ``chunk_size`` at a time (one per row if
+    batching fails); use it for P ≲ 3,000. Chapter 1; Orhan & Pitkow 2018, §2.1 (singular Hessian).
     """
     ps = _check_params(params, need_float64=True)
     if int(chunk_size) < 1:
@@ -668,42 +460,12 @@ def hessian_eigs(
     tol: float = 0.0,
     seed: int = 0,
 ) -> np.ndarray:
-    """Eigenvalues of the training-loss Hessian ``∇²_θ loss(model(x), y)``, in float64.
+    """Ascending float64 eigenvalues of the Hessian of ``loss(model(x), y)`` over the parameters.
 
-    The model is not modified. A deep copy is cast to float64 and put in eval mode. The
-    Hessian is taken with respect to all of its parameters that require grad, with the loss
-    evaluated on the whole ``(x, y)`` batch. Chapter 1 passes a fixed subset of the training
-    samples (:func:`ibcore.claims.ch1_skip_singularities.hessian_run`).
-
-    Methods:
-
-    * ``"full"``: build the ``P × P`` Hessian with :func:`hessian_full` and return all ``P``
-      eigenvalues from ``torch.linalg.eigvalsh``;
-    * ``"lanczos"``: implicitly restarted Lanczos (ARPACK, via ``scipy.sparse.linalg.eigsh``)
-      on a ``LinearOperator`` of Hessian-vector products. It returns ``k`` eigenvalues, chosen
-      by ``which``: ``"LM"`` largest magnitude, ``"LA"`` largest algebraic, ``"SA"`` smallest
-      algebraic, ``"BE"`` both ends. If ``k >= P``, the full path is used;
-    * ``"auto"``: ``"full"`` if ``P <= max_params``, else ``"lanczos"``.
-
-    Args:
-        model: a ``torch.nn.Module`` mapping ``x`` to outputs.
-        x: inputs, shape ``(N, ...)``. Floating inputs are cast to float64.
-        y: targets, shape ``(N, ...)``. Integer class labels are kept as they are; floating
-            targets are cast to float64.
-        loss: ``loss(outputs, y) -> scalar``. The default is mean cross-entropy.
-        method: ``"auto"``, ``"full"`` or ``"lanczos"``.
-        k: number of eigenvalues for the Lanczos path (``>= 1``).
-        max_params: the P threshold of ``"auto"``.
-        which: the Lanczos target; see above.
-        tol: ARPACK relative tolerance (``0`` means machine precision).
-        seed: seed of the Lanczos start vector. The result is deterministic.
-
-    Returns:
-        A 1-D float64 numpy array of eigenvalues, ascending: length ``P`` (full) or ``k``
-        (Lanczos).
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 (singular Hessian,
-    "degenerate manifolds"); method ours.
+    A float64 eval-mode copy of ``model`` is used. ``method``: ``"full"`` (all P, via
+    :func:`hessian_full`), ``"lanczos"`` (``k`` by ARPACK ``eigsh``, ``which`` in
+    :data:`LANCZOS_WHICH`, seeded start vector) or ``"auto"`` (full if P ≤ ``max_params``).
+    Chapter 1; Orhan & Pitkow 2018, §2.1 ("degenerate manifolds"); method ours.
     """
     check_choice("method", method, HESSIAN_METHODS)
     check_choice("which", which, LANCZOS_WHICH)
@@ -760,27 +522,10 @@ def hessian_summary(
     *,
     sweep: Sequence[float] = (1e-5, 1e-4, 1e-3),
 ) -> dict[str, Any]:
-    """Degeneracy summary of a Hessian spectrum.
+    """Degeneracy of a spectrum: ``frac_degenerate = mean(|λ| < eps_rel · max|λ|)`` and negatives.
 
-    Let ``m = max|λ|``. Then ``frac_degenerate = mean(|λ| < eps_rel · m)`` and
-    ``frac_negative = mean(λ < -eps_rel · m)``. Negatives inside the near-zero band count as
-    degenerate, not negative. A spectrum that is all zero is fully degenerate
-    (``frac_degenerate = 1``, ``frac_negative = 0``). The fractions are of the eigenvalues
-    given. For a partial (Lanczos) spectrum they are not fractions of all P eigenvalues.
-
-    Args:
-        eigs: eigenvalues, shape ``(P,)``, numpy or torch, finite.
-        eps_rel: relative near-zero threshold in ``(0, 1)``. Our default is ``1e-4``.
-        sweep: extra thresholds, each in ``(0, 1)``. ``frac_degenerate`` is also reported at
-            these, so the conclusion does not hinge on one threshold.
-
-    Returns:
-        A dict with keys ``frac_degenerate``, ``frac_negative`` (both at ``eps_rel``),
-        ``top`` (largest eigenvalue), ``bottom`` (smallest), ``max_abs``, ``n``, and
-        ``frac_degenerate_sweep`` / ``frac_negative_sweep`` (dicts from threshold to fraction).
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 (degenerate
-    manifolds, "higher-order saddles"); the thresholds are ours.
+    Also ``top``, ``bottom``, ``max_abs``, ``n`` and both fractions at each ``sweep`` threshold; an
+    all-zero spectrum is fully degenerate. Chapter 1; Orhan & Pitkow 2018, §2.1; thresholds ours.
     """
     lam = _as_vector(eigs, "eigs")
     eps_rel = _check_open_unit("eps_rel", eps_rel)
@@ -806,9 +551,7 @@ def hessian_summary(
     }
 
 
-# --------------------------------------------------------------------------------------------
-# learning speed
-# --------------------------------------------------------------------------------------------
+# --- learning speed ---
 
 
 def epochs_to_accuracy(
@@ -817,25 +560,9 @@ def epochs_to_accuracy(
     *,
     first_epoch: int = 0,
 ) -> float:
-    """Epoch at which training accuracy first reaches ``target`` (``acc >= target``).
+    """First epoch ``first_epoch + i`` with ``acc_per_epoch[i] >= target``, or ``math.inf``.
 
-    Convention: entry ``i`` of ``acc_per_epoch`` belongs to epoch ``first_epoch + i``, and that
-    epoch number is returned. The default ``first_epoch=0`` fits the usual log, where entry 0
-    is the accuracy at initialisation and entry ``i`` is after ``i`` epochs, so the result is
-    the number of training epochs needed. If the log starts after the first epoch, pass
-    ``first_epoch=1``.
-
-    Args:
-        acc_per_epoch: accuracies in ``[0, 1]``, shape ``(E,)``, ``E >= 1``.
-        target: accuracy threshold in ``(0, 1]``.
-        first_epoch: epoch number of entry 0.
-
-    Returns:
-        The epoch as a float, or ``math.inf`` if ``target`` is never reached.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, training-speed
-    comparisons of plain vs. residual nets (learning slow-down near singularities);
-    the summary ``epochs_to_acc(0.9)`` is our choice.
+    Chapter 1; Orhan & Pitkow 2018 (learning slow-down near singularities); our summary.
     """
     acc = _as_vector(acc_per_epoch, "acc_per_epoch")
     if np.any(acc < 0.0) or np.any(acc > 1.0):
@@ -854,28 +581,15 @@ def epochs_to_accuracy(
 
 
 def loss_auc(loss_per_epoch: Sequence[float] | np.ndarray | Tensor) -> float:
-    """Area under the training-loss curve: trapezoid rule with unit spacing (one epoch).
+    """Area under the training-loss curve (trapezoid rule, one epoch spacing), in loss × epochs.
 
-    ``AUC = Σ_i (L_i + L_{i+1}) / 2`` over consecutive entries. The units are loss × epochs.
-    Lower means faster learning. Compare runs only when their logs have the same length.
-
-    Args:
-        loss_per_epoch: training losses, shape ``(E,)``, ``E >= 2``, finite.
-
-    Returns:
-        The area, as a float.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, training-speed
-    comparisons (learning slow-down near singularities); the area under the training-loss
-    curve is our choice.
+    Chapter 1; Orhan & Pitkow 2018 (learning slow-down near singularities); our summary.
     """
     L = _as_vector(loss_per_epoch, "loss_per_epoch", min_len=2)
     return float(np.trapezoid(L, dx=1.0))
 
 
-# --------------------------------------------------------------------------------------------
-# the toy model: a scalar deep linear chain, with and without skips
-# --------------------------------------------------------------------------------------------
+# --- the toy model: a scalar deep linear chain, with and without skips ---
 
 
 def _check_chain(depth: int, target: float) -> tuple[int, float]:
@@ -888,24 +602,9 @@ def _check_chain(depth: int, target: float) -> tuple[int, float]:
 
 
 def toy_chain_loss(w: Tensor, residual: bool, target: float = 2.0) -> Tensor:
-    """Loss of the scalar chain, ``½ (Π_l a_l − c)²`` with ``a_l = w_l`` or ``1 + w_l``.
+    """``½ (Π_l a_l − c)²`` with ``a_l = w_l`` (plain) or ``1 + w_l`` (residual); batched on dim 0.
 
-    The chain maps ``x`` to ``y = (Π_l a_l) x`` and learns ``y* = c x``; with ``E[x²] = 1`` the
-    expected squared error is exactly this function of the weights. The plain chain
-    (``a_l = w_l``) has an elimination singularity at the origin: there the gradient and the
-    Hessian vanish (to order ``depth − 2``). The residual chain (``a_l = 1 + w_l``) moves that
-    singularity to ``w_l = −1``, its "ghost", far from a small initialisation.
-
-    Args:
-        w: weights, shape ``(depth,)`` (a leading batch dimension ``(B, depth)`` also works).
-        residual: skip connections around every weight.
-        target: the slope ``c``.
-
-    Returns:
-        The loss, a tensor of shape ``()`` (or ``(B,)``).
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §3 (simplified models,
-    "ghosts" of the singularities); the scalar chain is our choice.
+    Chapter 1; Orhan & Pitkow 2018, §3 (simplified models, "ghosts"); the scalar chain is ours.
     """
     a = 1.0 + w if residual else w
     return 0.5 * (torch.prod(a, dim=-1) - float(target)) ** 2
@@ -922,29 +621,10 @@ def toy_chain(
     n_runs: int = 1,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Train the scalar chain (:func:`toy_chain_loss`) by full gradient descent.
+    """Full gradient descent on :func:`toy_chain_loss` for ``n_runs`` inits ``w ~ N(0, init_std²)``.
 
-    The gradient is exact and vectorised over ``n_runs`` independent initialisations
-    ``w_l ~ N(0, init_std²)`` (prefix and suffix products, no division by ``w_l``). From a small
-    initialisation the plain chain sits near its elimination singularity at the origin and
-    plateaus for a number of steps that grows with ``depth``; the residual chain does not.
-
-    Args:
-        depth: number of weights ``L``.
-        residual: ``a_l = 1 + w_l`` (True) or ``a_l = w_l`` (False).
-        steps: gradient-descent steps.
-        lr: step size (> 0).
-        init_std: standard deviation of the initial weights (>= 0).
-        target: the slope ``c`` to learn.
-        n_runs: independent initialisations, drawn from ``numpy.random.default_rng(seed)``.
-        seed: seed of the initialisations.
-
-    Returns:
-        ``{"loss": (n_runs, steps + 1), "w0": (n_runs, depth), "w": (n_runs, depth)}``: the
-        loss before each step (entry 0 is at initialisation) and the initial and final weights.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §3 (plateaus near
-    singularities in simplified models); the scalar chain and its defaults are our choice.
+    Returns ``{"loss": (n_runs, steps + 1), "w0", "w": (n_runs, depth)}``; raises
+    ``FloatingPointError`` on divergence. Chapter 1; Orhan & Pitkow 2018, §3 (plateaus); ours.
     """
     depth, c = _check_chain(depth, target)
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
@@ -976,23 +656,9 @@ def toy_chain(
 
 
 def toy_chain_hessian(w: ArrayLike, residual: bool, target: float = 2.0) -> np.ndarray:
-    """Eigenvalues of the Hessian of :func:`toy_chain_loss` at ``w``, by :func:`hessian_full`.
+    """Ascending Hessian eigenvalues of :func:`toy_chain_loss` at ``w``, by :func:`hessian_full`.
 
-    Near the origin the plain chain's Hessian is (numerically) zero: all ``L`` eigenvalues are of
-    order ``|w|^{L−2}``, a fully degenerate saddle. The residual chain's Hessian there is close
-    to the identity (exactly ``I`` at ``w = 0`` for ``target = 2``). At ``w_l ≈ −1`` (its ghost)
-    the residual chain is as degenerate as the plain chain at the origin.
-
-    Args:
-        w: weights, shape ``(depth,)``, finite.
-        residual: skip connections around every weight.
-        target: the slope ``c``.
-
-    Returns:
-        Eigenvalues, shape ``(depth,)``, ascending, float64.
-
-    Chapter 1 (notebooks/01_skip_singularities); Orhan & Pitkow 2018, §2.1 and §3 (the Hessian
-    is singular at the singularities); the scalar chain is our choice.
+    Chapter 1; Orhan & Pitkow 2018, §2.1 and §3; the scalar chain is our choice.
     """
     wv = _as_vector(w, "w")
     _check_chain(wv.size, target)

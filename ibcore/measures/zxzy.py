@@ -1,33 +1,11 @@
 """Z-X and Z-Y measures and a fitting/compression phase detector (chapter 4).
 
-Lyu, Aminian & Rodrigues (2023, §3) and Lyu & Rodrigues (2024, §3) replace the mutual information
-terms of the information plane by two quantities that auxiliary networks estimate:
-
-* **Z-X** — the minimum mean-squared error of reconstructing the input X from a representation
-  Z, per input feature: ``ZX = min_g E||X − g(Z)||² / d_X``. Here ``g`` is a decoder (an MLP
-  probe) trained on a *fit* split and scored on a held-out *score* split; X is standardised per
-  feature with fit-split statistics, so ZX is in units of the input variance: 0 = X recovered
-  exactly, ≈ 1 = no better than predicting the mean. **ZX falls while Z gains information about
-  X** (fitting) and rises under compression.
-* **Z-Y** — the cross-entropy (nats) of predicting the label Y from Z with a classifier probe:
-  ``ZY = min_q E[−log q(Y|Z)]``; ``ln K`` for K balanced classes means no label information.
-
-Direction. The papers' ZX is an error. This module converts it once into the *information
-direction*: :func:`zx_information` ``= −ln ZX`` (nats per input feature, a monotone surrogate of
-``I(X;Z)`` through ``I(X;Z) ≥ h(X) − (d/2)·ln(2πe·ZX)``), and :func:`zy_information`
-``= ln K − ZY`` (nats, a lower bound of ``I(Z;Y)`` for balanced classes). Everything downstream —
-the phase detector, the chapter's figures and verdicts — works in that direction: fitting = the
-curve goes **up**, compression = it goes **down**.
-
-Batching. :func:`zxzy` trains the decoders and classifiers of *all* layers of one snapshot
-together: each layer's probe is a slice of stacked weight tensors (layers with fewer units are
-zero-padded), one Adam optimiser updates them all, and one batched matmul runs them. Parameters
-of different probes are disjoint, so each probe gets exactly the gradients of its own loss.
-
-The exact estimator architectures of the papers were not recovered (we could read only the
-papers' abstracts, their lists of contributions and the start of Lyu, Aminian & Rodrigues 2023
-§3): the probe architecture, budget and split here are our documented defaults, all exposed as
-parameters.
+Lyu, Aminian & Rodrigues (2023, §3) and Lyu & Rodrigues (2024, §3): ZX is the per-feature MSE
+of decoding the standardised input X from Z, ZY the cross-entropy (nats) of predicting Y, both
+by probes trained on a fit split and scored on a held-out split. :func:`zx_information`
+(``−ln ZX``) and :func:`zy_information` (``ln K − ZY``) turn them into the information
+direction (fitting = up). :func:`zxzy` trains all layers' probes as one batched model. The
+papers' probe architectures were not recovered: ours are documented defaults, all parameters.
 """
 
 from __future__ import annotations
@@ -118,10 +96,9 @@ def _standardise(z: torch.Tensor, fit: torch.Tensor, min_std: float) -> torch.Te
 
 
 class StackedProbes(nn.Module):
-    """``L`` independent one-hidden-layer MLPs ``d → hidden → out`` evaluated as one batched op.
+    """``L`` independent MLPs ``d → hidden → out`` as one batched op (``hidden=0``: linear).
 
-    Chapter 4 (Lyu et al. 2023 §3: Z-X and Z-Y estimated "using neural networks"). Input
-    ``L × B × d``, output ``L × B × out``. ``hidden=0`` gives linear probes.
+    Chapter 4 (Lyu et al. 2023 §3). Input ``L × B × d``, output ``L × B × out``.
     """
 
     def __init__(self, n: int, d: int, out: int, hidden: int, generator: torch.Generator) -> None:
@@ -148,11 +125,9 @@ class StackedProbes(nn.Module):
 
 @dataclass
 class ZXZY:
-    """Z-X and Z-Y of several layers at one snapshot (chapter 4; Lyu et al. 2023 §3).
+    """Z-X (per-feature MSE) and Z-Y (nats) of several layers at one snapshot (chapter 4).
 
-    ``layers`` in input order; ``zx_test``/``zx_train``: per-feature MSE (units of the standardised
-    input's variance); ``zy_test``/``zy_train``: cross-entropy in nats. Arrays of length L; NaN
-    where a measure was not requested.
+    Lyu et al. 2023 §3. Arrays of length L; NaN where a measure was not requested.
     """
 
     layers: list[str]
@@ -188,24 +163,9 @@ def zxzy(
     """Z-X (if ``x`` is given) and Z-Y (if ``y`` is given) of every layer in ``reps``, batched.
 
     Chapter 4 (Lyu, Aminian & Rodrigues 2023 §3; Lyu & Rodrigues 2024 §3; the probe protocol is
-    ours).
-
-    Args:
-        reps: {layer: N × d} representations of the same N inputs (e.g. one snapshot's activations).
-        x: N × d_X inputs, the decoders' target. Standardised per feature with fit-split
-            statistics; features constant on the fit split are dropped.
-        y: N integer labels, the classifiers' target.
-        n_classes: number of classes (default ``max(y) + 1``).
-        steps, hidden, lr, batch_size: the probes' training budget (Adam, mini-batches of the fit
-            split) and architecture (``d → hidden → ReLU → out``; ``hidden=0`` = linear).
-        n_fit: the first ``n_fit`` rows are the fit split and the rest the score split (e.g. a
-            network's train then test set); None = a random ``fit_frac`` split by ``split_seed``.
-        probe_seed: seeds the probes' initialisation and mini-batches (fix it across snapshots).
-        min_std: lower clamp of the per-unit std when standardising Z (dead units would blow up
-            the score error otherwise; our choice).
-
-    Returns:
-        :class:`ZXZY` with the score-split ("test") and fit-split ("train") errors per layer.
+    ours). ``reps`` {layer: N × d}; probes ``d → hidden → out`` trained by Adam for ``steps``
+    mini-batches of the fit split (the first ``n_fit`` rows, else a seeded ``fit_frac`` split);
+    ``probe_seed`` seeds them. Returns score-split ("test") and fit-split ("train") errors.
     """
     if x is None and y is None:
         raise ValueError("zxzy needs 'x' (for Z-X), 'y' (for Z-Y) or both")
@@ -293,8 +253,7 @@ def zxzy_measure(
 def zx_information(zx: np.ndarray | float) -> np.ndarray:
     """Z-X in the information direction: ``−ln ZX`` (nats per input feature; chapter 4).
 
-    Higher = more information about X. Lyu & Rodrigues (2024) plot the MSE itself; this monotone
-    transform (our choice, via the maximum-entropy bound) turns "ZX falls" into "information rises".
+    Lyu & Rodrigues (2024) plot the MSE; this monotone transform is our choice.
     """
     a = np.asarray(zx, dtype=np.float64)
     if np.any(a <= 0):
@@ -312,9 +271,7 @@ def zy_information(zy: np.ndarray | float, n_classes: int) -> np.ndarray:
     return math.log(n_classes) - np.asarray(zy, dtype=np.float64)
 
 
-# ---------------------------------------------------------------------------------------------
-# Phase detector
-# ---------------------------------------------------------------------------------------------
+# --- Phase detector ---
 
 PHASE_KINDS = ("fit-then-compress", "compress-only", "fit-only", "flat")
 
@@ -323,12 +280,8 @@ PHASE_KINDS = ("fit-then-compress", "compress-only", "fit-only", "flat")
 class Phases:
     """Fitting and compression phases of one information trajectory (chapter 4).
 
-    ``fitting_rise`` (≥ 0): the largest rise of the smoothed curve within the early ``window``;
-    ``fit_epochs``: (start, end) epochs of that rise, or None when it is below ``min_change``.
-    ``compression_fall`` (≥ 0): the largest fall after the fitting phase (after the start when
-    there is none); ``compress_epochs``: its (start, end), or None below ``min_change``.
-    ``kind``: one of :data:`PHASE_KINDS`. ``smoothed``: the curve the decision was made on.
-    Units are those of the input curve (nats for :func:`zx_information`).
+    ``fitting_rise``/``compression_fall`` (≥ 0, units of the curve), their (start, end) epochs or
+    None below ``min_change``, ``kind`` in :data:`PHASE_KINDS` and the ``smoothed`` curve.
     """
 
     kind: str
@@ -365,21 +318,12 @@ def detect_phases(
     window: float = 0.6,
     min_change: float = 0.05,
 ) -> Phases:
-    """Find the fitting and compression phases of an information-direction trajectory.
+    """Fitting and compression phases of an information-direction trajectory (higher = more info).
 
     Chapter 4 (Lyu & Rodrigues 2024 §4: NIS models fit then compress, IS models compress only; the
-    detection rule is ours). ``info`` must point in the information direction (higher = more about
-    X, e.g. :func:`zx_information`), shape S or seeds × S (seeds are averaged, then smoothed with
-    :func:`smooth_trajectory`).
-
-    * **Fitting**: ``fitting_rise = max_{t1 < t2, t2 in the first `window` of the snapshots}
-      (m[t2] − m[t1])`` — the largest early rise; a fitting phase when ``≥ min_change``. For
-      ``−ln ZX`` a rise of 0.05 nats is a ≈ 5 % relative fall of the MSE (our rule).
-    * **Compression**: ``compression_fall = max_{t1 < t2} (m[t1] − m[t2])`` over snapshots from
-      the end of the fitting phase on (from the start when there is none); a compression phase
-      when ``≥ min_change``.
-
-    Returns :class:`Phases`.
+    rule is ours). Fitting: the largest rise within the first ``window`` of snapshots of the
+    :func:`smooth_trajectory` curve; compression: the largest fall after it; each counts when
+    ``≥ min_change``.
     """
     e = np.asarray(epochs)
     m = smooth_trajectory(info, width)
