@@ -14,7 +14,7 @@ import json
 import pickle
 import sys
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from importlib import import_module
 from pathlib import Path
@@ -206,3 +206,33 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def run_cached_many(
+    fn: Callable[..., T],
+    params_list: Sequence[Mapping[str, Any]],
+    *,
+    workers: int = 1,
+    data: str | None = None,
+    cache: str | Path | None = None,
+) -> list[T]:
+    """``[run_cached(fn, p) for p in params_list]``; with ``workers`` > 1 the missing entries are
+    first computed side by side in worker processes (:mod:`ibcore.parallel`), one thread each.
+
+    Results are the same as with one worker: each run is a pure function of its parameters.
+    """
+    if workers > 1:
+        folder = Path(cache) if cache is not None else cache_dir()
+        todo = [
+            dict(p) for p in params_list if not (folder / f"{cache_key(fn, p, data)}.pkl").exists()
+        ]
+        if len(todo) > 1:
+            from ibcore.parallel import imap_unordered
+
+            for _ in imap_unordered(_fill, [(fn, p, data, str(folder)) for p in todo], workers):
+                pass
+    return [run_cached(fn, p, data=data, cache=cache) for p in params_list]
+
+
+def _fill(fn: Callable, params: dict[str, Any], data: str | None, cache: str) -> None:
+    run_cached(fn, params, data=data, cache=cache)  # the result stays in the cache, not the pipe

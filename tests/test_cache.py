@@ -150,3 +150,19 @@ def test_prune_removes_only_unreachable_entries(tmp_path, monkeypatch):
     monkeypatch.setattr(cache, "source_hash", lambda module: "the code changed")
     assert len(cache.prune(tmp_path, dry_run=True)) == 2 and len(list(tmp_path.glob("*.pkl"))) == 2
     assert len(cache.prune(tmp_path)) == 2 and not list(tmp_path.glob("*.pkl"))
+
+
+def test_run_cached_many_with_two_workers_equals_one(tmp_path):
+    import numpy as np
+
+    from ibcore.runs import szt_run
+
+    ps = [dict(seed=s, epochs=3, snapshots=2, eval_every=1) for s in (0, 1, 2)]
+    two = cache.run_cached_many(szt_run, ps, workers=2, cache=tmp_path / "a")
+    assert len(list((tmp_path / "a").glob("*.pkl"))) == 3
+    one = cache.run_cached_many(szt_run, ps, workers=1, cache=tmp_path / "b")
+    for a, b in zip(one, two, strict=True):
+        assert a.meta["seed"] == b.meta["seed"]
+        for k in a.activations:
+            np.testing.assert_array_equal(a.activations[k], b.activations[k])
+    assert not np.array_equal(one[0].activations["h1"], one[1].activations["h1"])

@@ -274,6 +274,9 @@ PARAMS: dict[str, Param] = {
     "hessian_epochs": Param(int, "epochs at which the Hessian is taken", low=0, many=True),
     "toy_depth": Param(int, "weights of the scalar toy chain", low=1, high=100),
     "toy_steps": Param(int, "gradient steps of the toy chain", low=1, high=1_000_000),
+    "workers": Param(
+        int, "processes training runs side by side (2 uses both cores)", low=1, high=64
+    ),
     **common_params(),
 }
 
@@ -281,11 +284,11 @@ PARAMS: dict[str, Param] = {
 CHAPTER = Chapter(
     "01",
     PARAMS,
-    shared=dict(dataset="digits", lr=1e-3, batch_size=128, toy_depth=10, device="auto"),
+    shared=dict(workers=1, dataset="digits", lr=1e-3, batch_size=128, toy_depth=10, device="auto"),
     presets={
         "smoke": dict(depth=6, width=16, epochs=4, measure_every=2, seeds=1, hessian_depth=3,
             hessian_width=4, hessian_samples=100, hessian_epochs=[0, 4], toy_steps=3000),
-        "cpu": dict(depth=20, width=32, epochs=30, measure_every=5, seeds=5, hessian_depth=10,
+        "cpu": dict(workers=2, depth=20, width=32, epochs=30, measure_every=5, seeds=5, hessian_depth=10,
             hessian_width=8, hessian_samples=500, hessian_epochs=[0, 30], toy_steps=20_000),
         "paper": dict(dataset="cifar100", depth=30, width=128, epochs=100, batch_size=256,
             measure_every=10, seeds=3, hessian_depth=30, hessian_width=16, hessian_samples=1000,

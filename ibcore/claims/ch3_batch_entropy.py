@@ -276,6 +276,9 @@ PARAMS: dict[str, Param] = {
     "sweep_depths": Param(int, "depths of the depth sweep", low=3, high=2000, many=True),
     "sweep_epochs": Param(int, "training epochs of the depth sweep", low=1, high=100_000),
     "sweep_seeds": Param(int, "seeds 0..n-1 of each depth-sweep run", low=1, high=1000),
+    "workers": Param(
+        int, "processes training runs side by side (2 uses both cores)", low=1, high=64
+    ),
     **common_params(),
 }
 
@@ -283,12 +286,12 @@ PARAMS: dict[str, Param] = {
 CHAPTER = Chapter(
     "03",
     PARAMS,
-    shared=dict(dataset="digits", lr=3e-4, batch_size=128, lbe_alpha=0.5, lbe_alpha_min=0.5,
+    shared=dict(workers=1, dataset="digits", lr=3e-4, batch_size=128, lbe_alpha=0.5, lbe_alpha_min=0.5,
         lbe_beta=1.0, record_every=3, eval_every=3, device="auto"),
     presets={
         "smoke": dict(depth=12, width=32, epochs=6, seeds=2, record_every=1, eval_every=1,
             sweep_depths=[4, 12], sweep_epochs=6, sweep_seeds=1),
-        "cpu": dict(depth=50, width=128, epochs=67, seeds=5, sweep_depths=[10, 20, 30, 50],
+        "cpu": dict(workers=2, depth=50, width=128, epochs=67, seeds=5, sweep_depths=[10, 20, 30, 50],
             sweep_epochs=67, sweep_seeds=1),
         "paper": dict(dataset="mnist", depth=500, width=1000, epochs=1000, lr=1e-6, lbe_alpha=2.0,
             lbe_alpha_min=0.2, lbe_beta=0.1, seeds=5, record_every=10, eval_every=5,

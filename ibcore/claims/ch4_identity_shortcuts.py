@@ -316,6 +316,9 @@ PARAMS: dict[str, Param] = {
     ),
     "tf_depth": Param(int, "ViT/Mixer blocks (block 1 = patch embedding)", low=2, high=64),
     "tf_width": Param(int, "ViT/Mixer token dimension", low=4, high=1024),
+    "workers": Param(
+        int, "processes training runs side by side (2 uses both cores)", low=1, high=64
+    ),
     **common_params(),
 }
 
@@ -323,14 +326,14 @@ PARAMS: dict[str, Param] = {
 CHAPTER = Chapter(
     "04",
     PARAMS,
-    shared=dict(dataset="digits", shortcuts=["identity", "projection", "none"],
+    shared=dict(workers=1, dataset="digits", shortcuts=["identity", "projection", "none"],
         extra_shortcuts=["identity", "projection"], tf_depth=4, tf_width=16, cnn_depth=6,
         cnn_width=8, cnn_lr=1e-3, width=64, lr=2e-4, min_change=0.05, device="auto"),
     presets={
         "smoke": dict(shortcuts=["identity", "projection"], depth=3, epochs=3, snapshots=4,
             probe_steps=40, probe_hidden=32, seeds=[1], cnn_seeds=1, cnn_depth=2, tf_seeds=1,
             tf_depth=2),
-        "cpu": dict(depth=8, epochs=30, snapshots=10, probe_steps=300, probe_hidden=64,
+        "cpu": dict(workers=2, depth=8, epochs=30, snapshots=10, probe_steps=300, probe_hidden=64,
             seeds=[1, 2, 3, 4, 5], cnn_seeds=5, tf_seeds=0),
         "paper": dict(dataset="cifar10", depth=8, width=256, epochs=60, snapshots=16,
             probe_steps=2000, probe_hidden=256, seeds=[1, 2, 3], cnn_seeds=3, cnn_depth=8,
