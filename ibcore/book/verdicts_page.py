@@ -33,6 +33,11 @@ def forest_png(vs: Sequence[Verdict]) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    lim = 12.0  # values further out are drawn at the edge, as a triangle pointing outwards
+
+    def clip(x: float) -> tuple[float, bool]:
+        return max(-lim, min(lim, x)), abs(x) > lim
+
     fig, ax = plt.subplots(figsize=(8.5, 0.34 * len(vs) + 1.4), constrained_layout=True)
     ys, labels = [], []
     y, last = 0.0, None
@@ -41,24 +46,23 @@ def forest_png(vs: Sequence[Verdict]) -> bytes:
             y += 0.6  # a gap between chapters
         last = v.chapter
         c = _COLOURS.get(v.status, "#57606a")
-        x = _norm(v, v.value)
-        b = _norm(v, v.bound) if math.isfinite(v.bound) else x
+        x, out = clip(_norm(v, v.value))
+        b, _ = clip(_norm(v, v.bound) if math.isfinite(v.bound) else x)
         ax.plot([b, x], [y, y], color=c, lw=2.2, solid_capstyle="butt")
         ax.plot([b], [y], marker="|", color=c, ms=11, mew=2)
-        ax.plot([x], [y], marker="o", color=c, ms=6)
+        ax.plot([x], [y], marker=(">" if x > 0 else "<") if out else "o", color=c, ms=7)
         if v.null and math.isfinite(float(v.null.get("value", math.nan))):
-            ax.plot([_norm(v, float(v.null["value"]))], [y], marker="x", color="0.35", ms=7)
+            ax.plot([clip(_norm(v, float(v.null["value"])))[0]], [y], marker="x", color="0.35",
+                    ms=7)  # fmt: skip
         ys.append(y)
         labels.append(f"{v.claim}  (n={len(v.per_seed)})")
         y += 1.0
     ax.axvline(0.0, color="0.3", lw=1, ls="--")
-    lim = max([3.0] + [abs(ln.get_xdata()[0]) for ln in ax.lines if len(ln.get_xdata())])
-    lim = min(lim * 1.08, 25.0)
-    ax.set_xlim(-lim, lim)
+    ax.set_xlim(-lim * 1.05, lim * 1.05)
     ax.set_yticks(ys, labels, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("(value − threshold) / spread, oriented so that right = the claim's side  "
-                  "(| = 95 % bound, × = null)", fontsize=8)  # fmt: skip
+    ax.set_xlabel("(value − threshold) / spread; right = the claim's side; | 95 % bound, "
+                  "× null, ▸ off the axis", fontsize=8)  # fmt: skip
     handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=s) for s, c in _COLOURS.items()]
     ax.legend(handles=handles, fontsize=7, loc="lower right", frameon=True)
     buf = io.BytesIO()
