@@ -148,26 +148,17 @@ def group_params(seeds: Sequence[int], workers: int, **run: Any) -> list[dict[st
 def plane_runs(seeds: Sequence[int], workers: int = 1, **run: Any) -> dict[str, list[PlaneResult]]:
     """All of chapter 0's nets through the result cache: ``{"true": [...], "permuted": [...]}``.
 
-    Groups (:func:`group_params`) train in ``workers`` processes (:mod:`ibcore.parallel`) and are
-    read back from the cache; results are ordered by seed.
+    Groups (:func:`group_params`) train in ``workers`` processes
+    (:func:`ibcore.cache.run_cached_many`); results are ordered by seed.
     """
-    from ibcore.cache import run_cached
-    from ibcore.parallel import imap_unordered
+    from ibcore.cache import run_cached_many
 
     groups = group_params(seeds, workers, **run)
-    if workers > 1 and len(groups) > 1:
-        list(imap_unordered(_fill, [(g,) for g in groups], workers))
-    results = [r for g in groups for r in run_cached(plane_group, g)]
+    results = [r for g in run_cached_many(plane_group, groups, workers=workers) for r in g]
     order = {int(s): i for i, s in enumerate(seeds)}
     by = {lab: sorted((r for r in results if r.labels == lab), key=lambda r: order[r.seed])
           for lab in ("true", "permuted")}  # fmt: skip
     return by
-
-
-def _fill(params: dict[str, Any]) -> None:
-    from ibcore.cache import run_cached
-
-    run_cached(plane_group, params)
 
 
 # ---------------------------------------------------------------------------------------------
