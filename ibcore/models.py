@@ -447,6 +447,15 @@ class EnsembleMLP(nn.Module):
         for k, a in enumerate(self.activations):
             groups.setdefault(a, []).append(k)
         self._groups = [(make_activation(a), torch.tensor(ix)) for a, ix in groups.items()]
+        # members whose activations form contiguous runs are activated slice by slice and
+        # concatenated: index gathers and scatters cost more than the small nets' matmuls
+        runs: list[tuple[nn.Module, int, int]] = []
+        for k, a in enumerate(self.activations):
+            if runs and self.activations[k - 1] == a:
+                runs[-1] = (runs[-1][0], runs[-1][1], k + 1)
+            else:
+                runs.append((make_activation(a), k, k + 1))
+        self._runs = runs if len(runs) == len(groups) else None
 
     @property
     def layer_names(self) -> list[str]:
@@ -456,6 +465,9 @@ class EnsembleMLP(nn.Module):
     def _act(self, z: torch.Tensor) -> torch.Tensor:
         if len(self._groups) == 1:
             return self._groups[0][0](z)
+        if self._runs is not None:
+            parts = z.split([b - a for _, a, b in self._runs])
+            return torch.cat([act(p) for (act, _, _), p in zip(self._runs, parts, strict=True)])
         out = torch.empty_like(z)
         for act, ix in self._groups:
             ix = ix.to(z.device)
@@ -470,12 +482,14 @@ class EnsembleMLP(nn.Module):
             x = x.unsqueeze(0).expand(self.K, -1, -1)
         # list(...) rather than slicing: slicing a ParameterList builds a new module every call
         ws, bs = list(self.weights), list(self.biases)
+        # feature-major (K × d × B): W @ Hᵀ has the batch as its long side, which CPU batched
+        # matmuls run several times faster than H @ Wᵀ for these narrow layers
         hidden = []
-        h = x
+        h = x.transpose(1, 2)
         for w, b in zip(ws[:-1], bs[:-1], strict=True):
-            h = self._act(torch.baddbmm(b, h, w.transpose(1, 2)))
-            hidden.append(h)
-        logits = torch.baddbmm(bs[-1], h, ws[-1].transpose(1, 2))
+            h = self._act(torch.baddbmm(b.transpose(1, 2), w, h))
+            hidden.append(h.transpose(1, 2))
+        logits = torch.baddbmm(bs[-1].transpose(1, 2), ws[-1], h).transpose(1, 2).contiguous()
         return (logits, hidden) if return_hidden else logits
 
     def l2_penalties(self) -> torch.Tensor:

@@ -418,7 +418,7 @@ def train(
             model, data, seed=seed, l2=l2, output=output, n_record=len(record), device=device
         )
         # foreach Adam: one multi-tensor kernel per update step (the same element-wise update)
-        opt = torch.optim.Adam(task.parameters(), lr=lr, foreach=True)
+        opt = torch.optim.Adam(task.parameters(), lr=lr, fused=True)
     else:
         task = _Single(
             model, data, seed=seed, l2=l2, criterion=criterion, output=output,

@@ -18,7 +18,7 @@ import numpy as np
 
 from ibcore.data import SPLITS
 from ibcore.env import runner
-from ibcore.measures.information import compression, information_plane
+from ibcore.measures.information import information_plane
 from ibcore.models import ACTIVATIONS, SATURATING
 from ibcore.runs import szt_ensemble_run
 from ibcore.schema import Chapter, Param, common_params
@@ -30,7 +30,7 @@ noise, entropy-based adaptive binning, adaptive KDE."""
 
 ESTIMATOR_LABELS = {
     "fixed": "fixed bins [-1, 1]",
-    "saxe_max": "bins [0, running max]",
+    "saxe_max": "bins [low, running max]",
     "kde": "KDE, fixed σ²",
     "ebab": "EBAB (adaptive bins)",
     "akde": "aKDE (adaptive σ²)",
@@ -53,6 +53,8 @@ class MemberResult:
     metrics: dict[str, np.ndarray]
     wall_s: float
     meta: dict[str, Any] = field(default_factory=dict)
+    labels: str = "true"
+    """``"true"``, or ``"permuted"`` for a null net (same split, init and batch order)."""
 
     @property
     def test_acc(self) -> float:
@@ -66,12 +68,19 @@ class MemberResult:
 
 
 def members(
-    activations: Sequence[str], l2_values: Sequence[float], seeds: Sequence[int]
-) -> list[tuple[str, float, int]]:
-    """The chapter-2 run grid as (activation, l2, seed), ordered by L2, then activation, then seed.
+    activations: Sequence[str],
+    l2_values: Sequence[float],
+    seeds: Sequence[int],
+    *,
+    null: bool = True,
+) -> list[tuple[str, float, int, str]]:
+    """The chapter-2 run grid as (activation, l2, seed, labels).
 
     Chapter 2 (Chelombiev et al. 2019 §4: activations × initialisations, with and without L2).
-    Unknown activations raise a ValueError naming the allowed values.
+    Every net is run with the true labels for each L2 value and, with ``null``, once more without
+    L2 on permuted labels (the null: same split, initialisation and batch order, no learning
+    signal). Ordered by labels, L2, activation, seed. Unknown activations raise a ValueError
+    naming the allowed values.
     """
     for a in activations:
         if a not in ACTIVATIONS:
@@ -80,7 +89,10 @@ def members(
             )
     if not activations or not seeds or not l2_values:
         raise ValueError("chapter 2 needs at least one activation, one seed and one L2 value")
-    return [(a, float(lam), int(s)) for lam in l2_values for a in activations for s in seeds]
+    out = [(a, float(lam), int(s), "true") for lam in l2_values for a in activations for s in seeds]
+    if null:
+        out += [(a, 0.0, int(s), "permuted") for a in activations for s in seeds]
+    return out
 
 
 def _check_estimator(estimator: str) -> None:
@@ -103,19 +115,46 @@ def estimator_options(
 
     Chapter 2 (binning after Shwartz-Ziv & Tishby 2017 and Saxe et al. 2018, KDE after Kolchinsky &
     Tracey 2017, EBAB and aKDE after Chelombiev et al. 2019 §3): binning estimators use ``n_bins``;
-    EBAB takes the authors' activation-dependent lowest edge; the kernel estimators run on a fixed
+    EBAB and the [low, running max] grid take the authors' activation-dependent lowest edge (−1
+    for tanh, so a signed layer is not cut at its running minimum); the kernel estimators run on a fixed
     random subsample of ``kde_samples`` inputs (None = all 4096), KDE with noise variance
     ``kde_noise``, aKDE with σ² = ``akde_alpha`` · max|T|.
     """
     _check_estimator(estimator)
-    if estimator in ("fixed", "saxe_max"):
+    if estimator == "fixed":
         return {"n_bins": n_bins}
-    if estimator == "ebab":
+    if estimator in ("ebab", "saxe_max"):
         return {"n_bins": n_bins, "activation": activation}
     kernel: dict[str, Any] = {"subsample": kde_samples} if kde_samples else {}
     if estimator == "kde":
         return {**kernel, "noise_var": kde_noise}
     return {**kernel, "alpha": akde_alpha}
+
+
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "ebab, 15 bins": ("ebab", {"n_bins": 15}),
+    "ebab, 60 bins": ("ebab", {"n_bins": 60}),
+    "saxe_max, 15 bins": ("saxe_max", {"n_bins": 15}),
+    "saxe_max, 60 bins": ("saxe_max", {"n_bins": 60}),
+    "akde, α 0.05": ("akde", {"akde_alpha": 0.05}),
+    "akde, α 0.2": ("akde", {"akde_alpha": 0.2}),
+    "akde, σ ∝ max": ("akde", {"akde_power": 2.0}),
+}
+"""Estimator settings a referee would vary, computed on :data:`VARIANT_LAYERS` of every net
+beside the chapter's own (chapter 2: the verdicts' sensitivity over bins, α and the power)."""
+
+VARIANT_LAYERS = {"ebab": ("h5", "output"), "saxe_max": ("h5", "output"), "akde": ("h5",)}
+"""The layers each variant is estimated on (the verdicts' layers; aKDE's N × N kernels cost)."""
+
+
+def _plane_options(est: str, act: str, device: str, **opts: Any) -> dict[str, Any]:
+    power = opts.pop("akde_power", 1.0)
+    o = estimator_options(est, act, **opts)
+    if est == "akde" and power != 1.0:
+        o["power"] = power
+    if est in ("kde", "akde") and device != "cpu":
+        o["device"] = device  # the N × N kernels run on the GPU
+    return o
 
 
 @runner
@@ -132,44 +171,54 @@ def adaptive_group(
     lr: float = 4e-4,
     batch_size: int = 256,
     split: str = "shuffled",
+    variants: bool = True,
     device: str = "cpu",
 ) -> list[MemberResult]:
     """Train one group of nets as a batched ensemble and estimate all their information planes.
 
-    Chapter 2 (Chelombiev et al. 2019 §3–§4). ``runs`` lists (activation, l2, seed) triples (see
-    :func:`members`); every net is the paper's 12-10-7-5-4-3-2 net (Adam, batch 256, IDNNs init, L2
-    on hidden weights), recorded on all 4096 inputs at ``log_snapshots(epochs, snapshots)`` plus the
-    last epoch. A pure function of its parameters, so :func:`ibcore.cache.run_cached` can store its
-    (small) result.
+    Chapter 2 (Chelombiev et al. 2019 §3–§4). ``runs`` lists (activation, l2, seed[, labels])
+    (see :func:`members`); every net is the paper's 12-10-7-5-4-3-2 net (Adam, batch 256, IDNNs
+    init, L2 on hidden weights), recorded on all 4096 inputs at ``log_snapshots(epochs,
+    snapshots)`` plus the last epoch. With ``variants``, the :data:`VARIANTS` planes of
+    :data:`VARIANT_LAYERS` are added (the aKDE ones for nets without L2 only). A pure function of its parameters, so
+    :func:`ibcore.cache.run_cached` can store its (small) result.
     """
-    runs = [(str(a), float(lam), int(s)) for a, lam, s in runs]
+    runs = [(str(r[0]), float(r[1]), int(r[2]), str(r[3]) if len(r) > 3 else "true") for r in runs]
     if not runs:
         raise ValueError("parameter 'runs' is empty: a group needs at least one net")
     for est in estimators:
         _check_estimator(est)
+    order = sorted(range(len(runs)), key=lambda i: runs[i][0])  # one slice per activation
     hs = szt_ensemble_run(
-        seeds=[s for _, _, s in runs], activation=[a for a, _, _ in runs],
-        l2=[lam for _, lam, _ in runs], epochs=epochs, snapshots=snapshots, lr=lr,
-        batch_size=batch_size, split=split, device=device,
+        seeds=[runs[i][2] for i in order], activation=[runs[i][0] for i in order],
+        l2=[runs[i][1] for i in order], labels=[runs[i][3] for i in order], epochs=epochs,
+        snapshots=snapshots, lr=lr, batch_size=batch_size, split=split, device=device,
     )  # fmt: skip
+    by_run = dict(zip(order, hs, strict=True))
+    del hs
+    base = dict(n_bins=n_bins, kde_noise=kde_noise, akde_alpha=akde_alpha, kde_samples=kde_samples)
     out = []
-    for (act, l2, seed), h in zip(runs, hs, strict=True):
-        planes = {}
-        for est in estimators:
-            opts = estimator_options(
-                est, act, n_bins=n_bins, kde_noise=kde_noise, akde_alpha=akde_alpha,
-                kde_samples=kde_samples,
-            )  # fmt: skip
-            if est in ("kde", "akde") and device != "cpu":
-                opts["device"] = device  # the N × N kernels run on the GPU
-            planes[est] = information_plane(h, estimator=est, **opts)
+    for i, (act, l2, seed, labels) in enumerate(runs):
+        h = by_run.pop(i)
+        planes = {
+            est: information_plane(h, estimator=est, **_plane_options(est, act, device, **base))
+            for est in estimators
+        }
+        for name, (est, over) in VARIANTS.items() if variants else ():
+            if est == "akde" and l2 != 0.0:  # the aKDE grids need only the nets without L2
+                continue
+            sub = {k: h.activations[k] for k in VARIANT_LAYERS[est] if k in h.activations}
+            opts = _plane_options(est, act, device, **{**base, **over})
+            planes[name] = information_plane(sub, h.probe_labels, estimator=est, **opts)
         out.append(
             MemberResult(
                 activation=act, l2=l2, seed=seed, epochs=np.asarray(h.epochs), planes=planes,
                 metrics={k: np.asarray(v) for k, v in h.metrics.items()},
                 wall_s=float(h.meta["wall_s"]), meta={"ensemble": h.meta.get("ensemble")},
+                labels=labels,
             )
         )  # fmt: skip
+        del h  # the activations of a net are dropped once its planes are estimated
     return out
 
 
@@ -224,10 +273,10 @@ def adaptive_runs(
         raise ValueError(f"parameter 'group_size' must be >= 1, got {group_size}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"parameter 'workers' must be an integer >= 1, got {workers!r}")
-    runs = list(runs)
+    runs = [list(r) for r in runs]
     n_groups = -(-len(runs) // group_size)
     chunks = [runs[g * group_size : (g + 1) * group_size] for g in range(n_groups)]
-    params = [{"runs": [list(r) for r in chunk], **options} for chunk in chunks]
+    params = [{"runs": chunk, **options} for chunk in chunks]
     if workers > 1 and n_groups > 1 and cached is None:
         bars = os.environ.get("IBCORE_PROGRESS", "1") != "0"
         tasks = [(p, g == 0 and bars) for g, p in enumerate(params)]
@@ -246,104 +295,144 @@ def adaptive_runs(
 
 
 def select(
-    results: Sequence[MemberResult], *, activation: str | None = None, l2: float | None = None
+    results: Sequence[MemberResult],
+    *,
+    activation: str | None = None,
+    l2: float | None = None,
+    labels: str | None = "true",
 ) -> list[MemberResult]:
-    """The members with the given activation and/or L2 weight (chapter 2), in seed order."""
+    """The members with the given activation, L2 weight and labels (chapter 2), in seed order;
+    ``labels=None`` keeps the null nets too."""
     out = [
         r
         for r in results
-        if (activation is None or r.activation == activation) and (l2 is None or r.l2 == l2)
+        if (activation is None or r.activation == activation)
+        and (l2 is None or r.l2 == l2)
+        and (labels is None or r.labels == labels)
     ]
     return sorted(out, key=lambda r: r.seed)
 
 
-def compression_table(
-    results: Sequence[MemberResult], estimator: str, layer: str
-) -> dict[tuple[str, float], np.ndarray]:
-    """Compression C = max_e I(X;T) − I(X;T)(final) in bits, per (activation, L2), one per seed.
+def compression_from(plane: np.ndarray, epochs: np.ndarray, peak_from: int = 0) -> float:
+    """C = max over snapshots at epochs ≥ ``peak_from`` of I(X;T), minus the final I(X;T), bits.
 
-    Chapter 2 (C_l for every layer, estimator and initialisation; the definition of C is ours,
-    the paper's was not recovered).
+    Chapter 2 (C_l of Chelombiev et al. 2019 §4; the definition is ours, the paper's was not
+    recovered). ``peak_from`` > 0 leaves out peaks at initialisation.
     """
+    ixt = np.asarray(plane)[:, 0]
+    keep = np.asarray(epochs) >= peak_from
+    if not keep.any():
+        raise ValueError(f"parameter 'peak_from' ({peak_from}) is after the last snapshot")
+    return float(ixt[keep].max() - ixt[-1])
+
+
+def compression_table(
+    results: Sequence[MemberResult], estimator: str, layer: str, peak_from: int = 0
+) -> dict[tuple[str, float], np.ndarray]:
+    """C per (activation, L2) over the true-label nets, one value per seed (chapter 2)."""
     table: dict[tuple[str, float], list[float]] = {}
-    for r in results:
-        table.setdefault((r.activation, r.l2), []).append(compression(r.planes[estimator][layer]))
+    for r in select(results):
+        c = compression_from(r.planes[estimator][layer], r.epochs, peak_from)
+        table.setdefault((r.activation, r.l2), []).append(c)
     return {k: np.asarray(v) for k, v in table.items()}
 
 
 def non_saturating(activations: Sequence[str]) -> list[str]:
-    """The activations that do not saturate on both sides (chapter 2: all but tanh, softsign)."""
-    return [a for a in activations if _non_saturating(a)]
+    """The activations that saturate on neither side (chapter 2: not tanh, softsign, ELU)."""
+    return [a for a in activations if a not in SATURATING and a not in ("linear", "elu")]
 
 
-def _non_saturating(activation: str) -> bool:
-    return activation not in SATURATING and activation != "linear"
-
-
-def l2_effect(
+def null_excess(
     results: Sequence[MemberResult],
-    activation: str,
+    activations: Sequence[str],
+    estimator: str = "ebab",
+    layer: str = "h5",
+    peak_from: int = 0,
+) -> np.ndarray:
+    """Per seed: C(true labels) − C(permuted labels) without L2, averaged over ``activations``.
+
+    Chapter 2, verdicts (a) and (a′) (Chelombiev et al. 2019 §4: compression without saturation),
+    paired per seed: the null net has the same split, initialisation and batch order. Seeds that
+    lack a null net are left out; none left gives a single NaN.
+    """
+    per_act = []
+    for act in activations:
+        real = {r.seed: r for r in select(results, activation=act, l2=0.0)}
+        null = {r.seed: r for r in select(results, activation=act, l2=0.0, labels="permuted")}
+        seeds = sorted(set(real) & set(null))
+        per_act.append(
+            {
+                s: compression_from(real[s].planes[estimator][layer], real[s].epochs, peak_from)
+                - compression_from(null[s].planes[estimator][layer], null[s].epochs, peak_from)
+                for s in seeds
+            }
+        )
+    seeds = sorted(set.intersection(*(set(d) for d in per_act))) if per_act else []
+    if not seeds:
+        return np.array([np.nan])
+    return np.array([np.mean([d[s] for d in per_act]) for s in seeds])
+
+
+ADAPTIVE = ("ebab", "akde")
+NON_ADAPTIVE = ("kde", "saxe_max")
+
+
+def adaptive_contrast(
+    results: Sequence[MemberResult],
+    activations: Sequence[str],
+    layer: str = "h5",
+    adaptive: Sequence[str] = ADAPTIVE,
+    non_adaptive: Sequence[str] = NON_ADAPTIVE,
+) -> np.ndarray:
+    """Per seed: excess over the null (:func:`null_excess`) under the ``adaptive`` estimators
+    minus that under the ``non_adaptive`` ones (KDE at fixed σ², bins on [low, running max]).
+
+    Chapter 2 (Chelombiev et al. 2019 §1, §4: adaptive estimators show compression where
+    non-adaptive ones do not), on the same nets; estimators are keys of the nets' planes.
+    """
+    ad = np.mean([null_excess(results, activations, e, layer) for e in adaptive], axis=0)
+    na = np.mean([null_excess(results, activations, e, layer) for e in non_adaptive], axis=0)
+    return ad - na
+
+
+ACC_FLOOR = 0.6
+"""Final test accuracy below which a net counts as collapsed (chance is about 0.5)."""
+
+
+def l2_delta_c(
+    results: Sequence[MemberResult],
     l2: float,
+    activations: Sequence[str],
     *,
     estimator: str = "ebab",
     layers: Sequence[str] = ("h3", "h4", "h5"),
-) -> np.ndarray:
-    """Per seed: Σ over ``layers`` of final I(X;T) without L2 minus with L2, in bits.
+    floor: float = ACC_FLOOR,
+    peak_from: int = 0,
+) -> tuple[np.ndarray, list[str]]:
+    """Per seed: Σ over ``layers`` of C(with L2) − C(without L2), averaged over ``activations``.
 
-    Chapter 2, our check (b) (Chelombiev et al. 2019 §4: L2 increases compression). Seeds present
-    in both conditions are paired (same split and initial weights).
+    Chapter 2, verdict (b) (Chelombiev et al. 2019 §4: L2 increases compression). Pairs share the
+    seed (split and initial weights); a pair with a net below ``floor`` test accuracy is left out
+    and named in the returned list.
     """
-    base = {r.seed: r for r in select(results, activation=activation, l2=0.0)}
-    reg = {r.seed: r for r in select(results, activation=activation, l2=l2)}
-    seeds = sorted(set(base) & set(reg))
-    if not seeds:
-        raise ValueError(
-            f"no seed of activation {activation!r} was run both without L2 and with L2 = {l2:g}"
-        )
-    return np.array(
-        [
-            sum(
-                base[s].planes[estimator][lay][-1, 0] - reg[s].planes[estimator][lay][-1, 0]
+    excluded: list[str] = []
+    per_seed: dict[int, list[float]] = {}
+    for act in activations:
+        base = {r.seed: r for r in select(results, activation=act, l2=0.0)}
+        reg = {r.seed: r for r in select(results, activation=act, l2=l2)}
+        for s in sorted(set(base) & set(reg)):
+            if min(base[s].test_acc, reg[s].test_acc) < floor:
+                excluded.append(f"{act} seed {s}")
+                continue
+            d = sum(
+                compression_from(reg[s].planes[estimator][lay], reg[s].epochs, peak_from)
+                - compression_from(base[s].planes[estimator][lay], base[s].epochs, peak_from)
                 for lay in layers
             )
-            for s in seeds
-        ]
-    )
-
-
-def nonsaturating_compression(
-    results: Sequence[MemberResult], layer: str, estimator: str = "ebab"
-) -> np.ndarray:
-    """Per seed: ``layer`` compression without L2, averaged over the non-saturating activations.
-
-    Chapter 2, verdict (a) (Chelombiev et al. 2019 §4: compression without saturation). Seeds in
-    sorted order; NaN for a seed without a non-saturating net (and a single NaN when there is
-    none at all).
-    """
-    nets = [r for r in results if r.l2 == 0.0 and _non_saturating(r.activation)]
-    seeds = sorted({r.seed for r in nets})
-    if not seeds:
-        return np.array([np.nan])
-    return np.array(
-        [
-            np.mean([compression(r.planes[estimator][layer]) for r in nets if r.seed == s])
-            for s in seeds
-        ]
-    )
-
-
-def mean_l2_effect(
-    results: Sequence[MemberResult],
-    l2: float,
-    activations: Sequence[str] | None = None,
-    **kwargs: Any,
-) -> np.ndarray:
-    """Per seed: :func:`l2_effect` averaged over ``activations`` (default: all in ``results``).
-
-    Chapter 2, verdict (b) (our check (b), over every activation).
-    """
-    acts = list(activations) if activations is not None else sorted({r.activation for r in results})
-    return np.mean([l2_effect(results, a, l2, **kwargs) for a in acts], axis=0)
+            per_seed.setdefault(s, []).append(d)
+    if not per_seed:
+        return np.array([np.nan]), excluded
+    return np.array([np.mean(per_seed[s]) for s in sorted(per_seed)]), excluded
 
 
 def _spearman_pearson(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -363,70 +452,291 @@ def _spearman_pearson(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
 def layer_correlations(
     results: Sequence[MemberResult], estimator: str = "ebab"
 ) -> dict[str, dict[str, float]]:
-    """Per layer: Pearson r and Spearman ρ (with p-values) of compression vs final test accuracy.
-
-    Chapter 2 (Chelombiev et al. 2019 §4, "only compression of the last layer is positively
-    correlated with generalisation"; the statistics are ours, the paper's was not recovered), across
-    all nets in ``results``. Fewer than 3 nets, or a constant variable, give NaN.
-    """
-    if not results:
+    """Per layer: Pearson r and Spearman ρ (with p-values) of compression vs final test accuracy,
+    pooled over all true-label nets (chapter 2, Chelombiev et al. 2019 §4; statistics ours).
+    Fewer than 3 nets, or a constant variable, give NaN."""
+    rs = select(results)
+    if not rs:
         raise ValueError("layer_correlations needs at least one result")
-    acc = np.array([r.test_acc for r in results])
-    out = {}
-    for layer in results[0].layers:
-        c = np.array([compression(r.planes[estimator][layer]) for r in results])
-        out[layer] = _spearman_pearson(c, acc)
+    acc = np.array([r.test_acc for r in rs])
+    return {
+        layer: _spearman_pearson(
+            np.array([compression_from(r.planes[estimator][layer], r.epochs) for r in rs]), acc
+        )
+        for layer in rs[0].layers
+    }
+
+
+def cell_spearman(
+    results: Sequence[MemberResult],
+    layers: Sequence[str],
+    estimator: str = "ebab",
+    peak_from: int = 0,
+) -> np.ndarray:
+    """Per (activation, L2) cell: Spearman ρ over its seeds of C vs final test accuracy,
+    averaged over ``layers`` (NaN layers left out).
+
+    Chapter 2, verdicts (c) and (c′) (Chelombiev et al. 2019 §4: only the last layer's
+    compression goes with generalisation): with activation and L2 held fixed, only the
+    initialisation varies, so neither confounds the correlation.
+    """
+    out = []
+    for act, l2 in sorted({(r.activation, r.l2) for r in select(results)}):
+        rs = select(results, activation=act, l2=l2)
+        acc = np.array([r.test_acc for r in rs])
+        rhos = [
+            _spearman_pearson(
+                np.array([compression_from(r.planes[estimator][lay], r.epochs, peak_from)
+                          for r in rs]), acc,
+            )["spearman_rho"]
+            for lay in layers
+        ]  # fmt: skip
+        rhos = [x for x in rhos if np.isfinite(x)]
+        out.append(np.mean(rhos) if rhos else np.nan)
+    return np.asarray(out, dtype=float)
+
+
+def seed_spread(
+    results: Sequence[MemberResult],
+    activations: Sequence[str],
+    estimator: str = "ebab",
+    layer: str = "h5",
+    last: int = 5,
+) -> np.ndarray:
+    """Per seed: |C − mean C over seeds| minus the estimator's jitter, averaged over activations.
+
+    Chapter 2, verdict (d) (Chelombiev et al. 2019, abstract: compression varies widely between
+    initialisations), without L2. The jitter of a net is the mean absolute change of I(X;T)
+    between its ``last`` snapshots, where training has nearly settled: what the estimate moves
+    by when the net hardly does. Seeds in sorted order.
+    """
+    per_seed: dict[int, list[float]] = {}
+    for act in activations:
+        rs = select(results, activation=act, l2=0.0)
+        if len(rs) < 2:
+            continue
+        c = np.array([compression_from(r.planes[estimator][layer], r.epochs) for r in rs])
+        jit = [float(np.abs(np.diff(r.planes[estimator][layer][-last:, 0])).mean()) for r in rs]
+        for r, ci, ji in zip(rs, c, jit, strict=True):
+            per_seed.setdefault(r.seed, []).append(abs(ci - c.mean()) - ji)
+    if not per_seed:
+        return np.array([np.nan])
+    return np.array([np.mean(per_seed[s]) for s in sorted(per_seed)])
+
+
+def _variant(est: str, n_bins: int | None = None, alpha: str | None = None) -> str:
+    """Plane key of an estimator setting: the chapter's own, or a :data:`VARIANTS` name."""
+    if n_bins is not None and n_bins != 30:
+        return f"{est}, {n_bins} bins"
+    if alpha is not None and alpha != "0.1":
+        return f"akde, α {alpha}" if alpha[0].isdigit() else "akde, σ ∝ max"
+    return est
+
+
+def _mean_null(results: Sequence[MemberResult], acts: Sequence[str], est: str, layer: str):
+    per = [
+        [compression_from(r.planes[est][layer], r.epochs)
+         for r in select(results, activation=a, l2=0.0, labels="permuted")]
+        for a in acts
+    ]  # fmt: skip
+    return np.mean(per, axis=0) if per and all(per) else np.array([np.nan])
+
+
+def chapter_verdicts(
+    results: Sequence[MemberResult], activations: Sequence[str], l2: float
+) -> list[dict[str, Any]]:
+    """Chapter 2's verdicts as keyword sets for :func:`ibcore.verdicts.make_verdict`, each with
+    its sensitivity grid (``grid``: settings, ``grid_values``: per-seed values per setting).
+
+    Chapter 2 (Chelombiev et al. 2019, abstract and §4): compression against the permuted-label
+    null per activation and over the non-saturating ones, under EBAB and aKDE; adaptive against
+    non-adaptive estimators; L2 as added compression; last-layer and hidden-layer compression
+    against generalisation; the spread between initialisations. The grids vary the analysis
+    settings over the same planes (no retraining): bins, aKDE's α and power, the earliest
+    epoch a peak may come from, the layers and the accuracy floor.
+    """
+    has_null = any(r.labels == "permuted" for r in results)
+    nonsat = non_saturating(activations)
+    out: list[dict[str, Any]] = []
+
+    def add(claim: str, statement: str, values, grid, fn, null=None, note="") -> None:
+        out.append({"claim": claim, "statement": statement, "values": values, "null": null,
+                    "note": note, "grid": grid, "grid_values": [fn(g) for g in grid]})  # fmt: skip
+
+    last = min(int(r.epochs[-1]) for r in results)
+    peaks = [e for e in (0, 10, 100) if e < last]  # a short run has no peak after epoch 100
+    ebab_grid = [{"bins": b, "peak_from": e} for b in (15, 30, 60) for e in peaks]
+    akde_grid = [{"alpha": a, "peak_from": e} for a in ("0.05", "0.1", "0.2", "σ∝max")
+                 for e in peaks[:2]]  # fmt: skip
+    if has_null:
+        for act in activations:
+            kind = {"tanh": "saturating", "softsign": "saturating",
+                    "elu": "saturating on its negative side"}.get(act, "non-saturating")  # fmt: skip
+            add(f"ch2-compression-vs-null-{act}",
+                f"{act} ({kind}) nets compress beyond their permuted-label null under EBAB",
+                null_excess(results, [act], "ebab", "h5"), ebab_grid,
+                lambda g, a=act: null_excess(results, [a], _variant("ebab", g["bins"]), "h5",
+                                             g["peak_from"]),
+                null={"name": _NULL, "per_seed": _mean_null(results, [act], "ebab", "h5")})  # fmt: skip
+        if nonsat:
+            add("ch2-nonsaturating-compression",
+                f"Saturation is not needed: non-saturating activations ({', '.join(nonsat)}) "
+                "compress beyond the null under EBAB",
+                null_excess(results, nonsat, "ebab", "h5"), ebab_grid,
+                lambda g: null_excess(results, nonsat, _variant("ebab", g["bins"]), "h5",
+                                      g["peak_from"]),
+                null={"name": _NULL, "per_seed": _mean_null(results, nonsat, "ebab", "h5")})  # fmt: skip
+            add("ch2-akde-compression",
+                f"Non-saturating activations ({', '.join(nonsat)}) compress beyond the null under "
+                "aKDE", null_excess(results, nonsat, "akde", "h5"), akde_grid,
+                lambda g: null_excess(results, nonsat, _variant("akde", alpha=g["alpha"]), "h5",
+                                      g["peak_from"]),
+                null={"name": _NULL, "per_seed": _mean_null(results, nonsat, "akde", "h5")})  # fmt: skip
+            grid = [{"bins": b, "alpha": a} for b in (15, 30, 60) for a in ("0.05", "0.1", "0.2")]
+            add("ch2-adaptive-contrast",
+                "Adaptive estimators (EBAB, aKDE) show more compression beyond the null than "
+                "non-adaptive ones (KDE at fixed σ², bins on [low, running max])",
+                adaptive_contrast(results, nonsat), grid,
+                lambda g: adaptive_contrast(
+                    results, nonsat, "h5",
+                    (_variant("ebab", g["bins"]), _variant("akde", alpha=g["alpha"])),
+                    ("kde", _variant("saxe_max", g["bins"]))))  # fmt: skip
+    vals, excluded = l2_delta_c(results, l2, activations)
+    grid = [{"estimator": e, "layers": ly, "peak_from": p, "floor": f}
+            for e in ("ebab", "akde") for ly in ("h3-h5", "h5") for p in peaks[::2]
+            for f in (0.6, 0.8)]  # fmt: skip
+    lay = {"h3-h5": ("h3", "h4", "h5"), "h5": ("h5",)}
+    add("ch2-l2-increases-compression",
+        f"L2 regularisation (λ = {l2:g}) increases compression of the narrow layers",
+        vals, grid,
+        lambda g: l2_delta_c(results, l2, activations, estimator=g["estimator"],
+                             layers=lay[g["layers"]], floor=g["floor"], peak_from=g["peak_from"])[0],
+        note=("pairs left out (a net below "
+              f"{ACC_FLOOR} test accuracy): {', '.join(excluded) if excluded else 'none'}"))  # fmt: skip
+    grid = [{"estimator": e, "peak_from": p} for e in ("ebab", "ebab, 15 bins", "ebab, 60 bins",
+                                                        "akde") for p in peaks[::2]]  # fmt: skip
+    add(
+        "ch2-last-layer-generalisation",
+        "Compression of the last layer is positively correlated with generalisation",
+        cell_spearman(results, ["output"], "ebab"),
+        grid,
+        lambda g: cell_spearman(results, ["output"], g["estimator"], g["peak_from"]),
+    )
+    grid = [{"estimator": e, "layers": ly} for e in ("ebab", "akde")
+            for ly in ("h3-h5", "h4-h5", "h5")]  # fmt: skip
+    lay2 = {"h3-h5": ["h3", "h4", "h5"], "h4-h5": ["h4", "h5"], "h5": ["h5"]}
+    add(
+        "ch2-hidden-layers-no-generalisation",
+        "Compression of the hidden layers is not positively correlated with generalisation",
+        cell_spearman(results, lay2["h3-h5"], "ebab"),
+        grid,
+        lambda g: cell_spearman(results, lay2[g["layers"]], g["estimator"]),
+    )
+    grid = [
+        {"estimator": e, "jitter_snapshots": k}
+        for e in ("ebab", "ebab, 15 bins", "ebab, 60 bins", "akde")
+        for k in (3, 5, 8)
+    ]
+    add(
+        "ch2-compression-varies",
+        "Compression varies widely between initialisations",
+        seed_spread(results, activations),
+        grid,
+        lambda g: seed_spread(results, activations, g["estimator"], "h5", g["jitter_snapshots"]),
+    )
     return out
 
 
-def seedwise_spearman(
-    results: Sequence[MemberResult], layer: str, estimator: str = "ebab"
-) -> np.ndarray:
-    """Per seed: Spearman ρ of ``layer`` compression vs test accuracy across that seed's nets.
-
-    Chapter 2 (the spread over seeds of the correlation of :func:`layer_correlations`; each seed's
-    nets are its activations × L2 settings). Seeds with fewer than 3 nets give NaN.
-    """
-    seeds = sorted({r.seed for r in results})
-    out = []
-    for s in seeds:
-        rs = [r for r in results if r.seed == s]
-        c = np.array([compression(r.planes[estimator][layer]) for r in rs])
-        acc = np.array([r.test_acc for r in rs])
-        out.append(_spearman_pearson(c, acc)["spearman_rho"])
-    return np.asarray(out, dtype=float)
+PREREGISTERED_NULL_JITTER = "the estimator's jitter over the last snapshots of the same net"
 
 
 CALIBRATION_SEEDS = (100, 101)
 
+_NULL = (
+    "the same nets on permuted labels (same split, initialisation and batch order), paired per seed"
+)
 PREREGISTERED = {
+    **{
+        f"ch2-compression-vs-null-{act}": Preregistration(
+            f"ch2-compression-vs-null-{act}",
+            f"h5 EBAB compression C, {act}, no L2: true − permuted labels [bits]",
+            0.0,
+            ">=",
+            CALIBRATION_SEEDS,
+            "compression beyond what a net with no learning signal shows: the paired difference "
+            "must be positive, fixed before any run",
+            _NULL,
+        )
+        for act in ACTIVATIONS
+    },
     "ch2-nonsaturating-compression": Preregistration(
         "ch2-nonsaturating-compression",
-        "last hidden EBAB compression, mean over non-saturating activations [bits]",
-        0.25,
+        "h5 EBAB compression C, true − permuted labels, mean over non-saturating activations [bits]",
+        0.0,
         ">=",
         CALIBRATION_SEEDS,
-        "twice the largest EBAB jitter of the non-compressing layer h3 (0.00-0.14 bits); "
-        "calibration 0.30 and 0.69 bits",
+        "saturation is not needed if non-saturating nets compress beyond the null; positive "
+        "difference, fixed before any run",
+        _NULL,
+    ),
+    "ch2-akde-compression": Preregistration(
+        "ch2-akde-compression",
+        "h5 aKDE compression C, true − permuted labels, mean over non-saturating activations [bits]",
+        0.0,
+        ">=",
+        CALIBRATION_SEEDS,
+        "as for EBAB: the paper says both adaptive estimators show it",
+        _NULL,
+    ),
+    "ch2-adaptive-contrast": Preregistration(
+        "ch2-adaptive-contrast",
+        "h5 excess C over the null: adaptive (EBAB, aKDE) − non-adaptive (KDE, [low, max] bins), "
+        "non-saturating activations [bits]",
+        0.0,
+        ">=",
+        CALIBRATION_SEEDS,
+        "adaptive estimators should see more compression than non-adaptive ones on the same nets",
+        _NULL,
     ),
     "ch2-l2-increases-compression": Preregistration(
         "ch2-l2-increases-compression",
-        "Σ_{h3,h4,h5} final EBAB I(X;T), no L2 − L2, mean over activations [bits]",
-        3.0,
+        "Σ_{h3,h4,h5} EBAB C with L2 − without L2, mean over activations, collapsed nets out [bits]",
+        0.0,
         ">=",
         CALIBRATION_SEEDS,
-        "calibration 15.6 and 10.7 bits",
+        "L2 must add compression (a difference of C, not of final levels); positive difference, "
+        "fixed before any run",
     ),
     "ch2-last-layer-generalisation": Preregistration(
         "ch2-last-layer-generalisation",
-        "Spearman ρ(output EBAB compression, test accuracy) within a seed",
-        0.3,
+        "Spearman ρ(output EBAB C, test accuracy) over seeds, per activation × L2 cell",
+        0.0,
         ">=",
         CALIBRATION_SEEDS,
-        "a moderate positive correlation, chosen before any run; calibration 0.24 and 0.20",
+        "a positive correlation with activation and L2 held fixed, fixed before any run "
+        "(the earlier across-cell statistic gave 0.24 and 0.20 on the calibration seeds)",
+    ),
+    "ch2-hidden-layers-no-generalisation": Preregistration(
+        "ch2-hidden-layers-no-generalisation",
+        "Spearman ρ(h3–h5 EBAB C, test accuracy) over seeds, mean over layers, per cell",
+        0.3,
+        "<=",
+        CALIBRATION_SEEDS,
+        "'only the last layer': the hidden layers must rule out a moderate positive correlation "
+        "(ρ = 0.3, the moderate value named before any run)",
+    ),
+    "ch2-compression-varies": Preregistration(
+        "ch2-compression-varies",
+        "h5 EBAB |C − mean over seeds| − estimator jitter, no L2, mean over activations [bits]",
+        0.0,
+        ">=",
+        CALIBRATION_SEEDS,
+        "seeds must differ by more than the estimate moves when the net hardly does",
+        PREREGISTERED_NULL_JITTER,
     ),
 }
-"""What chapter 2's verdicts are judged against, fixed on :data:`CALIBRATION_SEEDS`."""
+"""What chapter 2's verdicts are judged against, fixed before the final runs (seeds 1–10; the
+calibration seeds of :data:`CALIBRATION_SEEDS` set the earlier thresholds and are never final)."""
 
 # ---------------------------------------------------------------------------------------------
 # Parameters: the schema, the values shared by all scales, the smoke / cpu / paper presets
@@ -482,8 +792,9 @@ CHAPTER = Chapter(
     presets={
         "smoke": dict(activations=["tanh", "relu"], epochs=60, snapshots=10, seeds=2,
             kde_samples=256),
-        "cpu": dict(epochs=1500, snapshots=40, seeds=3, workers=2),
-        "paper": dict(epochs=8000, snapshots=400, seeds=20, kde_samples=4096, group_size=24),
+        "cpu": dict(activations=["tanh", "relu", "softplus"], epochs=1500, snapshots=40,
+            seeds=10, group_size=45, workers=2),
+        "paper": dict(epochs=8000, snapshots=400, seeds=20, kde_samples=4096, group_size=30),
     },
 )
 # fmt: on
