@@ -138,11 +138,16 @@ def load_szt12(
     )  # fmt: skip
 
 
-def load_digits(seed: int = 0, test_frac: float = 0.2, probe: str = "train") -> Dataset:
-    """scikit-learn's digits, standardised with train statistics (chapters 1, 3, 4 at ``cpu``)."""
+def load_digits(
+    seed: int = 0, test_frac: float = 0.2, probe: str = "train", labels: str = "true"
+) -> Dataset:
+    """scikit-learn's digits, standardised with train statistics (chapters 1, 3, 4 at ``cpu``);
+    ``labels='permuted'`` is the null without a learning signal (the same split, its train and
+    test labels permuted per seed)."""
     from sklearn.datasets import load_digits as _ld
     from sklearn.model_selection import train_test_split
 
+    check_choice("labels", labels, LABELS)
     d = _ld()
     x = d.data.astype(np.float32) / 16.0
     xtr, xte, ytr, yte = train_test_split(
@@ -151,6 +156,9 @@ def load_digits(seed: int = 0, test_frac: float = 0.2, probe: str = "train") -> 
     mu, sd = xtr.mean(0), xtr.std(0)
     sd[sd == 0] = 1.0
     xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
+    if labels == "permuted":
+        rng = np.random.default_rng([seed, 0x5EED])
+        ytr, yte = ytr[rng.permutation(len(ytr))], yte[rng.permutation(len(yte))]
     tens = [torch.from_numpy(np.ascontiguousarray(a)) for a in (xtr, xte)]
     labs = [torch.from_numpy(a.astype(np.int64)) for a in (ytr, yte)]
     probes = {"train": (tens[0], labs[0]), "test": (tens[1], labs[1]),
@@ -160,8 +168,8 @@ def load_digits(seed: int = 0, test_frac: float = 0.2, probe: str = "train") -> 
             f"parameter 'probe' = {probe!r} is not allowed; choose one of {tuple(probes)}"
         )
     return Dataset(
-        "digits", tens[0], labs[0], tens[1], labs[1], 10, *probes[probe],
-        meta={"seed": seed, "test_frac": test_frac},
+        "digits" if labels == "true" else "digits-permuted", tens[0], labs[0], tens[1], labs[1],
+        10, *probes[probe], meta={"seed": seed, "test_frac": test_frac, "labels": labels},
     )  # fmt: skip
 
 

@@ -109,8 +109,8 @@ def judge(values: Sequence[float], threshold: float, direction: str, scale: str)
         bound, other = upper, lower
         n_pass = int((v <= threshold).sum())
 
-    def passes(x: float) -> bool:
-        return x >= threshold if direction == ">=" else x <= threshold
+    def passes(x: float) -> bool:  # strictly: a bound on the threshold does not clear it
+        return x > threshold if direction == ">=" else x < threshold
 
     if scale == "smoke":
         status = "smoke-only"

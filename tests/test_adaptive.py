@@ -190,9 +190,7 @@ def test_seed_spread_subtracts_the_jitter():
     rs = [fake("tanh", 0.0, 0, o, 0.9, ixt_hidden=[5, 6, 5.2, 5.0, 5.2, 5.0]),
           fake("tanh", 0.0, 1, o, 0.9, ixt_hidden=[5, 8, 5.2, 5.0, 5.2, 5.0])]  # fmt: skip
     np.testing.assert_allclose(seed_spread(rs, ["tanh"], last=3), [0.8, 0.8])
-    same = [
-        fake("tanh", 0.0, s, o, 0.9, ixt_hidden=[5, 6, 5.2, 5.0, 5.2, 5.0]) for s in (0, 1)
-    ]
+    same = [fake("tanh", 0.0, s, o, 0.9, ixt_hidden=[5, 6, 5.2, 5.0, 5.2, 5.0]) for s in (0, 1)]
     np.testing.assert_allclose(seed_spread(same, ["tanh"], last=3), [-0.2, -0.2])
 
 

@@ -61,6 +61,16 @@ def test_digits_split_and_standardisation():
     assert len(data.load_digits(probe="all").x_probe) == 1797
 
 
+def test_digits_permuted_labels_keep_the_split():
+    d, n = data.load_digits(seed=3), data.load_digits(seed=3, labels="permuted")
+    assert torch.equal(d.x_train, n.x_train) and torch.equal(d.x_test, n.x_test)
+    assert not torch.equal(d.y_train, n.y_train)
+    assert torch.equal(torch.sort(d.y_train).values, torch.sort(n.y_train).values)
+    assert n.name == "digits-permuted" and d.fingerprint() != n.fingerprint()
+    with pytest.raises(ValueError, match="labels"):
+        data.load_digits(labels="shuffled")
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

@@ -182,3 +182,39 @@ def test_shortcut_run_measures_every_block_at_every_snapshot(arch):
     assert st["fitting_rise"].shape == (2,) and set(st["kind"]) <= set(PHASE_KINDS)
     with pytest.raises(ValueError, match="arch"):
         shortcut_run(seed=0, shortcut="identity", arch="transformer", **kw)
+
+
+def _fake_history(zx: list[float], acc: float = 0.9):
+    from ibcore.train import History
+
+    zxzy = np.zeros((len(zx), 1, 4))
+    zxzy[:, 0, 0] = zxzy[:, 0, 1] = zx  # Z-X columns (MSE): lower = more information
+    return History(
+        epochs=np.arange(len(zx)), activations={}, measures={"zxzy": zxzy},
+        metrics={"test_acc": np.array([acc])}, probe_labels=np.zeros(1), meta={"layers": ["h1"]},
+    )  # fmt: skip
+
+
+def test_family_verdicts_judge_the_skip_and_the_fall_against_the_null():
+    from ibcore.claims.ch4_identity_shortcuts import family_verdicts
+
+    common = dict(chapter="04", paper="p", params={"scale": "cpu"}, device="cpu", runtime_s=0.0)
+    fall = [0.6, 0.6, 0.6, 0.6, 1.0, 1.0, 1.0, 1.0, 1.0]  # -ln ZX falls by ln(1/0.6) = 0.51
+    rise = [1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]  # -ln ZX rises by ln 2 = 0.69 early
+    fam = {"identity": [_fake_history(fall) for _ in range(5)],
+           "projection": [_fake_history(rise) for _ in range(5)]}  # fmt: skip
+    null_same = [_fake_history(fall) for _ in range(5)]  # the null falls just as much
+    vs = {v.claim: v for v in family_verdicts(fam, "ch4", "MLP", 0.05, common, null=null_same)}
+    assert vs["ch4-is-skips-fitting"].status == "reproduced"
+    assert vs["ch4-is-skips-fitting"].value == pytest.approx(np.log(2), abs=1e-6)
+    assert vs["ch4-is-compresses"].value == pytest.approx(0.0, abs=1e-9)  # no more than the null
+    assert vs["ch4-is-compresses"].status != "reproduced"
+    assert vs["ch4-is-compresses"].null["per_seed"] == pytest.approx([np.log(1 / 0.6)] * 5)
+    flat = [_fake_history([1.0] * 9) for _ in range(5)]
+    vs = {v.claim: v for v in family_verdicts(fam, "ch4", "MLP", 0.05, common, null=flat)}
+    assert vs["ch4-is-compresses"].status == "reproduced"
+    assert vs["ch4-is-compresses"].sensitivity["of"] == 6
+    # the same nets without the skip: NIS rises no more than IS
+    same = {"identity": fam["identity"], "projection": fam["identity"]}
+    vs = {v.claim: v for v in family_verdicts(same, "ch4", "MLP", 0.05, common)}
+    assert vs["ch4-is-skips-fitting"].status == "not reproduced"

@@ -53,6 +53,7 @@ def shortcut_run(
     probe_hidden: int = 64,
     probe_lr: float = 3e-3,
     probe_batch: int = 128,
+    labels: str = "true",
     device: str = "cpu",
 ) -> History:
     """Train a residual net with ``shortcut`` and measure Z-X, Z-Y of every block at every snapshot.
@@ -62,11 +63,15 @@ def shortcut_run(
     ``build_cnn(in_shape, width, depth, K, ...)`` (``width`` = channels; digits as 1×8×8);
     ``arch='vit'``/``'mixer'``: ``build_token_net`` (patch 2 on 8×8 digits, 4 on 32×32 images,
     ``width`` = token dimension, 4 heads). Block 1 is the stem, blocks 2..depth carry the shortcut. Probes are recorded on all of the data set's inputs (train then
-    test): they are fitted on the network's training inputs and scored on its test inputs. The
-    History's ``measures["zxzy"]`` is S × depth × 4 (:data:`COLUMNS`); activations are not kept.
+    test): they are fitted on the network's training inputs and scored on its test inputs.
+    ``labels='permuted'`` trains the null twin on permuted digit labels. The History's ``measures["zxzy"]`` is S × depth × 4 (:data:`COLUMNS`); activations are not kept.
     """
     check_choice("arch", arch, ARCHS)
-    kw = {"probe": "all"} if dataset == "digits" else {}
+    kw: dict[str, Any] = {"probe": "all"} if dataset == "digits" else {}
+    if labels != "true":  # the null twin: same split, init and batch order, labels permuted
+        if dataset != "digits":
+            raise ValueError("parameter 'labels' = 'permuted' needs dataset 'digits'")
+        kw["labels"] = labels
     data = load_dataset(dataset, seed=seed, **kw)
     if dataset != "digits":  # torchvision sets: record on the probe images, random split
         n_fit = None
@@ -156,10 +161,27 @@ def _phase_prereg() -> dict[str, Preregistration]:
                 f"{prefix}-nis-fits-{kind}", f"{arch} {kind} deepest-block fitting rise "
                 "[nats of -ln ZX]", thr, ">=", CALIBRATION_SEEDS, why,
             )  # fmt: skip
+        out[f"{prefix}-is-skips-fitting"] = Preregistration(
+            f"{prefix}-is-skips-fitting", f"{arch} deepest-block fitting rise, NIS (mean over "
+            "kinds) − IS, paired per seed [nats of -ln ZX]", thr, ">=", CALIBRATION_SEEDS,
+            "the NIS rise must exceed the IS rise by a phase threshold (a difference, so it can "
+            "go below zero); fixed before the final runs of this metric",
+        )  # fmt: skip
         out[f"{prefix}-is-generalises"] = Preregistration(
             f"{prefix}-is-generalises", f"{arch} IS test acc - NIS test acc (worst NIS kind)",
             -0.01, ">=", CALIBRATION_SEEDS, "at least as good as NIS, one point of slack",
         )  # fmt: skip
+    out["ch4-is-compresses"] = Preregistration(
+        "ch4-is-compresses",
+        "MLP IS deepest-block compression fall, true − permuted labels, paired per seed "
+        "[nats of -ln ZX]",
+        0.0,
+        ">=",
+        CALIBRATION_SEEDS,
+        "a fall cannot be negative, so it is judged against its null twin: it must be larger "
+        "with the labels than without a learning signal",
+        "the IS nets on permuted labels (same split, initialisation and batch order)",
+    )
     out["ch4-zy-init-gap"] = Preregistration(
         "ch4-zy-init-gap",
         "MLP ZY(0) projection / ZY(0) identity, deepest block",
@@ -185,13 +207,15 @@ def family_verdicts(
     arch: str,
     thr: float,
     common: Mapping[str, Any],
+    null: Sequence[History] = (),
 ) -> list[Verdict]:
     """Phase and accuracy verdicts of one architecture, deepest block (Lyu & Rodrigues 2024 §4).
 
     ``fam`` maps a shortcut kind to its runs (one per seed); ``thr`` is the phase threshold
     (``min_change``); ``common`` the keywords every verdict shares (chapter, params, device, ...).
-    IS: no fitting rise, a compression fall; every NIS kind: a fitting rise; IS test accuracy
-    at least that of the worst NIS kind minus 0.01.
+    IS: no fitting rise, a compression fall (against ``null``, the IS nets on permuted labels
+    paired per seed, where given); every NIS kind: a fitting rise; the NIS rise above the IS
+    rise; IS test accuracy at least that of the worst NIS kind minus 0.01.
     """
     out = []
     if not fam:
@@ -214,16 +238,9 @@ def family_verdicts(
                 statement=f"{arch} IS: no initial fitting phase (deepest block)",
                 **common,
             ),
-            make_verdict(
-                claim=f"{prefix}-is-compresses",
-                values=stats["identity"]["compression_fall"],
-                metric=f"{arch} IS {deep} compression fall [nats of -ln ZX]",
-                threshold=thr,
-                prereg=PREREGISTERED[f"{prefix}-is-compresses"],
-                statement=f"{arch} IS compresses: Z-X information falls",
-                **common,
-            ),
-        ]
+            _compression_verdict(stats["identity"]["compression_fall"], null, prefix, arch,
+                                 deep, thr, common),
+        ]  # fmt: skip
     for kind in (k for k in stats if k != "identity"):
         out.append(
             make_verdict(
@@ -236,7 +253,20 @@ def family_verdicts(
                 **common,
             )
         )
-    _phase_sensitivity(out, fam, prefix)
+    nis = [k for k in stats if k != "identity"]
+    if "identity" in stats and nis:
+        out.append(
+            make_verdict(
+                claim=f"{prefix}-is-skips-fitting",
+                values=_skip_gap(stats, nis),
+                prereg=PREREGISTERED[f"{prefix}-is-skips-fitting"],
+                threshold=thr,
+                statement=f"{arch}: the identity shortcut skips the fitting phase that NIS "
+                f"({', '.join(nis)}) has",
+                **common,
+            )
+        )
+    _phase_sensitivity(out, fam, prefix, null)
     if "identity" in fam and len(fam) > 1:
         acc = {k: np.array([h.metrics["test_acc"][-1] for h in hs]) for k, hs in fam.items()}
         gap = np.min([acc["identity"] - acc[k] for k in acc if k != "identity"], axis=0)
@@ -253,14 +283,44 @@ def family_verdicts(
     return out
 
 
+def _skip_gap(stats: Mapping[str, Mapping[str, np.ndarray]], nis: Sequence[str]) -> np.ndarray:
+    return (
+        np.mean([stats[k]["fitting_rise"] for k in nis], axis=0) - stats["identity"]["fitting_rise"]
+    )
+
+
+def _compression_verdict(fall, null, prefix, arch, deep, thr, common) -> Verdict:
+    """The IS compression verdict: against the permuted-label twins when ``null`` is given."""
+    pre = PREREGISTERED[f"{prefix}-is-compresses"]
+    if null and pre.null:
+        nf = phase_table(null, -1, min_change=thr)["compression_fall"]
+        return make_verdict(
+            claim=pre.claim, values=fall - nf, prereg=pre,
+            statement=f"{arch} IS compresses: Z-X information falls more than without labels",
+            null={"name": pre.null, "per_seed": nf.tolist()},
+            note=f"the fall itself: {np.round(fall, 3).tolist()} nats", **common,
+        )  # fmt: skip
+    return make_verdict(
+        claim=pre.claim, values=fall, prereg=pre, threshold=thr,
+        metric=f"{arch} IS {deep} compression fall [nats of -ln ZX]",
+        statement=f"{arch} IS compresses: Z-X information falls",
+        note="" if not pre.null else "no null runs: the fall alone, against the phase threshold",
+        **common,
+    )  # fmt: skip
+
+
 def _phase_sensitivity(
-    verdicts: list[Verdict], fam: Mapping[str, Sequence[History]], prefix: str
+    verdicts: list[Verdict],
+    fam: Mapping[str, Sequence[History]],
+    prefix: str,
+    null: Sequence[History] = (),
 ) -> None:
     """Attach to each phase verdict its status under every detector setting of :data:`PHASE_GRID`."""
+    runs = {**fam, "null": null} if null else dict(fam)
     tables = {
         (g["width"], g["min_change"]): {
             kind: phase_table(hs, -1, width=g["width"], min_change=g["min_change"])
-            for kind, hs in fam.items()
+            for kind, hs in runs.items()
         }
         for g in PHASE_GRID
     }
@@ -272,13 +332,23 @@ def _phase_sensitivity(
             kind, col = "identity", "compression_fall"
         elif name.startswith("nis-fits-"):
             kind, col = name[len("nis-fits-") :], "fitting_rise"
+        elif name == "is-skips-fitting":
+            name, kind, col = "skips-fitting", "identity", "fitting_rise"
         else:
             continue
-        values = [tables[(g["width"], g["min_change"])][kind][col] for g in PHASE_GRID]
+        thresholds = [g["min_change"] for g in PHASE_GRID]
+        if name == "skips-fitting":
+            nis = [k for k in fam if k != "identity"]
+            values = [_skip_gap(tables[(g["width"], g["min_change"])], nis) for g in PHASE_GRID]
+        else:
+            values = [tables[(g["width"], g["min_change"])][kind][col] for g in PHASE_GRID]
+        if name == "is-compresses" and v.null:  # the difference from the null: threshold 0
+            values = [x - tables[(g["width"], g["min_change"])]["null"][col]
+                      for x, g in zip(values, PHASE_GRID, strict=True)]  # fmt: skip
+            thresholds = [v.threshold] * len(PHASE_GRID)
         v.sensitivity = sensitivity_record(
-            PHASE_GRID, values, [g["min_change"] for g in PHASE_GRID], v.direction, v.scale,
-            v.status,
-        )  # fmt: skip
+            PHASE_GRID, values, thresholds, v.direction, v.scale, v.status
+        )
 
 
 # ---------------------------------------------------------------------------------------------
