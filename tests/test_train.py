@@ -260,3 +260,23 @@ def test_ensemble_steps_equal_each_members_adam_steps_by_hand():
         for i, lin in enumerate(linears):
             torch.testing.assert_close(ens.weights[i][k], lin.weight, rtol=0, atol=1e-6)
             torch.testing.assert_close(ens.biases[i][k, 0], lin.bias, rtol=0, atol=1e-6)
+
+
+def test_ensemble_of_mixed_activations_equals_its_members_in_any_order():
+    # contiguous activations run slice by slice, interleaved ones through index scatter
+    acts = ["tanh", "relu", "tanh", "elu"]
+    members = [build_mlp([5, 4, 3, 2], a, seed=s) for s, a in enumerate(acts)]
+    x = torch.randn(7, 5, generator=torch.Generator().manual_seed(0))
+    ens = EnsembleMLP(members)
+    assert ens._runs is None  # tanh appears twice, apart
+    logits, hidden = ens(x, return_hidden=True)
+    for k, m in enumerate(members):
+        torch.testing.assert_close(logits[k], m(x), rtol=1e-5, atol=1e-6)
+    order = [0, 2, 1, 3]
+    sorted_ens = EnsembleMLP([members[i] for i in order])
+    assert sorted_ens._runs is not None
+    logits2, hidden2 = sorted_ens(x, return_hidden=True)
+    for j, i in enumerate(order):
+        torch.testing.assert_close(logits2[j], logits[i], rtol=1e-5, atol=1e-6)
+        for a, b in zip(hidden2, hidden, strict=True):
+            torch.testing.assert_close(a[j], b[i], rtol=1e-5, atol=1e-6)
