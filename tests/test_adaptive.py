@@ -316,3 +316,19 @@ def test_adaptive_runs_with_two_worker_processes_equals_one():
                 np.testing.assert_allclose(a.planes[est][lay], b.planes[est][lay], atol=1e-9)
     with pytest.raises(ValueError, match="workers"):
         adaptive_runs(runs, workers=0, **kw)
+
+
+def test_saxe_max_panel_gives_a_tanh_layer_its_lowest_edge():
+    from ibcore.measures.information import information_plane, mi_saxe_max
+
+    rng = np.random.default_rng(0)
+    t = np.tanh(rng.normal(0.3, 0.3, size=(2, 512, 3)))  # a low-activity tanh layer, min > -1
+    y = rng.integers(0, 2, 512)
+    opts = estimator_options("saxe_max", "tanh")
+    plane = information_plane({"h": t}, y, estimator="saxe_max", **opts)["h"]
+    high = t.max(axis=(1, 2))
+    for s in range(2):  # bins on [-1, running max], not on [running min - eps, running max]
+        want = mi_saxe_max(t[s], y, low=-1.0, high=float(np.maximum.accumulate(high)[s]))
+        np.testing.assert_allclose(plane[s], want, atol=1e-9)
+    cut = information_plane({"h": t}, y, estimator="saxe_max", n_bins=30)["h"]
+    assert not np.allclose(cut[:, 0], plane[:, 0])  # the old, cut-at-the-minimum panel differs
