@@ -158,3 +158,18 @@ def test_sensitivity_record_counts_the_settings_where_the_status_holds():
     assert rec["holds"] == 2 and rec["of"] == 3
     assert [r["status"] for r in rec["settings"]] == ["reproduced", "reproduced", "not reproduced"]
     assert rec["settings"][0]["n_bins"] == 20
+
+
+def test_a_book_build_clears_old_verdicts_only(tmp_path):
+    from ibcore.book.pipeline import clear_verdicts
+
+    (tmp_path / "ch9-renamed.json").write_text(
+        json.dumps({"claim": "ch9-renamed", "status": "reproduced", "chapter": "09"})
+    )
+    (tmp_path / "notes.json").write_text(json.dumps({"a": 1}))
+    (tmp_path / "broken.json").write_text("{")
+    (tmp_path / "figures").mkdir()
+    gone = clear_verdicts(tmp_path)
+    assert [p.name for p in gone] == ["ch9-renamed.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.json", "figures", "notes.json"]
+    assert clear_verdicts(tmp_path / "missing") == []

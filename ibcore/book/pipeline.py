@@ -146,11 +146,29 @@ def build_book(
     env = dict(env or {})
     if results is not None:
         env["IBCORE_RESULTS"] = str(results)
+    res = env.get("IBCORE_RESULTS") or os.environ.get("IBCORE_RESULTS") or REPO_ROOT / "results"
+    clear_verdicts(Path(res))  # a renamed or removed claim never stays on the verdicts page
     for nb in notebooks():
         execute(nb, chapters / f"{nb.stem}.ipynb", parameters, env=env)
-    res = env.get("IBCORE_RESULTS") or os.environ.get("IBCORE_RESULTS") or REPO_ROOT / "results"
     write_page(res, book / "verdicts.md")
     return jupyter_book(book, out)
+
+
+def clear_verdicts(folder: Path) -> list[Path]:
+    """Remove (and return) the verdict records ``<folder>/*.json`` before a book build; figures
+    and other files stay. A file that is not a verdict record is left alone."""
+    import json
+
+    gone = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and {"claim", "status", "chapter"} <= set(record):
+            path.unlink(missing_ok=True)
+            gone.append(path)
+    return gone
 
 
 def jupyter_book(book: Path = BOOK, out: Path | None = None) -> Path:
