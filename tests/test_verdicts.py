@@ -173,3 +173,16 @@ def test_a_book_build_clears_old_verdicts_only(tmp_path):
     assert [p.name for p in gone] == ["ch9-renamed.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.json", "figures", "notes.json"]
     assert clear_verdicts(tmp_path / "missing") == []
+
+
+def test_status_page_names_every_chapter_its_time_and_the_build():
+    from ibcore.book.pipeline import build_facts, render_status
+
+    rows = [{"chapter": "00_information_plane", "seconds": 103.3, "ok": True},
+            {"chapter": "01_skip_singularities", "seconds": 2.0, "ok": False}]  # fmt: skip
+    page = render_status(rows, {"scale": "smoke"}, {"commit": "abc1234 (clean)", "torch": "9.9"})
+    assert "| 00_information_plane | smoke | 103.3 s | ok |" in page
+    assert "| 01_skip_singularities | smoke | 2.0 s | **failed** |" in page
+    assert "| commit | abc1234 (clean) |" in page and "All chapters: 1.8 min." in page
+    facts = build_facts()
+    assert {"commit", "device", "python", "torch", "numpy", "ibcore"} <= set(facts)

@@ -112,7 +112,8 @@ def execute(
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(notebook, str(tmp), parameters=dict(parameters or {}),
-                            kernel_name=KERNEL, cwd=str(nb.parent), progress_bar=False,
+                            kernel_name=KERNEL, cwd=str(nb.parent),
+                            progress_bar=sys.stderr.isatty(),  # cells done / left, on a terminal
                             execution_timeout=timeout_s)  # fmt: skip
     except BaseException:
         if tmp.exists():
@@ -148,10 +149,88 @@ def build_book(
         env["IBCORE_RESULTS"] = str(results)
     res = env.get("IBCORE_RESULTS") or os.environ.get("IBCORE_RESULTS") or REPO_ROOT / "results"
     clear_verdicts(Path(res))  # a renamed or removed claim never stays on the verdicts page
+    rows = []
     for nb in notebooks():
-        execute(nb, chapters / f"{nb.stem}.ipynb", parameters, env=env)
+        t0 = time.perf_counter()
+        try:
+            execute(nb, chapters / f"{nb.stem}.ipynb", parameters, env=env)
+        except BaseException:
+            rows.append({"chapter": nb.stem, "seconds": time.perf_counter() - t0, "ok": False})
+            write_status(rows, book / "status.md", parameters)
+            raise
+        rows.append({"chapter": nb.stem, "seconds": time.perf_counter() - t0, "ok": True})
+    write_status(rows, book / "status.md", parameters)
     write_page(res, book / "verdicts.md")
     return jupyter_book(book, out)
+
+
+def build_facts() -> dict[str, str]:
+    """Commit (and whether the tree is dirty), device and versions of this build (status page)."""
+    import platform
+
+    import numpy
+    import torch
+
+    import ibcore
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                                  timeout=10).stdout.strip()  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    try:
+        from importlib.metadata import version
+
+        jb = version("jupyter-book")
+    except Exception:  # noqa: BLE001 - a missing distribution is just not reported
+        jb = "not installed"
+    return {
+        "built": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "commit": commit + (" (uncommitted changes)" if dirty else " (clean)"),
+        "device": "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "cpu cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "ibcore": ibcore.__version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "jupyter-book": jb,
+    }
+
+
+def render_status(
+    rows: Sequence[Mapping[str, Any]],
+    parameters: Mapping[str, Any] | None = None,
+    facts: Mapping[str, str] | None = None,
+) -> str:
+    """The build status page: one row per chapter (scale, wall time, ok or failed) and the
+    build's commit, device and versions (``make book``)."""
+    facts = dict(facts if facts is not None else build_facts())
+    scale = (parameters or {}).get("scale", "cpu (the default)")
+    lines = ["# Build status", "",
+             "Written by `make book` while it built these pages: which chapter ran, at what scale,",
+             "how long it took, and on what.", "",
+             "| chapter | scale | wall time | status |", "|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        status = "ok" if r["ok"] else "**failed**"
+        lines.append(f"| {r['chapter']} | {scale} | {float(r['seconds']):.1f} s | {status} |")
+    total = sum(float(r["seconds"]) for r in rows)
+    lines += ["", f"All chapters: {total / 60:.1f} min.", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in facts.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_status(
+    rows: Sequence[Mapping[str, Any]], path: Path, parameters: Mapping[str, Any] | None = None
+) -> Path:
+    """Write :func:`render_status` to ``path`` atomically."""
+    from ibcore.atomic import atomic_write_text
+
+    atomic_write_text(path, render_status(rows, parameters))
+    return path
 
 
 def clear_verdicts(folder: Path) -> list[Path]:
