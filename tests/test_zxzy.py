@@ -218,3 +218,24 @@ def test_family_verdicts_judge_the_skip_and_the_fall_against_the_null():
     same = {"identity": fam["identity"], "projection": fam["identity"]}
     vs = {v.claim: v for v in family_verdicts(same, "ch4", "MLP", 0.05, common)}
     assert vs["ch4-is-skips-fitting"].status == "not reproduced"
+
+
+def test_a_pixel_lit_in_one_training_image_does_not_dominate_zx():
+    g = torch.Generator().manual_seed(1)
+    n, n_fit = 400, 300
+    x = torch.randn(n, 6, generator=g)
+    rare = torch.zeros(n, 1)
+    rare[5] = 1.0  # lit in one fit row ...
+    rare[350] = 1.0  # ... and in one score row: standardised by its tiny spread, about 17 sd
+    xr = torch.cat([x, rare], 1)
+    reps = {"x": x}
+    kw = dict(n_fit=n_fit, **FAST)
+    clean = zxzy(reps, x, None, **kw).zx_test[0]
+    robust = zxzy(reps, xr, None, **kw).zx_test[0]
+    naive = zxzy(reps, xr, None, x_min_support=0.0, **kw).zx_test[0]
+    assert robust == pytest.approx(clean, rel=1e-6)  # the rare pixel is left out of Z-X
+    assert naive > 1.5 * clean  # kept, it carries a large share of the test error
+    with pytest.raises(ValueError, match="x_min_support"):
+        zxzy(reps, xr, None, x_min_support=1.0, **kw)
+    with pytest.raises(ValueError, match="constant"):
+        zxzy(reps, rare, None, **kw)

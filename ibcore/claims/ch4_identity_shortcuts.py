@@ -26,7 +26,7 @@ ARCHS = ("mlp", "cnn", "vit", "mixer")
 def snapshot_epochs(epochs: int, n: int) -> list[int]:
     """About ``n`` log-spaced snapshot epochs from 0 to ``epochs`` (dense early; chapter 4).
 
-    ``unique(round(geomspace(1, epochs + 1, n)) − 1)``: e.g. 0, 1, 2, 3, 5, 8, 12, 19, 30 for
+    ``unique(round(geomspace(1, epochs + 1, n)) − 1)``: e.g. 0, 1, 2, 4, 6, 9, 13, 20, 30 for
     ``epochs=30, n=10`` (fitting, if any, happens in the first epochs; Lyu & Rodrigues 2024 §4).
     """
     if epochs < 1 or n < 2:

@@ -159,6 +159,7 @@ def zxzy(
     split_seed: int = 0,
     probe_seed: int = 0,
     min_std: float = 1e-2,
+    x_min_support: float = 0.01,
 ) -> ZXZY:
     """Z-X (if ``x`` is given) and Z-Y (if ``y`` is given) of every layer in ``reps``, batched.
 
@@ -166,6 +167,9 @@ def zxzy(
     ours). ``reps`` {layer: N × d}; probes ``d → hidden → out`` trained by Adam for ``steps``
     mini-batches of the fit split (the first ``n_fit`` rows, else a seeded ``fit_frac`` split);
     ``probe_seed`` seeds them. Returns score-split ("test") and fit-split ("train") errors.
+    Input dimensions that differ from their median in fewer than ``x_min_support`` of the fit
+    rows (a border pixel lit in a few training images) are left out of Z-X: standardised by
+    their tiny spread they would dominate the decoder's error.
     """
     if x is None and y is None:
         raise ValueError("zxzy needs 'x' (for Z-X), 'y' (for Z-Y) or both")
@@ -176,6 +180,8 @@ def zxzy(
         raise ValueError(f"parameter 'lr' must be > 0, got {lr!r}")
     if not min_std > 0:
         raise ValueError(f"parameter 'min_std' must be > 0, got {min_std!r}")
+    if not 0 <= x_min_support < 1:
+        raise ValueError(f"parameter 'x_min_support' must be in [0, 1), got {x_min_support!r}")
     zs, xt, yt, n = _check_inputs(reps, x, y)
     fit, score = _split(n, n_fit, fit_frac, split_seed)
     names = list(zs)
@@ -187,9 +193,14 @@ def zxzy(
     gen = torch.Generator().manual_seed(probe_seed)
     probes: dict[str, StackedProbes] = {}
     if xt is not None:
-        keep = xt[fit].std(0) > 1e-8
+        xf = xt[fit]
+        support = (xf != xf.median(0).values).float().mean(0)
+        keep = (xf.std(0) > 1e-8) & (support >= x_min_support)
         if not keep.any():
-            raise ValueError("parameter 'x' is constant on the fit split; Z-X is undefined")
+            raise ValueError(
+                "parameter 'x' is constant (or nearly, see 'x_min_support') on the fit split; "
+                "Z-X is undefined"
+            )
         xs = xt[:, keep]
         xs = (xs - xs[fit].mean(0)) / xs[fit].std(0)
         probes["zx"] = StackedProbes(L, dmax, xs.shape[1], hidden, gen)
