@@ -27,7 +27,7 @@ from ibcore.schema import check_choice
 
 STATUSES = ("reproduced", "not reproduced", "inconclusive", "smoke-only")
 DIRECTIONS = (">=", "<=")
-_COLOURS = {"reproduced": "#1a7f37", "not reproduced": "#cf222e", "inconclusive": "#9a6700",
+_COLOURS = {"reproduced": "#116329", "not reproduced": "#cf222e", "inconclusive": "#875b00",
             "smoke-only": "#57606a"}  # fmt: skip
 
 
@@ -187,13 +187,15 @@ class Verdict:
         return f"{s['holds']}/{s['of']}" if s.get("of") else ""
 
     def _repr_html_(self) -> str:
-        # Colours readable on light and dark pages: a translucent background, inherited text.
+        # A translucent background and inherited text; the book's ibcore.css swaps the status
+        # colour for a lighter one in dark mode (``data-status``).
         c = _COLOURS.get(self.status, "#57606a")
         e = html.escape
         seeds = ", ".join(f"{x:.3g}" for x in self.per_seed)
         side = "lower" if self.direction == ">=" else "upper"
         rows = [
-            f'<div style="font-weight:bold;color:{c}">Verdict — {e(self.status.upper())}'
+            f'<div class="ibv-head" style="font-weight:bold;color:{c}">Verdict — '
+            f"{e(self.status.upper())}"
             f' <span style="opacity:0.75;font-weight:normal">({e(self.claim)}, scale '
             f"{e(self.scale)})</span></div>",
             f"<div>{e(self.statement)}</div>",
@@ -223,7 +225,8 @@ class Verdict:
             f" · ibcore {e(self.ibcore_version)} · {e(self.device)} · {self.runtime_s:.0f} s</div>"
         )
         return (
-            f'<div class="ibcore-verdict" id="verdict-{e(self.claim)}" style="border-left:6px '
+            f'<div class="ibcore-verdict" id="verdict-{e(self.claim)}" '
+            f'data-status="{e(self.status)}" style="border-left:6px '
             f"solid {c};padding:0.6em 1em;margin:0.8em 0;background:rgba(127,127,127,0.10);"
             f'color:inherit">' + "".join(rows) + "</div>"
         )

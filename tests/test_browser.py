@@ -178,3 +178,59 @@ def test_page_in_chromium(site, browser, name):
         elif anchor and body and not re.search(rf'id="{re.escape(anchor)}"', body):
             bad.append(f"{href} (no #{anchor})")
     assert not bad, f"{name}: broken internal links: {bad}"
+
+
+_CONTRAST_JS = """() => {
+  const rgba = s => { const v = s.match(/[\\d.]+/g).map(Number); return v.length > 3 ? v : [...v, 1]; };
+  const lum = c => { const f = x => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+                     return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const backdrop = el => {  // the colour behind el: translucent layers blended up to an opaque one
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    let out = [255, 255, 255];
+    for (const c of layers.reverse()) out = out.map((v, i) => c[i] * c[3] + v * (1 - c[3]));
+    return out;
+  };
+  const words = [...document.querySelectorAll('.ibv-status')].map(w => ({
+    theme: document.documentElement.dataset.theme, status: w.dataset.status,
+    text: ratio(rgba(getComputedStyle(w).color), backdrop(w)), head: 99, code: 99}));
+  return words.concat([...document.querySelectorAll('.ibcore-verdict')].map(box => {
+    const bg = backdrop(box);
+    const head = box.querySelector('.ibv-head');
+    const code = box.querySelector('code');
+    return {theme: document.documentElement.dataset.theme, status: box.dataset.status,
+            text: ratio(rgba(getComputedStyle(box).color), bg),
+            head: ratio(rgba(getComputedStyle(head).color), bg),
+            code: code ? ratio(rgba(getComputedStyle(code).color), backdrop(code)) : 99};
+  }));
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("where", ["chapter", "verdicts"])
+def test_verdicts_are_readable_in_light_and_dark_mode(site, browser, scheme, where):
+    page = browser.new_page()
+    try:
+        page.emulate_media(color_scheme=scheme)
+        page.goto(site + (CHAPTERS[0] if where == "chapter" else "verdicts.html"),
+                  wait_until="networkidle")  # fmt: skip
+        # the theme follows the system scheme by default; set it as its switch would
+        page.evaluate(f"() => {{ localStorage.setItem('theme', '{scheme}'); "
+                      f"document.documentElement.dataset.theme = '{scheme}'; }}")  # fmt: skip
+        page.add_style_tag(content="* { transition: none !important; }")  # read settled colours
+        page.wait_for_timeout(300)
+        target = ".ibcore-verdict" if where == "chapter" else ".ibv-status"
+        page.locator(target).first.scroll_into_view_if_needed()
+        page.screenshot(path=str(SCREENSHOTS / f"verdicts-{where}-{scheme}.png"))
+        boxes = page.evaluate(_CONTRAST_JS)
+        assert boxes, f"no {target} on the page"
+        for b in boxes:
+            assert b["theme"] == scheme
+            assert b["text"] >= 4.5 and b["head"] >= 4.5 and b["code"] >= 4.5, b
+    finally:
+        page.close()

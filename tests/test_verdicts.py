@@ -186,3 +186,32 @@ def test_status_page_names_every_chapter_its_time_and_the_build():
     assert "| commit | abc1234 (clean) |" in page and "All chapters: 1.8 min." in page
     facts = build_facts()
     assert {"commit", "device", "python", "torch", "numpy", "ibcore"} <= set(facts)
+
+
+def _contrast(a: str, b: str) -> float:
+    def lum(h: str) -> float:
+        r, g, b_ = (int(h[i : i + 2], 16) / 255 for i in (1, 3, 5))
+        f = lambda c: c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4  # noqa: E731
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b_)
+
+    x, y = sorted([lum(a), lum(b)], reverse=True)
+    return (x + 0.05) / (y + 0.05)
+
+
+def test_status_colours_are_readable_on_light_and_dark_pages():
+    import re
+
+    from ibcore.paths import REPO_ROOT
+
+    # the box is 10 % grey over a light panel (#f2f2f2, in both modes: MyST-NB keeps outputs
+    # light); the verdicts page's status words take the dark colours on the dark page
+    for status, colour in verdicts._COLOURS.items():
+        assert _contrast(colour, "#f2f2f2") >= 4.5, status
+    css = (REPO_ROOT / "book" / "_assets" / "ibcore.css").read_text()
+    found = re.findall(
+        r'\[data-status="([^"]+)"\] \{ --ibv: (#[0-9a-f]{6}); --ibv-panel: (#[0-9a-f]{6}); \}', css
+    )
+    assert {s for s, _, _ in found} == set(verdicts._COLOURS)
+    for status, page, panel in found:  # the dark page (about #383a3e at most), the grey panel
+        assert _contrast(page, "#383a3e") >= 4.5, status
+        assert _contrast(panel, "#c6cdd3") >= 4.5, status

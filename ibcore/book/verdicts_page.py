@@ -112,7 +112,8 @@ def render_page(folder: str | Path | None = None, figure: str | None = FOREST) -
         lines.append(
             f'| {v.chapter} | <a href="chapters/{v.chapter}.html#verdict-{v.claim}">'
             f"{v.statement}</a> | "
-            f'<span style="color:{c};font-weight:bold">{v.status}</span> | `{v.metric}` | '
+            f'<span class="ibv-status" data-status="{v.status}" '
+            f'style="color:{c};font-weight:bold">{v.status}</span> | `{v.metric}` | '
             f"{v.value:.3g} ± {v.spread:.2g} | {v.bound:.3g} | {v.direction} {v.threshold:g} | "
             f"{len(v.per_seed)} ({v.n_pass}) | {null} | {robust} | {cal} | {v.scale} |"
         )
