@@ -43,6 +43,16 @@ def git_commit() -> str:
         return "unknown"
 
 
+def versions() -> dict[str, str]:
+    """Python, torch and numpy versions of the run behind a verdict (all chapters)."""
+    import platform
+
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__}  # fmt: skip
+
+
 CONFIDENCE = 0.95
 """One-sided confidence of the bounds :func:`judge` uses."""
 
@@ -159,6 +169,8 @@ class Verdict:
     """The run without the effect, when there is one: ``{"name", "per_seed", "value"}``."""
     sensitivity: dict[str, Any] = field(default_factory=dict)
     """:func:`sensitivity_record`: ``{"settings": [...], "holds", "of"}``."""
+    versions: dict[str, str] = field(default_factory=versions)
+    """Python, torch and numpy of the run (:func:`versions`)."""
 
     def to_json(self) -> str:
         """The record as indented JSON (NaN written as null)."""

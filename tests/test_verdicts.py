@@ -86,8 +86,10 @@ def test_verdict_record_write_and_load(tmp_path):
     d = json.loads(p.read_text())
     for key in ("claim", "paper", "statement", "metric", "value", "spread", "threshold", "direction",
                 "status", "parameters", "params_hash", "ibcore_version", "device", "runtime_s",
-                "n", "bound", "n_pass", "calibration_seeds", "reasoning", "null", "sensitivity"):  # fmt: skip
+                "n", "bound", "n_pass", "calibration_seeds", "reasoning", "null", "sensitivity",
+                "versions"):  # fmt: skip
         assert key in d
+    assert {"python", "torch", "numpy"} <= set(d["versions"])
     (w,) = load_verdicts(tmp_path)
     assert w == v
     assert "REPRODUCED" in v._repr_html_()
