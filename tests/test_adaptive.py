@@ -19,6 +19,7 @@ from ibcore.claims.ch2_adaptive_estimators import (
     estimator_options,
     l2_delta_c,
     layer_correlations,
+    mean_compression,
     members,
     non_saturating,
     null_excess,
@@ -162,6 +163,8 @@ def test_null_excess_is_paired_per_seed():
         fake("relu", 0.01, 0, [1, 2], 0.9, ixt_hidden=[9, 0]),
     ]  # with L2: not used
     np.testing.assert_allclose(null_excess(rs, ["relu"]), [1.0, -3.0])
+    np.testing.assert_allclose(mean_compression(rs, ["relu"]), [2.0, 0.0])
+    np.testing.assert_allclose(mean_compression(rs, ["relu"], labels="permuted"), [1.0, 3.0])
     assert np.isnan(null_excess(rs[:2], ["relu"])).all()  # no null net: no value
     # the null nets are not part of the true-label selections
     assert all(r.labels == "true" for r in select(rs))

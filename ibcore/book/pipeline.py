@@ -166,22 +166,17 @@ def build_book(
 
 def build_facts() -> dict[str, str]:
     """Commit (and whether the tree is dirty), device and versions of this build (status page)."""
-    import platform
-
-    import numpy
     import torch
 
     import ibcore
+    from ibcore.verdicts import git_commit, versions
 
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                                  timeout=10).stdout.strip()  # fmt: skip
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    try:
+        dirty = bool(subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+            capture_output=True, text=True, timeout=10).stdout.strip())  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        dirty = False
     try:
         from importlib.metadata import version
 
@@ -190,13 +185,11 @@ def build_facts() -> dict[str, str]:
         jb = "not installed"
     return {
         "built": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "commit": commit + (" (uncommitted changes)" if dirty else " (clean)"),
+        "commit": git_commit() + (" (uncommitted changes)" if dirty else " (clean)"),
         "device": "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "cpu cores": str(os.cpu_count()),
-        "python": platform.python_version(),
         "ibcore": ibcore.__version__,
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
+        **versions(),
         "jupyter-book": jb,
     }
 

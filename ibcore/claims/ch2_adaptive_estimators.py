@@ -390,9 +390,39 @@ def adaptive_contrast(
     Chapter 2 (Chelombiev et al. 2019 §1, §4: adaptive estimators show compression where
     non-adaptive ones do not), on the same nets; estimators are keys of the nets' planes.
     """
-    ad = np.mean([null_excess(results, activations, e, layer) for e in adaptive], axis=0)
-    na = np.mean([null_excess(results, activations, e, layer) for e in non_adaptive], axis=0)
-    return ad - na
+    return group_excess(results, activations, adaptive, layer) - group_excess(
+        results, activations, non_adaptive, layer
+    )
+
+
+def group_excess(
+    results: Sequence[MemberResult],
+    activations: Sequence[str],
+    estimators: Sequence[str],
+    layer: str = "h5",
+) -> np.ndarray:
+    """Per seed: :func:`null_excess` averaged over ``estimators`` (one side of
+    :func:`adaptive_contrast`; chapter 2)."""
+    return np.mean([null_excess(results, activations, e, layer) for e in estimators], axis=0)
+
+
+def mean_compression(
+    results: Sequence[MemberResult],
+    activations: Sequence[str],
+    estimator: str = "ebab",
+    layer: str = "h5",
+    labels: str = "true",
+) -> np.ndarray:
+    """Per seed: C without L2 of the ``labels`` nets, averaged over ``activations`` (chapter 2:
+    the null's values beside a verdict, the null table); a single NaN when a net is missing."""
+    per = [
+        [compression_from(r.planes[estimator][layer], r.epochs)
+         for r in select(results, activation=a, l2=0.0, labels=labels)]
+        for a in activations
+    ]  # fmt: skip
+    if not per or not all(per) or len({len(p) for p in per}) != 1:
+        return np.array([np.nan])
+    return np.mean(per, axis=0)
 
 
 ACC_FLOOR = 0.6
@@ -533,15 +563,6 @@ def _variant(est: str, n_bins: int | None = None, alpha: str | None = None) -> s
     return est
 
 
-def _mean_null(results: Sequence[MemberResult], acts: Sequence[str], est: str, layer: str):
-    per = [
-        [compression_from(r.planes[est][layer], r.epochs)
-         for r in select(results, activation=a, l2=0.0, labels="permuted")]
-        for a in acts
-    ]  # fmt: skip
-    return np.mean(per, axis=0) if per and all(per) else np.array([np.nan])
-
-
 def chapter_verdicts(
     results: Sequence[MemberResult], activations: Sequence[str], l2: float
 ) -> list[dict[str, Any]]:
@@ -577,7 +598,7 @@ def chapter_verdicts(
                 null_excess(results, [act], "ebab", "h5"), ebab_grid,
                 lambda g, a=act: null_excess(results, [a], _variant("ebab", g["bins"]), "h5",
                                              g["peak_from"]),
-                null={"name": _NULL, "per_seed": _mean_null(results, [act], "ebab", "h5")})  # fmt: skip
+                null={"name": _NULL, "per_seed": mean_compression(results, [act], "ebab", "h5", "permuted")})  # fmt: skip
         if nonsat:
             add("ch2-nonsaturating-compression",
                 f"Saturation is not needed: non-saturating activations ({', '.join(nonsat)}) "
@@ -585,13 +606,13 @@ def chapter_verdicts(
                 null_excess(results, nonsat, "ebab", "h5"), ebab_grid,
                 lambda g: null_excess(results, nonsat, _variant("ebab", g["bins"]), "h5",
                                       g["peak_from"]),
-                null={"name": _NULL, "per_seed": _mean_null(results, nonsat, "ebab", "h5")})  # fmt: skip
+                null={"name": _NULL, "per_seed": mean_compression(results, nonsat, "ebab", "h5", "permuted")})  # fmt: skip
             add("ch2-akde-compression",
                 f"Non-saturating activations ({', '.join(nonsat)}) compress beyond the null under "
                 "aKDE", null_excess(results, nonsat, "akde", "h5"), akde_grid,
                 lambda g: null_excess(results, nonsat, _variant("akde", alpha=g["alpha"]), "h5",
                                       g["peak_from"]),
-                null={"name": _NULL, "per_seed": _mean_null(results, nonsat, "akde", "h5")})  # fmt: skip
+                null={"name": _NULL, "per_seed": mean_compression(results, nonsat, "akde", "h5", "permuted")})  # fmt: skip
             grid = [{"bins": b, "alpha": a} for b in (15, 30, 60) for a in ("0.05", "0.1", "0.2")]
             add("ch2-adaptive-contrast",
                 "Adaptive estimators (EBAB, aKDE) show more compression beyond the null than "

@@ -332,12 +332,10 @@ def _phase_sensitivity(
             kind, col = "identity", "compression_fall"
         elif name.startswith("nis-fits-"):
             kind, col = name[len("nis-fits-") :], "fitting_rise"
-        elif name == "is-skips-fitting":
-            name, kind, col = "skips-fitting", "identity", "fitting_rise"
-        else:
+        elif name != "is-skips-fitting":
             continue
         thresholds = [g["min_change"] for g in PHASE_GRID]
-        if name == "skips-fitting":
+        if name == "is-skips-fitting":
             nis = [k for k in fam if k != "identity"]
             values = [_skip_gap(tables[(g["width"], g["min_change"])], nis) for g in PHASE_GRID]
         else:
