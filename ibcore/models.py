@@ -42,10 +42,15 @@ SHORTCUT_KINDS: dict[str, str] = {
 """What each shortcut kind means."""
 IDENTITY_SHORTCUTS = frozenset({"identity"})
 
-INITS = ("default", "idnns", "he", "lecun", "he_scaled")
+INITS = ("default", "idnns", "he", "lecun", "he_scaled", "near_identity")
 """Weight initialisations: PyTorch's ``default`` (chapter 3 needs it); ``idnns`` (truncated
 normal, std he/√fan_in, he = 1 for saturating activations else 2; Chelombiev et al. 2019 code);
-``he``; ``lecun``; ``he_scaled`` (chapter 1, ours: ``he`` with blocks 2..k scaled by 1/√k once)."""
+``he``; ``lecun``; ``he_scaled`` (chapter 1, ours: ``he`` with blocks 2..k scaled by 1/√k once);
+``near_identity`` (chapter 1: ``he``, then every square hidden weight ``W = I + 0.01·N(0, 1)``,
+the plain net started where a residual net starts; Orhan & Pitkow 2018 §4's control)."""
+
+NEAR_IDENTITY_STD = 0.01
+"""Noise of the ``near_identity`` initialisation around the identity."""
 
 
 def make_activation(name: str) -> nn.Module:
@@ -168,7 +173,7 @@ def init_weights(model: MLP, init: str, activation: str) -> None:
             if init == "idnns":
                 he = 1.0 if activation in SATURATING else 2.0
                 _trunc_normal_(lin.weight, he / math.sqrt(fan_in))
-            elif init in ("he", "he_scaled"):
+            elif init in ("he", "he_scaled", "near_identity"):
                 lin.weight.normal_(0.0, math.sqrt(2.0 / fan_in))
             else:  # lecun
                 lin.weight.normal_(0.0, 1.0 / math.sqrt(fan_in))
@@ -177,6 +182,12 @@ def init_weights(model: MLP, init: str, activation: str) -> None:
         with torch.no_grad():
             for b in model.blocks[1:]:
                 b.linear.weight.mul_(1.0 / math.sqrt(len(model.blocks)))
+    if init == "near_identity":
+        with torch.no_grad():
+            for b in model.blocks:
+                w = b.linear.weight
+                if w.shape[0] == w.shape[1]:
+                    w.copy_(torch.eye(w.shape[0]) + NEAR_IDENTITY_STD * torch.randn_like(w))
 
 
 def build_mlp(

@@ -1,18 +1,20 @@
 """Chapter 1: skip connections eliminate singularities (Orhan & Pitkow, ICLR 2018).
 
-The chapter's architectures, runners, parameter schema and presets, and verdict
+The chapter's architectures, runners, verdict metrics, parameter schema and presets, and verdict
 pre-registration. :func:`skip_run` trains one architecture and seed and records the unit-level
-singularity measures of every hidden layer (our definitions, after §2); :func:`hessian_run`
-takes the full Hessian spectrum of a small net's loss (§2; the thresholds are ours). All nets
-share He-normal initialisation; skip nets scale their branch weights by ``depth^-1/2``
-(``he_scaled``, our choice: unscaled post-activation ReLU residual nets explode), with
-``plain_scaled`` as the control of that choice and ``residual_bs`` scaling the branch output.
+singularity measures of every hidden layer — of the layer's output (what the next layer sees)
+and of its branch alone, where a skip net's units can die — and how close the incoming weights
+come to the singular sets (our definitions, after §2); :func:`hessian_run` takes the full
+Hessian spectrum of a small net's loss, raw and rescaled so that weight scale alone cannot move
+it (§2; the thresholds and the rescaling are ours). The paper's controls (§4) are architectures
+here: a plain net started at identity-like weights, and fixed skip matrices that are random
+orthogonal or have a fraction of their singular values set to zero.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,9 +23,13 @@ import torch
 from ibcore.data import load_dataset
 from ibcore.env import runner
 from ibcore.measures.singularities import (
-    hessian_eigs,
+    epochs_to_accuracy,
+    hessian_spectra,
+    hessian_summary,
     unit_measures,
     weight_elimination_fraction,
+    weight_max_cosine,
+    weight_norm_ratio,
     weight_overlap_fraction,
 )
 from ibcore.models import MLP, build_mlp
@@ -33,25 +39,66 @@ from ibcore.verdicts import Preregistration
 
 __all__ = [
     "ARCHITECTURES",
+    "DEEP_ARCHS",
+    "DOSE_ARCHS",
+    "HESSIAN_ARCHS",
     "UNIT_MEASURES",
-    "architecture",
+    "build_net",
+    "chapter_verdicts",
     "hessian_run",
+    "skip_matrices",
     "skip_run",
 ]
 
+_SCALED = "he_scaled"
 ARCHITECTURES: dict[str, dict[str, Any]] = {
-    "plain": dict(shortcut="none", init="he", branch_scale=False, label="plain"),
-    "residual": dict(shortcut="identity", init="he_scaled", branch_scale=False, label="residual"),
-    "hyper": dict(shortcut="hyper", init="he_scaled", branch_scale=False, label="hyper-residual"),
-    "plain_scaled": dict(
-        shortcut="none", init="he_scaled", branch_scale=False, label="plain, scaled init (control)"
+    "plain": dict(shortcut="none", init="he", label="plain"),
+    "plain_identity": dict(
+        shortcut="none", init="near_identity", label="plain, identity-like init (control)"
     ),
-    "residual_bs": dict(
-        shortcut="identity", init="he", branch_scale=True, label="residual, branch × depth^-1/2"
-    ),
+    "plain_scaled": dict(shortcut="none", init=_SCALED, label="plain, scaled init (control)"),
+    "residual": dict(shortcut="identity", init=_SCALED, label="residual (identity skip)"),
+    "residual_he": dict(shortcut="identity", init="he", label="residual, He init"),
+    "hyper": dict(shortcut="hyper", init=_SCALED, label="hyper-residual"),
+    "orthogonal": dict(shortcut="fixed", init=_SCALED, zeroed=0.0, label="orthogonal skip"),
+    **{
+        f"degenerate_{round(100 * f)}": dict(
+            shortcut="fixed",
+            init=_SCALED,
+            zeroed=f,
+            norm="preserve",
+            label=f"orthogonal, {round(100 * f)} % of singular values 0",
+        )  # fmt: skip
+        for f in (0.125, 0.25, 0.5, 0.75)
+    },
+    **{
+        f"shrunk_{round(100 * f)}": dict(
+            shortcut="fixed",
+            init=_SCALED,
+            zeroed=f,
+            norm="shrink",
+            label=f"orthogonal, {round(100 * f)} % zeroed, not renormalised",
+        )  # fmt: skip
+        for f in (0.25, 0.5)
+    },
 }
-"""Chapter 1's architectures: shortcut kind, initialisation, and whether the branch output is
-multiplied by ``depth^-1/2`` (``branch_scale``)."""
+"""Chapter 1's architectures: shortcut kind and initialisation (``he_scaled``: He with the
+branch weights of blocks 2…k × k^-1/2, ours; ``near_identity``: square hidden weights
+``I + 0.01·N(0, 1)``); a ``fixed`` shortcut is a frozen matrix (:func:`skip_matrices`) with a
+fraction ``zeroed`` of its singular values set to 0, the others renormalised (``preserve``, so the
+matrix keeps its Frobenius norm) or left at 1 (``shrink``)."""
+
+DOSE_ARCHS = ("orthogonal", "degenerate_12", "degenerate_25", "degenerate_50", "degenerate_75")
+"""The dose–response arms: the same orthogonal skips with more and more singular values zeroed."""
+DEEP_ARCHS = (
+    "plain", "plain_identity", "plain_scaled", "residual", "hyper", *DOSE_ARCHS,
+    "shrunk_25", "shrunk_50",
+)  # fmt: skip
+"""The deep nets the chapter trains."""
+HESSIAN_ARCHS = ("plain", "residual_he", "plain_scaled", "residual", "plain_identity", "hyper")
+"""The small nets whose Hessian is taken: two matched pairs (He; scaled init) and the controls."""
+SKIP_ARCHS = ("residual", "hyper", "orthogonal")
+"""Skip nets with full-rank skips, against which the plain net is compared."""
 
 UNIT_MEASURES = (
     "elim_frac",
@@ -59,24 +106,66 @@ UNIT_MEASURES = (
     "overlap_frac",
     "norm_rank",
     "participation_ratio",
+    "branch_elim_frac",
+    "branch_overlap_frac",
+    "branch_norm_rank",
     "weight_elim_frac",
     "weight_overlap_frac",
+    "weight_norm_ratio",
+    "weight_max_cos",
 )
-"""Per-layer measures that :func:`skip_run` records (each an ``S × k`` array in the History)."""
+"""Per-layer measures that :func:`skip_run` records (each an ``S × k`` array in the History):
+of the layer output ``H_l`` (skip included), of the branch ``F_l`` alone (``branch_*``; for a
+plain net ``F_l = H_l``), and of the incoming weights ``J_i`` (``weight_*``)."""
 
 
-def architecture(name: str, depth: int) -> dict[str, Any]:
-    """``build_mlp`` keyword arguments of architecture ``name`` at ``depth`` hidden layers.
-
-    Returns ``{"shortcut": ..., "init": ..., "branch_scale": depth**-0.5 or None}``. Chapter 1;
-    Orhan & Pitkow 2018 §4 (plain, residual, hyper-residual); the scaling and its control are ours.
+def skip_matrices(
+    width: int, n: int, zeroed: float, norm: str = "preserve", seed: int = 0
+) -> list[torch.Tensor]:
+    """``n`` fixed skip matrices ``Q = U diag(s) Vᵀ`` (Haar ``U, V``) with ``round(zeroed·width)``
+    singular values 0; the others are 1 (``shrink``) or ``sqrt(width / (width − k))``
+    (``preserve``: the norm of an orthogonal matrix). ``U, V`` depend on ``seed`` only, so arms
+    that differ in ``zeroed`` share them. Chapter 1; Orhan & Pitkow 2018 §4 (non-identity skips).
     """
-    check_choice("arch", name, tuple(ARCHITECTURES))
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-        raise ValueError(f"parameter 'depth' must be a positive integer, got {depth!r}")
-    a = ARCHITECTURES[name]
-    bs = depth**-0.5 if a["branch_scale"] else None
-    return {"shortcut": a["shortcut"], "init": a["init"], "branch_scale": bs}
+    check_choice("norm", norm, ("preserve", "shrink"))
+    if not 0.0 <= float(zeroed) < 1.0:
+        raise ValueError(f"parameter 'zeroed' must be in [0, 1), got {zeroed!r}")
+    k = round(float(zeroed) * width)
+    rng = np.random.default_rng([int(seed), 1701])
+    out = []
+    for _ in range(n):
+        u, v = (np.linalg.qr(rng.standard_normal((width, width))) for _ in range(2))
+        U = u[0] * np.sign(np.diag(u[1]))  # Haar: fix the signs of the QR factor
+        V = v[0] * np.sign(np.diag(v[1]))
+        s = np.ones(width)
+        s[width - k :] = 0.0
+        if norm == "preserve" and k:
+            s[: width - k] = math.sqrt(width / (width - k))
+        out.append(torch.as_tensor((U * s) @ V.T, dtype=torch.float32))
+    return out
+
+
+def build_net(arch: str, widths: Sequence[int], seed: int) -> MLP:
+    """Chapter 1's net ``arch`` (one of :data:`ARCHITECTURES`) of ``widths``, seeded.
+
+    Nets with a fixed skip matrix get exactly the branch and head weights of the identity-skip
+    net of the same seed and initialisation, so the two differ in the skip matrix only. Chapter 1;
+    Orhan & Pitkow 2018 §4.
+    """
+    check_choice("arch", arch, tuple(ARCHITECTURES))
+    a = ARCHITECTURES[arch]
+    if a["shortcut"] != "fixed":
+        return build_mlp(widths, "relu", a["shortcut"], a["init"], seed=seed)
+    model = build_mlp(widths, "relu", "fixed", a["init"], seed=seed)
+    twin = build_mlp(widths, "relu", "identity", a["init"], seed=seed)
+    missing = model.load_state_dict(twin.state_dict(), strict=False).missing_keys
+    assert all(k.endswith("shortcut.weight") for k in missing), missing
+    qs = skip_matrices(widths[1], len(model.blocks) - 1, a["zeroed"], a.get("norm", "preserve"),
+                       seed)  # fmt: skip
+    with torch.no_grad():
+        for b, q in zip(model.blocks[1:], qs, strict=True):
+            b.shortcut.weight.copy_(q)
+    return model
 
 
 def _record_epochs(epochs: int, every: int) -> list[int]:
@@ -92,28 +181,42 @@ def _unit_measure_fn(
     branch_rec = ActivationRecorder(
         model, layers={f"h{i + 1}": b.act for i, b in enumerate(model.blocks)}, output=None
     )
+    names = model.layer_names
+    kw = dict(tau=tau, rho=rho, rel_tol=rel_tol)
 
     def fn(acts: dict[str, torch.Tensor]) -> np.ndarray:
-        layers = {k: acts[k] for k in model.layer_names}
+        layers = {k: acts[k] for k in names}
         branches = branch_rec.capture(x_probe)
-        um = unit_measures(layers, branches, tau=tau, rho=rho, rel_tol=rel_tol)["per_layer"]
-        rows = [[um[k][m] for k in model.layer_names] for m in UNIT_MEASURES[:5]]
-        w_elim, w_ovl = [], []
+        um = unit_measures(layers, branches, **kw)["per_layer"]
+        bm = unit_measures(branches, **kw)["per_layer"]
+        rows = [[um[k][m] for k in names] for m in UNIT_MEASURES[:5]]
+        rows += [[bm[k][m] for k in names] for m in ("elim_frac", "overlap_frac", "norm_rank")]
+        w_rows: list[list[float]] = [[], [], [], []]
         for b in model.blocks:
             W = b.linear.weight.detach()
             Wb = torch.cat([W, b.linear.bias.detach()[:, None]], dim=1)  # J_i with its bias
-            w_elim.append(weight_elimination_fraction(W))
-            w_ovl.append(weight_overlap_fraction(Wb))
-        return np.asarray([*rows, w_elim, w_ovl], dtype=np.float64)  # M × k
+            for row, f, arg in zip(
+                w_rows,
+                (weight_elimination_fraction, weight_overlap_fraction, weight_norm_ratio,
+                 weight_max_cosine),
+                (W, Wb, W, Wb),
+                strict=True,
+            ):  # fmt: skip
+                row.append(f(arg))
+        return np.asarray([*rows, *w_rows], dtype=np.float64)  # M × k
 
     return fn
+
+
+def _check_depth(depth: int) -> None:
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2:
+        raise ValueError(f"parameter 'depth' must be an integer >= 2, got {depth!r}")
 
 
 @runner
 def skip_run(
     *,
-    shortcut: str,
-    branch_scale: float | None,
+    arch: str,
     seed: int,
     dataset: str = "digits",
     depth: int = 20,
@@ -121,69 +224,64 @@ def skip_run(
     epochs: int = 30,
     lr: float = 1e-3,
     batch_size: int = 128,
-    activation: str = "relu",
-    init: str = "he",
     measure_every: int = 5,
     tau: float = 1e-3,
     rho: float = 0.99,
     rel_tol: float = 1e-3,
     device: str = "cpu",
 ) -> History:
-    """Train one deep net and record its singularity measures (chapter 1's main run; §4).
+    """Train one deep ReLU net and record its singularity measures (chapter 1's main run; §4).
 
     At epochs ``0, measure_every, …, epochs`` (before that epoch's updates) the hidden outputs
     ``H_l`` (skip included) and branch outputs ``F_l`` on the probe set are reduced on the fly to
     :func:`ibcore.measures.singularities.unit_measures` (thresholds ``tau``, ``rho``, ``rel_tol``)
-    and the weight-space elimination and overlap fractions; raw activations are not kept.
-    ``History.measures`` holds one ``S × depth`` array per name in :data:`UNIT_MEASURES`.
+    and the weight-space measures; raw activations are not kept. ``History.measures`` holds one
+    ``S × depth`` array per name in :data:`UNIT_MEASURES`.
     """
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2:
-        raise ValueError(f"parameter 'depth' must be an integer >= 2, got {depth!r}")
+    check_choice("arch", arch, tuple(ARCHITECTURES))
+    _check_depth(depth)
     record = _record_epochs(epochs, measure_every)
     data = load_dataset(dataset, seed=seed)
     widths = [data.n_features, *[width] * depth, data.n_classes]
-    model = build_mlp(widths, activation, shortcut, init, branch_scale, seed=seed)
+    model = build_net(arch, widths, seed)
     x_probe = data.x_probe.to(device)
     fn = _unit_measure_fn(model.to(device), x_probe, tau, rho, rel_tol)
     h = train(
         model, data, epochs=epochs, lr=lr, batch_size=batch_size, record_epochs=record,
         keep_activations=False, measures={"units": fn}, output=None, seed=seed,
-        device=device, desc=f"{shortcut} seed {seed}",
+        device=device, desc=f"{arch} seed {seed}",
     )  # fmt: skip
     units = h.measures.pop("units")  # S × M × k
     for i, name in enumerate(UNIT_MEASURES):
         h.measures[name] = units[:, i, :]
-    h.meta.update(
-        shortcut=shortcut, branch_scale=branch_scale, tau=tau, rho=rho, rel_tol=rel_tol,
-        elimination_reference="median",
-    )  # fmt: skip
+    h.meta.update(arch=arch, tau=tau, rho=rho, rel_tol=rel_tol, elimination_reference="median")
     return h
 
 
 @runner
 def hessian_run(
     *,
-    shortcut: str,
-    branch_scale: float | None,
+    arch: str,
     seed: int,
     hessian_epochs: Sequence[int] = (0, 30),
     dataset: str = "digits",
     depth: int = 10,
     width: int = 8,
-    n_samples: int = 500,
+    n_samples: int = 250,
     lr: float = 1e-3,
     batch_size: int = 128,
-    activation: str = "relu",
-    init: str = "he",
     device: str = "cpu",
 ) -> History:
-    """Train a small net and take the full float64 Hessian spectrum of its loss at chosen epochs.
+    """Train a small net and take its full float64 Hessian spectra at chosen epochs.
 
     Trained like :func:`skip_run` for ``max(hessian_epochs)`` epochs; at each of
-    ``hessian_epochs`` (before that epoch's updates) ``measures["hessian_eigs"]`` (S × P, ascending)
-    holds every eigenvalue of the mean cross-entropy on the first ``n_samples`` training samples
-    (Orhan & Pitkow 2018 §2: degenerate Hessians of plain nets).
+    ``hessian_epochs`` (before that epoch's updates) ``measures["hessian_eigs"]`` (S × P,
+    ascending) holds every eigenvalue of the mean cross-entropy on the first ``n_samples``
+    training samples, and ``measures["hessian_eigs_rescaled"]`` those of the Hessian in
+    layer-scale coordinates (:func:`ibcore.measures.singularities.hessian_spectra`; Orhan & Pitkow
+    2018 §2: degenerate Hessians of plain nets).
     """
+    check_choice("arch", arch, tuple(ARCHITECTURES))
     epochs = sorted({int(e) for e in hessian_epochs})
     if not epochs or epochs[0] < 0:
         raise ValueError(f"parameter 'hessian_epochs' needs epochs >= 0, got {hessian_epochs!r}")
@@ -193,59 +291,301 @@ def hessian_run(
     widths = [data.n_features, *[width] * depth, data.n_classes]
     x = data.x_train[:n_samples].to(device)
     y = data.y_train[:n_samples].to(device)
-    model = build_mlp(widths, activation, shortcut, init, branch_scale, seed=seed)
+    model = build_net(arch, widths, seed)
+    spectra: list[dict[str, np.ndarray]] = []
 
     def eigs(_acts: dict[str, torch.Tensor]) -> np.ndarray:
-        return hessian_eigs(model, x, y, method="full")
+        spectra.append(hessian_spectra(model, x, y))
+        return spectra[-1]["raw"]
 
     h = train(
         model, data, epochs=epochs[-1], lr=lr, batch_size=batch_size, record_epochs=epochs,
         keep_activations=False, measures={"hessian_eigs": eigs}, output=None, seed=seed,
-        device=device, desc=f"hessian {shortcut} seed {seed}",
+        device=device, desc=f"hessian {arch} seed {seed}",
     )  # fmt: skip
-    h.meta.update(
-        shortcut=shortcut, branch_scale=branch_scale, n_samples=n_samples,
-        n_params=int(sum(p.numel() for p in model.parameters())),
-    )  # fmt: skip
-    if not math.isfinite(float(np.abs(h.measures["hessian_eigs"]).max())):
-        raise FloatingPointError("the Hessian spectrum has NaN or inf entries")
+    h.measures["hessian_eigs_rescaled"] = np.stack([s["rescaled"] for s in spectra])
+    h.meta.update(arch=arch, n_samples=n_samples, n_params=int(h.measures["hessian_eigs"].shape[1]))
+    for key in ("hessian_eigs", "hessian_eigs_rescaled"):
+        if not np.isfinite(h.measures[key]).all():
+            raise FloatingPointError(f"the Hessian spectrum ({key}) has NaN or inf entries")
     return h
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdict metrics: one value per seed, from the cached runs (no retraining)
+# ---------------------------------------------------------------------------------------------
+
+Runs = Mapping[str, Sequence[History]]
+"""Runs of one scale: architecture -> one History per seed (the same seeds, in order)."""
+
+
+def _n(runs: Runs) -> int:
+    return len(runs["plain"])
+
+
+def measure_at(h: History, key: str, when: str = "end") -> float:
+    """A unit measure of run ``h``, mean over layers, at the end (``end``) or averaged over the
+    recorded epochs (``mean``). Chapter 1; Orhan & Pitkow 2018 §4."""
+    check_choice("when", when, ("end", "mean"))
+    m = h.measures[key]
+    return float(m[-1].mean() if when == "end" else m.mean())
+
+
+def epochs_to(h: History, target: float = 0.9) -> float:
+    """Epochs to ``target`` training accuracy; never reached counts as ``epochs + 1`` (a lower
+    bound on the time). Chapter 1; Orhan & Pitkow 2018 §4 (training speed)."""
+    e = epochs_to_accuracy(h.metrics["train_acc"], target)
+    return min(e, float(h.metrics["epoch"][-1]) + 1.0)
+
+
+def elimination_gap(
+    runs: Runs, skip: str = "residual", measure: str = "elim", when: str = "end"
+) -> list[float]:
+    """Per seed: eliminated fraction of the plain net's units minus that of skip net ``skip``'s
+    *branches* (``measure``: ``elim``, constant over the inputs, or ``dead``, zero on every input).
+    A dead branch leaves its unit alive through the skip, but its incoming weights are as
+    unidentifiable as a dead plain unit's. Chapter 1; Orhan & Pitkow 2018 Fig. 1a."""
+    check_choice("measure", measure, ("elim", "dead"))
+    pk, sk = ("elim_frac", "branch_elim_frac") if measure == "elim" else ("dead_relu_frac",) * 2
+    return [measure_at(p, pk, when) - measure_at(s, sk, when)
+            for p, s in zip(runs["plain"], runs[skip], strict=True)]  # fmt: skip
+
+
+def rank_gap(runs: Runs, skip: str = "residual", when: str = "end") -> list[float]:
+    """Per seed: normalised effective rank of skip net ``skip``'s branches minus the plain net's
+    layers. Chapter 1; Orhan & Pitkow 2018 Fig. 1c (linear dependence)."""
+    return [measure_at(s, "branch_norm_rank", when) - measure_at(p, "norm_rank", when)
+            for p, s in zip(runs["plain"], runs[skip], strict=True)]  # fmt: skip
+
+
+def speed_ratio(runs: Runs, target: float = 0.9, skip: str = "residual") -> list[float]:
+    """Per seed: epochs to ``target`` of the faster plain net (He, or the skip nets' scaled
+    initialisation) over those of ``skip``. Chapter 1; Orhan & Pitkow 2018 §4."""
+    return [min(epochs_to(p, target), epochs_to(c, target)) / epochs_to(s, target)
+            for p, c, s in zip(runs["plain"], runs["plain_scaled"], runs[skip], strict=True)]  # fmt: skip
+
+
+def identity_init_drift(
+    runs: Runs, comparator: str = "residual", part: int = 3, skip_init: bool = True
+) -> list[float]:
+    """Per seed: how much the identity-initialised plain net falls behind ``comparator`` during
+    training — the mean of ``log10(loss(plain_identity) / loss(comparator))`` over the last
+    ``1/part`` of the epochs minus that over the first ``1/part`` (epoch 0 left out when
+    ``skip_init``). Positive: it starts relatively well and then slows down, as the paper argues
+    it does when training moves it towards the singular sets. Chapter 1; Orhan & Pitkow 2018 §4."""
+    out = []
+    for p, c in zip(runs["plain_identity"], runs[comparator], strict=True):
+        r = np.log10(p.metrics["train_loss"]) - np.log10(c.metrics["train_loss"])
+        r = r[1:] if skip_init else r
+        w = max(1, len(r) // part)
+        out.append(float(r[-w:].mean() - r[:w].mean()))
+    return out
+
+
+def dose_response(
+    runs: Runs, arms: Sequence[str] = DOSE_ARCHS, metric: str = "mean_loss"
+) -> list[float]:
+    """Per seed: Spearman ρ between the fraction of zeroed singular values of the skip matrices
+    and a slowness measure (``mean_loss`` over all epochs, ``final_loss``, or ``epochs90``).
+    Chapter 1; Orhan & Pitkow 2018 §4 (degenerate skips hurt in proportion to the degeneracy)."""
+    from scipy.stats import spearmanr
+
+    check_choice("metric", metric, ("mean_loss", "final_loss", "epochs90"))
+    dose = [ARCHITECTURES[a]["zeroed"] for a in arms]
+    out = []
+    for i in range(_n(runs)):
+        hs = [runs[a][i] for a in arms]
+        if metric == "mean_loss":
+            y = [float(h.metrics["train_loss"][1:].mean()) for h in hs]
+        elif metric == "final_loss":
+            y = [float(h.metrics["train_loss"][-1]) for h in hs]
+        else:
+            y = [epochs_to(h, 0.9) for h in hs]
+        out.append(float(spearmanr(dose, y).statistic))
+    return out
+
+
+def orthogonal_ratio(runs: Runs, target: float = 0.9) -> list[float]:
+    """Per seed: epochs to ``target`` of the orthogonal-skip net over the identity-skip net's
+    (≤ 1: at least as fast). Chapter 1; Orhan & Pitkow 2018 §4 (non-identity skips)."""
+    return [epochs_to(o, target) / epochs_to(r, target)
+            for o, r in zip(runs["orthogonal"], runs["residual"], strict=True)]  # fmt: skip
+
+
+def degenerate_fraction(
+    h: History, eps: float = 1e-4, rescaled: bool = True, epochs: str = "all"
+) -> float:
+    """Mean over the Hessian epochs (``all``, ``init`` or ``trained``: all but the first) of the
+    fraction of eigenvalues with ``|λ| < eps · max |λ|``. Chapter 1; Orhan & Pitkow 2018 §2."""
+    check_choice("epochs", epochs, ("all", "init", "trained"))
+    ev = h.measures["hessian_eigs_rescaled" if rescaled else "hessian_eigs"]
+    ev = {"all": ev, "init": ev[:1], "trained": ev[1:]}[epochs]
+    return float(np.mean([hessian_summary(e, eps_rel=eps)["frac_degenerate"] for e in ev]))
+
+
+HESSIAN_PAIRS = {"he": ("plain", "residual_he"), "scaled": ("plain_scaled", "residual")}
+"""Plain and residual small nets at the same initialisation."""
+
+
+def hessian_gap(
+    hess: Runs,
+    eps: float = 1e-4,
+    rescaled: bool = True,
+    pairs: Sequence[str] = ("he", "scaled"),
+    epochs: str = "all",
+) -> list[float]:
+    """Per seed: degenerate fraction of the plain net minus the residual net at the same
+    initialisation, averaged over the ``pairs`` of :data:`HESSIAN_PAIRS`. Chapter 1; Orhan &
+    Pitkow 2018 §2 (plain nets' Hessians are more degenerate)."""
+    out = []
+    for i in range(_n(hess)):
+        d = [degenerate_fraction(hess[p][i], eps, rescaled, epochs)
+             - degenerate_fraction(hess[r][i], eps, rescaled, epochs)
+             for p, r in (HESSIAN_PAIRS[k] for k in pairs)]  # fmt: skip
+        out.append(float(np.mean(d)))
+    return out
+
+
+def chapter_verdicts(runs: Runs, hess: Runs | None = None) -> list[dict[str, Any]]:
+    """Chapter 1's verdicts as keyword sets for :func:`ibcore.verdicts.make_verdict`, each with
+    its sensitivity grid (``grid``: settings, ``grid_values``: per-seed values per setting).
+
+    Chapter 1 (Orhan & Pitkow 2018, abstract, §2 and §4): elimination and linear dependence of
+    the skip nets' branches against the plain net's units; training speed against both plain
+    initialisations; the identity-initialised plain net's slow-down; orthogonal against identity
+    skips; the degenerate-skip dose–response; the Hessian at matched initialisation.
+    """
+    out: list[dict[str, Any]] = []
+
+    def add(claim: str, statement: str, values, grid, fn, note="") -> None:
+        out.append({"claim": claim, "statement": statement, "values": values, "note": note,
+                    "grid": grid, "grid_values": [fn(g) for g in grid]})  # fmt: skip
+
+    def fmt(xs) -> str:
+        return ", ".join(f"{x:.3g}" for x in xs)
+
+    n = _n(runs)
+    grid = [{"skip net": s, "measure": m, "when": w}
+            for s in SKIP_ARCHS for m in ("elim", "dead") for w in ("end", "mean")]  # fmt: skip
+    add("ch1-branch-elimination",
+        "skip nets' branches are eliminated (constant over the inputs) less often than a plain "
+        "net's units", elimination_gap(runs), grid,
+        lambda g: elimination_gap(runs, g["skip net"], g["measure"], g["when"]),
+        note="eliminated at the end: plain units " + fmt(measure_at(h, "elim_frac") for h in runs["plain"])
+        + "; residual branches " + fmt(measure_at(h, "branch_elim_frac") for h in runs["residual"]))  # fmt: skip
+    grid = [{"skip net": s, "when": w} for s in SKIP_ARCHS for w in ("end", "mean")]
+    add("ch1-branch-rank",
+        "skip nets' branches are less linearly dependent (higher effective rank) than a plain "
+        "net's layers", rank_gap(runs), grid, lambda g: rank_gap(runs, g["skip net"], g["when"]),
+        note="rank at the end: plain " + fmt(measure_at(h, "norm_rank") for h in runs["plain"])
+        + "; residual branches " + fmt(measure_at(h, "branch_norm_rank") for h in runs["residual"]))  # fmt: skip
+    grid = [{"accuracy_target": t, "skip net": s} for t in (0.8, 0.9, 0.95) for s in SKIP_ARCHS]
+    e = {a: [epochs_to(h) for h in runs[a]] for a in ("plain", "plain_scaled", "residual")}
+    add("ch1-speed",
+        "residual nets train faster than plain nets started at He or at the residual nets' "
+        "initialisation", speed_ratio(runs), grid,
+        lambda g: speed_ratio(runs, g["accuracy_target"], g["skip net"]),
+        note=f"epochs to 90 %: plain {fmt(e['plain'])}; plain, scaled init {fmt(e['plain_scaled'])}; "
+        f"residual {fmt(e['residual'])} (never = epochs + 1)")  # fmt: skip
+    grid = [{"comparator": c, "part": p} for c in ("residual", "orthogonal") for p in (2, 3, 4)]
+    add("ch1-identity-init-slows",
+        "a plain net started at identity-like weights falls behind the residual net as training "
+        "proceeds (the initialisation alone does not explain the skips' benefit)",
+        identity_init_drift(runs), grid,
+        lambda g: identity_init_drift(runs, g["comparator"], g["part"]),
+        note="epochs to 90 %: plain, identity-like init "
+        + fmt(epochs_to(h) for h in runs["plain_identity"]) + f"; residual {fmt(e['residual'])}")  # fmt: skip
+    grid = [{"target": t} for t in (0.8, 0.9, 0.95)]
+    add("ch1-orthogonal-skip",
+        "random orthogonal skips train at least about as fast as identity skips (at most a "
+        "quarter slower)", orthogonal_ratio(runs), grid,
+        lambda g: orthogonal_ratio(runs, g["target"]),
+        note="epochs to 90 %: orthogonal " + fmt(epochs_to(h) for h in runs["orthogonal"])
+        + f"; identity {fmt(e['residual'])}")  # fmt: skip
+    arms_sets = {"all doses": DOSE_ARCHS, "without 75 %": DOSE_ARCHS[:-1]}
+    grid = [{"slowness": m, "doses": d}
+            for m in ("mean_loss", "final_loss", "epochs90") for d in arms_sets]  # fmt: skip
+    add("ch1-degeneracy-dose",
+        "the more singular values of the skip matrices are zeroed (norm kept), the slower the "
+        "net trains (Spearman ρ over the dose)", dose_response(runs), grid,
+        lambda g: dose_response(runs, arms_sets[g["doses"]], g["slowness"]),
+        note="mean training loss per dose (0, 12.5, 25, 50, 75 %), seed mean: "
+        + fmt(np.mean([h.metrics["train_loss"][1:].mean() for h in runs[a]]) for a in DOSE_ARCHS))  # fmt: skip
+    if hess is not None:
+        grid = [{"eps_rel": eps, "rescaled": r, "pairs": p, "epochs": ep}
+                for eps in (1e-3, 1e-4, 1e-5) for r in (True, False)
+                for p in ("he+scaled", "he", "scaled") for ep in ("all", "init", "trained")]  # fmt: skip
+        deg = {a: [degenerate_fraction(h) for h in hess[a]] for a in HESSIAN_ARCHS if a in hess}
+        add("ch1-hessian",
+            "the loss Hessian of a plain net is more degenerate than that of a residual net at "
+            "the same initialisation (rescaled: weight scale alone cannot move it)",
+            hessian_gap(hess), grid,
+            lambda g: hessian_gap(hess, g["eps_rel"], g["rescaled"], g["pairs"].split("+"),
+                                  g["epochs"]),
+            note="rescaled degenerate fraction (ε 1e-4, mean over epochs): "
+            + "; ".join(f"{a} {fmt(v)}" for a, v in deg.items()))  # fmt: skip
+    assert all(len(v["values"]) == n for v in out)
+    return out
 
 
 CALIBRATION_SEEDS = (100, 101)
 
 PREREGISTERED = {
-    "ch1-elimination": Preregistration(
-        "ch1-elimination",
-        "elim_frac(plain) - max elim_frac(skip nets), end",
+    "ch1-branch-elimination": Preregistration(
+        "ch1-branch-elimination",
+        "elim_frac(plain units) - branch_elim_frac(residual), end",
         0.02,
         ">=",
         CALIBRATION_SEEDS,
-        "calibration: 0.069 and 0.208 (every skip net 0.000); our threshold",
+        "one unit in fifty; calibration -0.080 and 0.022 (plain units 0.069, 0.208; residual branches 0.148, 0.186; orthogonal-skip branches 0.000, 0.002)",
     ),
-    "ch1-rank": Preregistration(
-        "ch1-rank",
-        "min norm_rank(skip nets) - norm_rank(plain), end",
+    "ch1-branch-rank": Preregistration(
+        "ch1-branch-rank",
+        "branch_norm_rank(residual) - norm_rank(plain), end",
         0.03,
         ">=",
         CALIBRATION_SEEDS,
-        "about one lost direction per 32-unit layer; calibration: 0.083 and 0.231",
+        "about one lost direction per 32-unit layer; calibration -0.073 and 0.031 (plain 0.917, 0.769; residual branches 0.844, 0.800)",
     ),
     "ch1-speed": Preregistration(
         "ch1-speed",
-        "epochs to 90% train acc: best plain / residual",
+        "epochs to 90% train acc: best plain (He, scaled init) / residual",
         1.25,
         ">=",
         CALIBRATION_SEEDS,
-        "a quarter faster; calibration speed-ups 2.57 and 1.80",
+        "a quarter faster; calibration 2.57 and 1.80 (plain 18 and 18 epochs, plain with scaled init never, residual 7 and 10)",
     ),
-    "ch1-hessian": Preregistration(
-        "ch1-hessian",
-        "frac_degenerate(plain) - frac_degenerate(residual), eps 1e-4",
+    "ch1-identity-init-slows": Preregistration(
+        "ch1-identity-init-slows",
+        "log10 loss ratio plain_identity / residual: last third - first third of epochs",
         0.1,
         ">=",
         CALIBRATION_SEEDS,
-        "calibration differences 0.30 and 0.20",
+        "a relative slow-down of a quarter (10^0.1 = 1.26); calibration -0.305 and -0.005 (epochs to 90 %: identity-like init 4 and 5, residual 7 and 10)",
+    ),
+    "ch1-orthogonal-skip": Preregistration(
+        "ch1-orthogonal-skip",
+        "epochs to 90% train acc: orthogonal / identity skip",
+        1.25,
+        "<=",
+        CALIBRATION_SEEDS,
+        "at most a quarter slower; calibration 0.571 and 0.400 (orthogonal 4 and 4 epochs, identity 7 and 10)",
+    ),
+    "ch1-degeneracy-dose": Preregistration(
+        "ch1-degeneracy-dose",
+        "Spearman rho(zeroed fraction, mean train loss) over 5 doses",
+        0.5,
+        ">=",
+        CALIBRATION_SEEDS,
+        "a clearly monotone trend over five doses; calibration 1.0 and 1.0 (mean training loss 0.107, 0.120, 0.159, 0.228, 0.424 from 0 to 75 % zeroed)",
+    ),
+    "ch1-hessian": Preregistration(
+        "ch1-hessian",
+        "rescaled frac_degenerate(plain) - (residual), eps 1e-4, matched init (He; scaled)",
+        0.05,
+        ">=",
+        CALIBRATION_SEEDS,
+        "half the smaller calibration difference; calibration 0.220 and 0.109 (plain 0.721, 0.636 vs residual at He 0.634, 0.592; plain 0.760, 0.643 vs residual 0.407, 0.469 at the scaled init)",
     ),
 }
 """What chapter 1's verdicts are judged against, fixed on :data:`CALIBRATION_SEEDS`."""
@@ -289,7 +629,7 @@ CHAPTER = Chapter(
         "smoke": dict(depth=6, width=16, epochs=4, measure_every=2, seeds=1, hessian_depth=3,
             hessian_width=4, hessian_samples=100, hessian_epochs=[0, 4], toy_steps=3000),
         "cpu": dict(workers=2, depth=20, width=32, epochs=30, measure_every=5, seeds=5, hessian_depth=10,
-            hessian_width=8, hessian_samples=500, hessian_epochs=[0, 30], toy_steps=20_000),
+            hessian_width=8, hessian_samples=250, hessian_epochs=[0, 30], toy_steps=20_000),
         "paper": dict(dataset="cifar100", depth=30, width=128, epochs=100, batch_size=256,
             measure_every=10, seeds=3, hessian_depth=30, hessian_width=16, hessian_samples=1000,
             hessian_epochs=[0, 1, 5, 20, 100], toy_steps=20_000),

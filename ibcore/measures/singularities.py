@@ -29,6 +29,7 @@ __all__ = [
     "epochs_to_accuracy",
     "hessian_eigs",
     "hessian_full",
+    "hessian_spectra",
     "hessian_summary",
     "layer_measures",
     "loss_auc",
@@ -41,6 +42,8 @@ __all__ = [
     "toy_chain_loss",
     "unit_measures",
     "weight_elimination_fraction",
+    "weight_max_cosine",
+    "weight_norm_ratio",
     "weight_overlap_fraction",
     "weight_overlap_mask",
 ]
@@ -221,6 +224,36 @@ def weight_overlap_fraction(W: ArrayLike, rho: float = 0.99) -> float:
     Chapter 1; Orhan & Pitkow 2018, Fig. 1b; the weight-space variant is ours.
     """
     return float(np.mean(weight_overlap_mask(W, rho)))
+
+
+def weight_norm_ratio(W: ArrayLike) -> float:
+    """``min_i ‖J_i‖₂ / median_j ‖J_j‖₂``: how close the layer's weakest unit is to ``J = 0``.
+
+    0 at an elimination singularity of the weights, ≈ 1 when all units are alike (``W``: units ×
+    inputs; 0 if the median norm is 0). Chapter 1; Orhan & Pitkow 2018, Fig. 1a; ours.
+    """
+    Wm = _as_matrix(W, "W", min_rows=1, what="units × inputs")
+    norms = np.linalg.norm(Wm, axis=1)
+    med = float(np.median(norms))
+    return float(norms.min() / med) if med > _STD_FLOOR else 0.0
+
+
+def weight_max_cosine(W: ArrayLike) -> float:
+    """Mean over units of ``max_{j≠i} cos(J_i, J_j)`` (signed): closeness to ``J_a = J_b``.
+
+    1 at an overlap singularity of every unit, about ``2·sqrt(log n / d)`` for random rows; zero
+    rows are left out (0 with fewer than two non-zero rows). Chapter 1; Orhan & Pitkow 2018,
+    Fig. 1b; ours.
+    """
+    Wm = _as_matrix(W, "W", min_rows=1, what="units × inputs")
+    norms = np.linalg.norm(Wm, axis=1)
+    nonzero = norms > _STD_FLOOR * max(float(norms.max()), _STD_FLOOR)
+    if int(nonzero.sum()) < 2:
+        return 0.0
+    U = Wm[nonzero] / norms[nonzero, None]
+    S = U @ U.T
+    np.fill_diagonal(S, -np.inf)
+    return float(S.max(axis=1).mean())
 
 
 # --- linear dependence ---
@@ -514,6 +547,66 @@ def hessian_eigs(
         v0 = np.random.default_rng(seed).standard_normal(P)
         vals = eigsh(op, k=int(k), which=which, tol=float(tol), v0=v0, return_eigenvectors=False)
     return np.sort(np.asarray(vals, dtype=np.float64))
+
+
+def _rescaling(m: nn.Module, x64: Tensor, params: list[Tensor]) -> Tensor:
+    """Per-parameter scales: RMS weight of each ``nn.Linear``, RMS of its output for its bias."""
+    out_rms: dict[int, Tensor] = {}
+    hooks = [
+        lin.register_forward_hook(
+            lambda mod, _i, o: out_rms.__setitem__(id(mod), o.detach().pow(2).mean().sqrt())
+        )
+        for lin in m.modules()
+        if isinstance(lin, nn.Linear) and lin.weight.requires_grad
+    ]
+    try:
+        with torch.no_grad():
+            m(x64)
+    finally:
+        for h in hooks:
+            h.remove()
+    scale: dict[int, Tensor] = {}
+    for lin in m.modules():
+        if isinstance(lin, nn.Linear) and lin.weight.requires_grad:
+            scale[id(lin.weight)] = lin.weight.detach().pow(2).mean().sqrt()
+            if lin.bias is not None:
+                scale[id(lin.bias)] = out_rms[id(lin)]
+    missing = [tuple(p.shape) for p in params if id(p) not in scale]
+    if missing:
+        raise ValueError(f"rescale=True needs every parameter in an nn.Linear, not {missing}")
+    return torch.cat([torch.full((p.numel(),), float(scale[id(p)])) for p in params]).to(x64)
+
+
+def hessian_spectra(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    loss: Callable[[Tensor, Tensor], Tensor] = cross_entropy,
+) -> dict[str, np.ndarray]:
+    """Full Hessian spectra of ``loss(model(x), y)``: ``raw`` and ``rescaled`` (both ascending).
+
+    ``rescaled`` is the spectrum of ``D H D``, the Hessian in the coordinates ``θ / s``: ``s`` is
+    the RMS of a linear layer's weights for those weights and the RMS of the layer's output over
+    ``x`` for its bias. A ReLU net computes the same function when layer ``l`` is multiplied by
+    ``c`` and the next layer's weights divided by ``c``; the raw Hessian's blocks then move by
+    ``c^±2`` (and with them any threshold relative to ``max |λ|``), the rescaled one does not
+    move at all, so weight scale alone cannot change its degeneracy. Every trainable parameter
+    must belong to an ``nn.Linear``. Chapter 1; Orhan & Pitkow 2018, §2.1; the rescaling is ours.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    m = copy.deepcopy(model).to(torch.float64).eval()
+    params = [p for p in m.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no parameters that require grad")
+    device = params[0].device
+    x64 = x.to(device=device, dtype=torch.float64)
+    y64 = y.to(device)
+    d = _rescaling(m, x64, params)
+    H = hessian_full(lambda: loss(m(x64), y64), params)
+    raw = torch.linalg.eigvalsh(H).cpu().numpy()
+    scaled = torch.linalg.eigvalsh(d[:, None] * H * d[None, :]).cpu().numpy()
+    return {"raw": raw, "rescaled": scaled}
 
 
 def hessian_summary(
