@@ -26,9 +26,9 @@ import torch  # noqa: E402
 from common import record, report  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from ibcore.claims.ch1_skip_singularities import architecture, skip_run  # noqa: E402
+from ibcore.claims.ch1_skip_singularities import build_net, skip_run  # noqa: E402
 from ibcore.data import load_digits  # noqa: E402
-from ibcore.measures.singularities import hessian_eigs  # noqa: E402
+from ibcore.measures.singularities import hessian_eigs, hessian_spectra  # noqa: E402
 from ibcore.models import build_mlp  # noqa: E402
 
 
@@ -71,10 +71,16 @@ def main() -> None:
         recs.append(record("  -> process CPU time", cpu, 0.0, runs, "s", "-"))
 
         runs = 3
-        med, spr, cpu = timed(lambda: skip_run(**architecture("residual", 20), seed=0), runs)
+        med, spr, cpu = timed(lambda: skip_run(arch="residual", seed=0), runs)
         recs.append(record("skip_run residual, depth 20 width 32, 30 epochs", med, spr, runs,
                            "s", "-"))  # fmt: skip
         recs.append(record("  -> process CPU time", cpu, 0.0, runs, "s", "-"))
+
+        small = build_net("residual", [64, *[8] * 10, 10], seed=0)
+        xs, ys = x[:250], y[:250]
+        med, spr, cpu = timed(lambda: hessian_spectra(small, xs, ys), runs)
+        recs.append(record("hessian_spectra raw + rescaled, depth 10 width 8, 250 samples",
+                           med, spr, runs, "s", "-"))  # fmt: skip
     report("singularities", recs)
 
 

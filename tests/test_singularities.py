@@ -21,6 +21,7 @@ from ibcore.measures.singularities import (
     epochs_to_accuracy,
     hessian_eigs,
     hessian_full,
+    hessian_spectra,
     hessian_summary,
     layer_measures,
     loss_auc,
@@ -30,6 +31,8 @@ from ibcore.measures.singularities import (
     participation_ratio,
     unit_measures,
     weight_elimination_fraction,
+    weight_max_cosine,
+    weight_norm_ratio,
     weight_overlap_fraction,
     weight_overlap_mask,
 )
@@ -493,3 +496,61 @@ def test_hessian_bad_input() -> None:
         hessian_full(lambda: p64**2, [p64])
     with pytest.raises(ValueError, match=r"params\[0\] does not require grad"):
         hessian_full(lambda: (p64**2).sum(), [p64.detach()])
+
+
+# --- weight-space closeness to the singular sets, rescaled Hessian ---
+
+
+def test_weight_norm_ratio_and_max_cosine_known_answers(rng: np.random.Generator) -> None:
+    W = rng.normal(size=(8, 20))
+    W[3] = 0.0
+    assert weight_norm_ratio(W) == 0.0  # a unit at J = 0
+    W[3] = 0.5 * W[5]
+    assert weight_norm_ratio(W) == pytest.approx(
+        0.5 * np.linalg.norm(W[5]) / np.median(np.linalg.norm(W, axis=1))
+    )
+    assert weight_max_cosine(W) > 1 / 8 * 2 - 1e-9  # units 3 and 5 are parallel
+    Q = np.linalg.qr(rng.normal(size=(8, 8)))[0]
+    assert weight_max_cosine(Q) == pytest.approx(0.0, abs=1e-12)  # orthogonal rows
+    assert weight_max_cosine(np.tile(rng.normal(size=(1, 5)), (4, 1))) == pytest.approx(1.0)
+    assert weight_max_cosine(np.zeros((3, 4))) == 0.0
+
+
+def test_rescaled_hessian_is_invariant_under_relu_rescaling() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 5), nn.ReLU(), nn.Linear(5, 3))
+    with torch.no_grad():
+        for m in net:
+            if isinstance(m, nn.Linear):
+                m.bias.normal_()
+    x, y = torch.randn(40, 6), torch.randint(0, 3, (40,))
+    before = hessian_spectra(net, x, y)
+    f0 = net(x).detach()
+    with torch.no_grad():  # layer 1 × 3, layer 2's weights / 3: the same function
+        net[0].weight.mul_(3.0)
+        net[0].bias.mul_(3.0)
+        net[2].weight.div_(3.0)
+    assert torch.allclose(net(x), f0, atol=1e-5)
+    after = hessian_spectra(net, x, y)
+    assert np.allclose(after["rescaled"], before["rescaled"], atol=1e-6)
+    assert not np.allclose(after["raw"], before["raw"], atol=1e-2)  # the raw one moves
+    with pytest.raises(ValueError, match=r"every parameter in an nn.Linear"):
+        hessian_spectra(nn.Sequential(nn.Conv1d(1, 1, 1), nn.Flatten()), torch.randn(4, 1, 3),
+                        torch.randint(0, 3, (4,)))  # fmt: skip
+
+
+def test_layer_measures_agree_with_the_single_measures(rng: np.random.Generator) -> None:
+    """The bundle shares one centring and one spectrum; it must give the functions' answers."""
+    layers = [rng.standard_normal((300, 16)), np.maximum(rng.standard_normal((300, 16)), 0)]
+    low = rng.standard_normal((300, 3)) @ rng.standard_normal((3, 16))
+    low[:, 2] = 0.0
+    low[:, 7] = -3.0 * low[:, 5] + 1e-3 * rng.standard_normal(300)
+    layers += [low, np.zeros((50, 4)), np.ones((50, 4)) * np.arange(4)]
+    for H in layers:
+        m = layer_measures(H, tau=1e-3, rho=0.99, rel_tol=1e-3)
+        assert m["elim_frac"] == elimination_fraction(H, 1e-3)
+        assert m["overlap_frac"] == overlap_fraction(H, 0.99, 1e-3)
+        assert m["norm_rank"] == normalized_effective_rank(H, 1e-3)
+        assert m["participation_ratio"] == pytest.approx(
+            participation_ratio(H), rel=1e-9, abs=1e-12
+        )

@@ -309,6 +309,9 @@ def layer_measures(
     Chapter 1; Orhan & Pitkow 2018, §2.1 and Fig. 1; definitions and thresholds ours.
     """
     Hm = _as_matrix(H, "H")
+    tau = _check_open_unit("tau", tau)
+    rho = _check_open_unit("rho", rho)
+    rel_tol = _check_open_unit("rel_tol", rel_tol)
     dead = math.nan
     if F is not None:
         Fm = _as_matrix(F, "F")
@@ -317,15 +320,34 @@ def layer_measures(
                 f"F must have the same shape as H, got F {tuple(Fm.shape)} and H {tuple(Hm.shape)}"
             )
         dead = dead_relu_fraction(Fm)
-    rank = normalized_effective_rank(Hm, rel_tol)
+    # one centring and one spectrum for all measures (the same definitions as the functions
+    # above; the singular values come from the n × n Gram matrix, exact to float64 rounding)
+    Hc = _center(Hm)
+    std = Hc.std(axis=0)
+    elim = std < tau * max(float(np.median(std)), _STD_FLOOR)
+    keep = ~elim
+    n_overlap = 0
+    if int(keep.sum()) >= 2:
+        Z = Hc[:, keep] / std[keep]
+        C = (Z.T @ Z) / Z.shape[0]
+        np.fill_diagonal(C, 0.0)
+        n_overlap = int((np.abs(C).max(axis=1) > rho).sum())
+    lam = np.clip(np.linalg.eigvalsh(Hc.T @ Hc), 0.0, None)  # s², ascending
+    n = Hm.shape[1]
+    if lam[-1] > 0.0:
+        rank = float(np.count_nonzero(lam > (rel_tol**2) * lam[-1])) / n
+        r = lam / lam[-1]
+        pr = float(r.sum() ** 2 / (r**2).sum()) / n
+    else:
+        rank, pr = 0.0, 0.0
     return {
-        "n_units": float(Hm.shape[1]),
-        "elim_frac": elimination_fraction(Hm, tau),
+        "n_units": float(n),
+        "elim_frac": float(elim.mean()),
         "dead_relu_frac": dead,
-        "overlap_frac": overlap_fraction(Hm, rho, tau),
+        "overlap_frac": n_overlap / n,
         "norm_rank": rank,
         "lin_dep": 1.0 - rank,
-        "participation_ratio": participation_ratio(Hm),
+        "participation_ratio": pr,
     }
 
 
@@ -435,7 +457,7 @@ def _flatten_rows(rows: Sequence[Tensor | None], params: list[Tensor], b: int) -
 
 
 def hessian_full(
-    loss_fn: Callable[[], Tensor], params: Sequence[Tensor], *, chunk_size: int = 256
+    loss_fn: Callable[[], Tensor], params: Sequence[Tensor], *, chunk_size: int = 64
 ) -> Tensor:
     """Full P × P Hessian (float64, symmetrised) of ``loss_fn()`` over the flattened ``params``.
 
