@@ -197,9 +197,13 @@ def build_mlp(
     init: str = "default",
     branch_scale: float | None = None,
     seed: int | None = None,
+    stem_shortcut: bool = False,
 ) -> MLP:
     """Build a fully connected net: chapters 0, 2 (Chelombiev et al. 2019 §4), 1 (Orhan & Pitkow
-    2018 §4; ``branch_scale`` is ours), 3 (Peer et al. 2022 §5), 4 (Lyu & Rodrigues 2024 §3)."""
+    2018 §4; ``branch_scale`` is ours), 3 (Peer et al. 2022 §5), 4 (Lyu & Rodrigues 2024 §3).
+
+    Block 1 (the stem) has no shortcut unless ``stem_shortcut`` (chapter 4's stemless control:
+    every block, the first included, carries ``shortcut``)."""
     widths = [int(w) for w in widths]
     if len(widths) < 3:
         raise ValueError(f"parameter 'widths' needs [d_in, hidden..., d_out], got {widths}")
@@ -213,12 +217,18 @@ def build_mlp(
     if seed is not None:
         torch.manual_seed(seed)
     blocks = [
-        Block(widths[i], widths[i + 1], activation, "none" if i == 0 else shortcut, branch_scale)
+        Block(
+            widths[i],
+            widths[i + 1],
+            activation,
+            "none" if i == 0 and not stem_shortcut else shortcut,
+            branch_scale,
+        )  # fmt: skip
         for i in range(len(widths) - 2)
     ]
     head = nn.Linear(widths[-2], widths[-1])
     config = dict(widths=widths, activation=activation, shortcut=shortcut, init=init,
-                  branch_scale=branch_scale)  # fmt: skip
+                  branch_scale=branch_scale, stem_shortcut=stem_shortcut)  # fmt: skip
     model = MLP(blocks, head, config)
     init_weights(model, init, activation)
     return model

@@ -213,11 +213,36 @@ def test_family_verdicts_judge_the_skip_and_the_fall_against_the_null():
     flat = [_fake_history([1.0] * 9) for _ in range(5)]
     vs = {v.claim: v for v in family_verdicts(fam, "ch4", "MLP", 0.05, common, null=flat)}
     assert vs["ch4-is-compresses"].status == "reproduced"
-    assert vs["ch4-is-compresses"].sensitivity["of"] == 6
+    assert vs["ch4-is-compresses"].sensitivity["of"] == 9
     # the same nets without the skip: NIS rises no more than IS
     same = {"identity": fam["identity"], "projection": fam["identity"]}
     vs = {v.claim: v for v in family_verdicts(same, "ch4", "MLP", 0.05, common)}
     assert vs["ch4-is-skips-fitting"].status == "not reproduced"
+
+
+def test_nis_is_judged_on_both_phases_and_the_raw_curve_decides():
+    from ibcore.claims.ch4_identity_shortcuts import family_verdicts
+
+    common = dict(chapter="04", paper="p", params={"scale": "cpu"}, device="cpu", runtime_s=0.0)
+    fit_only = [1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]  # rises by ln 2, never falls
+    fit_fall = [1.0, 0.5, 0.5, 0.5, 0.5, 0.8, 1.0, 1.0, 1.0]  # rises, then falls by ln 2
+    blip = [1.0, 1.0, 0.8, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]  # a rise for one snapshot only
+    five = lambda zx: [_fake_history(zx) for _ in range(5)]  # noqa: E731
+    fam = {"identity": five(blip), "projection": five(fit_only), "none": five(fit_fall)}
+    ctl = {"stemless": five([1.0] * 9), "orthogonal": five(fit_fall)}
+    vs = {v.claim: v for v in family_verdicts(fam, "ch4", "MLP", 0.05, common, controls=ctl)}
+    assert vs["ch4-nis-fits-projection"].status == "reproduced"
+    assert vs["ch4-nis-fits-then-compresses-projection"].status == "not reproduced"
+    assert vs["ch4-nis-fits-then-compresses-none"].status == "reproduced"
+    # the raw curve sees the one-snapshot rise of the IS net; a running median of 3 erases it
+    assert vs["ch4-is-no-fitting"].value == pytest.approx(np.log(1 / 0.8), abs=1e-6)
+    assert vs["ch4-is-no-fitting"].status == "not reproduced"
+    smoothed = [r for r in vs["ch4-is-no-fitting"].sensitivity["settings"] if r["width"] == 3]
+    assert all(r["value"] == pytest.approx(0.0, abs=1e-9) for r in smoothed)
+    assert vs["ch4-is-vs-none-fitting"].value == pytest.approx(np.log(2) - np.log(1.25), abs=1e-6)
+    assert vs["ch4-stemless-is-no-fitting"].status == "reproduced"
+    assert vs["ch4-orthogonal-nis-fits-then-compresses"].status == "reproduced"
+    assert vs["ch4-stemless-is-skips-fitting"].calibration_seeds == [100, 101, 102]
 
 
 def test_a_pixel_lit_in_one_training_image_does_not_dominate_zx():
@@ -239,3 +264,25 @@ def test_a_pixel_lit_in_one_training_image_does_not_dominate_zx():
         zxzy(reps, xr, None, x_min_support=1.0, **kw)
     with pytest.raises(ValueError, match="constant"):
         zxzy(reps, rare, None, **kw)
+
+
+def test_shortcut_run_controls_stemless_and_orthogonal():
+    from ibcore.claims.ch4_identity_shortcuts import shortcut_run
+    from ibcore.models import build_mlp
+
+    torch.set_num_threads(1)
+    m = build_mlp([8, 8, 8, 3], "relu", "identity", stem_shortcut=True, seed=0)
+    assert [b.kind for b in m.blocks] == ["identity", "identity"]
+    assert [b.kind for b in build_mlp([8, 8, 8, 3], "relu", "identity", seed=0).blocks] == [
+        "none",
+        "identity",
+    ]
+    kw = dict(depth=2, width=64, epochs=1, snapshots=2, probe_steps=3, probe_hidden=8)
+    h = shortcut_run(seed=0, shortcut="identity", control="stemless", **kw)
+    assert h.meta["model"]["stem_shortcut"] is True
+    with pytest.raises(ValueError, match=r"parameter 'control' = 'stemless' needs arch 'mlp'"):
+        shortcut_run(seed=0, shortcut="projection", control="stemless", **kw)
+    with pytest.raises(ValueError, match=r"parameter 'width' = 8 must equal the input dimension"):
+        shortcut_run(seed=0, shortcut="identity", control="stemless", **{**kw, "width": 8})
+    with pytest.raises(ValueError, match=r"parameter 'control' = 'mirror' is not allowed"):
+        shortcut_run(seed=0, shortcut="identity", control="mirror", **kw)
