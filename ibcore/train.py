@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -230,7 +231,9 @@ class _Single:
         meta = {"model": getattr(self.model, "config", {}), "dataset": self.data.name, **meta}
         meta.update(l2=self.l2, seed=self.seed)
         return History(
-            epochs=np.asarray(record, dtype=np.int64),
+            epochs=np.asarray(
+                record, dtype=np.int64 if all(float(e).is_integer() for e in record) else np.float64
+            ),
             activations={k: np.stack(v) for k, v in self.acts.items() if v},
             measures={k: np.stack(v) for k, v in self.meas.items() if v},
             metrics={k: np.asarray(v, dtype=np.float64) for k, v in self.mets.items()},
@@ -401,13 +404,16 @@ def train(
     check_choice("optimizer", optimizer, OPTIMIZERS)
     check_choice("output", output, ("softmax", "logits", None))
     device = torch.device(device)
-    record = sorted({int(e) for e in (record_epochs if record_epochs is not None else [])})
+    record = sorted({float(e) for e in (record_epochs if record_epochs is not None else [])})
     if record and (record[0] < 0 or record[-1] > epochs):
         raise ValueError(f"record_epochs must lie in [0, {epochs}], got {record[0]}..{record[-1]}")
+    fractional = [e for e in record if not e.is_integer()]
     if progress is None:
         progress = os.environ.get("IBCORE_PROGRESS", "1") != "0"
 
     ensemble = isinstance(model, EnsembleMLP)
+    if ensemble and fractional:
+        raise ValueError("fractional record_epochs need a single model, not an ensemble")
     if ensemble:
         if optimizer != "adam" or criterion is not None or measures or not keep_activations:
             raise ValueError(
@@ -430,13 +436,29 @@ def train(
 
     t0 = time.perf_counter()
     model.train()
-    rec_set = set(record)
+    # a fractional epoch e is recorded before batch round(frac(e) · batches) of epoch floor(e),
+    # and stored as the epoch it really is (floor(e) + that batch / batches)
+    n_batches = max(1, math.ceil(task.n / batch_size))
+    within: dict[int, set[int]] = {}
+    for e in fractional:
+        k = min(n_batches - 1, max(1, round((e - math.floor(e)) * n_batches)))
+        within.setdefault(math.floor(e), set()).add(k)
+    record = sorted(
+        {e for e in record if e.is_integer()}
+        | {ep + k / n_batches for ep, ks in within.items() for k in ks}
+    )
+    if not fractional:
+        record = [int(e) for e in record]
+    rec_set = {e for e in record if float(e).is_integer()}
     task.log_metrics(0)
     bar = tqdm(range(epochs), desc=desc, disable=not progress, mininterval=2.0, leave=False)
     for epoch in bar:
         if epoch in rec_set:
             task.snapshot()
-        for xb, yb in task.batches(shuffle, batch_size):
+        steps = within.get(epoch, ())
+        for i, (xb, yb) in enumerate(task.batches(shuffle, batch_size)):
+            if i in steps:
+                task.snapshot()
             loss = task.loss(xb, yb)
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(

@@ -280,3 +280,24 @@ def test_ensemble_of_mixed_activations_equals_its_members_in_any_order():
         torch.testing.assert_close(logits2[j], logits[i], rtol=1e-5, atol=1e-6)
         for a, b in zip(hidden2, hidden, strict=True):
             torch.testing.assert_close(a[j], b[i], rtol=1e-5, atol=1e-6)
+
+
+def test_fractional_record_epochs_snapshot_inside_an_epoch():
+    """Chapter 4's snapshots inside the first epoch: recorded before the nearest batch."""
+    d = load_szt12(seed=0)  # 3,276 training rows: 13 batches of 256
+    m = build_mlp([12, 10, 7, 5, 4, 3, 2], "tanh", init="idnns", seed=0)
+    h = train(m, d, epochs=2, lr=1e-2, batch_size=256, record_epochs=[0, 0.5, 1, 2], seed=0)
+    n_batches = -(-len(d.x_train) // 256)
+    half = round(0.5 * n_batches) / n_batches
+    assert h.epochs.dtype == np.float64
+    assert h.epochs.tolist() == pytest.approx([0.0, half, 1.0, 2.0])
+    a = h.activations["h1"]
+    assert not np.array_equal(a[1], a[0]) and not np.array_equal(a[1], a[2])
+    # the same run without the extra snapshot passes through the same weights
+    m2 = build_mlp([12, 10, 7, 5, 4, 3, 2], "tanh", init="idnns", seed=0)
+    h2 = train(m2, d, epochs=2, lr=1e-2, batch_size=256, record_epochs=[0, 1, 2], seed=0)
+    assert h2.epochs.dtype == np.int64
+    assert np.allclose(h2.activations["h1"], a[[0, 2, 3]], atol=1e-6)
+    ens = EnsembleMLP([build_mlp([12, 4, 2], "tanh", seed=0)])
+    with pytest.raises(ValueError, match="fractional record_epochs need a single model"):
+        train(ens, [d], epochs=1, record_epochs=[0.5], seed=[0])

@@ -286,3 +286,12 @@ def test_shortcut_run_controls_stemless_and_orthogonal():
         shortcut_run(seed=0, shortcut="identity", control="stemless", **{**kw, "width": 8})
     with pytest.raises(ValueError, match=r"parameter 'control' = 'mirror' is not allowed"):
         shortcut_run(seed=0, shortcut="identity", control="mirror", **kw)
+
+
+def test_snapshot_epochs_inside_the_first_epoch():
+    from ibcore.claims.ch4_identity_shortcuts import snapshot_epochs
+
+    assert snapshot_epochs(30, 10) == [0, 1, 2, 4, 6, 9, 13, 20, 30]  # the docstring's example
+    assert snapshot_epochs(30, 7, 2) == pytest.approx([0, 1 / 3, 2 / 3, 1, 2, 5, 9, 16, 30])
+    with pytest.raises(ValueError, match=r"parameter 'within_first' must be an integer >= 0"):
+        snapshot_epochs(30, 7, -1)

@@ -26,16 +26,22 @@ CONTROLS = ("none", "stemless", "orthogonal")
 """Design controls of the MLP arms (:func:`shortcut_run`'s ``control``)."""
 
 
-def snapshot_epochs(epochs: int, n: int) -> list[int]:
-    """About ``n`` log-spaced snapshot epochs from 0 to ``epochs`` (dense early; chapter 4).
+def snapshot_epochs(epochs: int, n: int, within_first: int = 0) -> list[float]:
+    """About ``n`` log-spaced snapshot epochs from 0 to ``epochs`` (dense early; chapter 4), and
+    ``within_first`` evenly spaced ones inside the first epoch.
 
     ``unique(round(geomspace(1, epochs + 1, n)) − 1)``: e.g. 0, 1, 2, 4, 6, 9, 13, 20, 30 for
-    ``epochs=30, n=10`` (fitting, if any, happens in the first epochs; Lyu & Rodrigues 2024 §4).
+    ``epochs=30, n=10``; with ``within_first=2`` also 1/3 and 2/3 (fitting, if any, happens in the
+    first epochs, possibly inside the first one; Lyu & Rodrigues 2024 §4). The training loop
+    records a fractional epoch at the nearest batch.
     """
     if epochs < 1 or n < 2:
         raise ValueError(f"snapshot_epochs needs epochs >= 1 and n >= 2, got {epochs}, {n}")
+    if isinstance(within_first, bool) or not isinstance(within_first, int) or within_first < 0:
+        raise ValueError(f"parameter 'within_first' must be an integer >= 0, got {within_first!r}")
     e = np.unique(np.round(np.geomspace(1, epochs + 1, n)).astype(int) - 1)
-    return sorted({0, epochs, *e.tolist()})
+    frac = [j / (within_first + 1) for j in range(1, within_first + 1)]
+    return sorted({0, epochs, *e.tolist(), *frac})
 
 
 @runner
@@ -50,6 +56,7 @@ def shortcut_run(
     activation: str = "relu",
     epochs: int = 30,
     snapshots: int = 10,
+    first_epoch_snapshots: int = 0,
     lr: float = 2e-4,
     batch_size: int = 64,
     probe_steps: int = 300,
@@ -125,7 +132,7 @@ def shortcut_run(
     h = train(
         model, data, epochs=epochs, lr=lr, batch_size=batch_size,
         keep_activations=False, measures={"zxzy": measure}, output=None, seed=seed,
-        record_epochs=snapshot_epochs(epochs, snapshots),
+        record_epochs=snapshot_epochs(epochs, snapshots, first_epoch_snapshots),
         device=device, desc=f"{shortcut} seed {seed}",
     )  # fmt: skip
     h.meta["layers"] = layers
@@ -401,6 +408,9 @@ PARAMS: dict[str, Param] = {
     "width": Param(int, "units per block", low=2, high=4096),
     "epochs": Param(int, "training epochs (Adam, batch 64)", low=1, high=10_000),
     "snapshots": Param(int, "log-spaced snapshots (about)", low=2, high=200),
+    "first_epoch_snapshots": Param(
+        int, "extra snapshots inside the first epoch (evenly spaced)", low=0, high=50
+    ),
     "lr": Param(float, "Adam learning rate", low=1e-7, high=1.0),
     "probe_steps": Param(int, "Adam steps of every Z-X/Z-Y probe", low=1, high=100_000),
     "probe_hidden": Param(int, "probe hidden units (0 = linear)", low=0, high=4096),
@@ -444,12 +454,13 @@ CHAPTER = Chapter(
     PARAMS,
     shared=dict(workers=1, dataset="digits", shortcuts=["identity", "projection", "none"],
         extra_shortcuts=["identity", "projection"], controls=["stemless", "orthogonal"], tf_depth=4, tf_width=16, cnn_depth=6,
-        cnn_width=8, cnn_lr=1e-3, width=64, lr=2e-4, min_change=0.05, device="auto"),
+        cnn_width=8, cnn_lr=1e-3, width=64, lr=2e-4, min_change=0.05, first_epoch_snapshots=2,
+        device="auto"),
     presets={
         "smoke": dict(shortcuts=["identity", "projection"], depth=3, epochs=3, snapshots=4,
             probe_steps=40, probe_hidden=32, seeds=[1], cnn_seeds=1, cnn_depth=2, tf_seeds=1,
             tf_depth=2),
-        "cpu": dict(workers=2, depth=8, epochs=30, snapshots=10, probe_steps=300, probe_hidden=64,
+        "cpu": dict(workers=2, depth=8, epochs=30, snapshots=7, probe_steps=300, probe_hidden=64,
             seeds=[1, 2, 3, 4, 5], cnn_seeds=5, tf_seeds=0),
         "paper": dict(dataset="cifar10", controls=["orthogonal"], depth=8, width=256, epochs=60, snapshots=16,
             probe_steps=2000, probe_hidden=256, seeds=[1, 2, 3], cnn_seeds=3, cnn_depth=8,

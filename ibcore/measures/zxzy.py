@@ -298,8 +298,8 @@ class Phases:
     kind: str
     fitting_rise: float
     compression_fall: float
-    fit_epochs: tuple[int, int] | None
-    compress_epochs: tuple[int, int] | None
+    fit_epochs: tuple[float, float] | None
+    compress_epochs: tuple[float, float] | None
     smoothed: np.ndarray
 
 
@@ -357,7 +357,7 @@ def detect_phases(
     fit_ep = None
     if fits:
         t1 = int(np.argmin(m[:t2]))
-        fit_ep = (int(e[t1]), int(e[t2]))
+        fit_ep = (e[t1].item(), e[t2].item())
     start = t2 if fits else 0
     tail = m[start:]
     run_max = np.maximum.accumulate(tail)
@@ -368,7 +368,7 @@ def detect_phases(
     comp_ep = None
     if comp:
         c1 = int(np.argmax(tail[: c2 + 1]))
-        comp_ep = (int(e[start + c1]), int(e[start + c2]))
+        comp_ep = (e[start + c1].item(), e[start + c2].item())
     kind = {
         (True, True): "fit-then-compress",
         (False, True): "compress-only",
