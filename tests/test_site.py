@@ -82,7 +82,10 @@ def _run_install_cell(source, monkeypatch, tmp_path, *, ibcore_found, headless):
     else:
         monkeypatch.delenv("IBCORE_HEADLESS", raising=False)
     monkeypatch.chdir(tmp_path)
-    exec(compile(source, "<install cell>", "exec"), {"__name__": "__main__"})
+    ns = {"__name__": "__main__"}
+    exec(compile(source, "<install cell>", "exec"), ns)
+    # no public name left behind: the chapter's parameter check refuses unknown globals
+    assert [k for k in ns if not k.startswith("_")] == []
     return calls
 
 
@@ -128,7 +131,7 @@ def test_chapter_downloads(tmp_path):
         copy = nbformat.read(path, as_version=4)
         nbformat.validate(copy)
         (cell,) = site.install_cells(copy)
-        assert f'IBCORE_SOURCE = "{src}"' in cell.source
+        assert f'_IBCORE_SOURCE = "{src}"' in cell.source
     original = jupytext.read(nb)
     student_nb = nbformat.read(student, as_version=4)
     assert not [c for c in student_nb.cells if SOLUTION_TAG in tags(c)]
@@ -202,7 +205,7 @@ def test_built_page_launch_buttons_and_downloads(tmp_path, repo):
     student = json.loads((html / "chapters" / f"{stem}.student.ipynb").read_text())
     assert not [c for c in student["cells"] if SOLUTION_TAG in c["metadata"].get("tags", [])]
     filled = "".join(site.install_cells(nbformat.reads(json.dumps(student), 4))[0].source)
-    assert ('IBCORE_SOURCE = ""' in filled) == (repo is None)
+    assert ('_IBCORE_SOURCE = ""' in filled) == (repo is None)
 
 
 def test_publish_workflow_calls_only_make_site():

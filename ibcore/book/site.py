@@ -41,7 +41,7 @@ _REPO = re.compile(
     r"(?P<name>[A-Za-z0-9._-]+?)(?:\.git)?/?$"
 )
 
-# The install cell, verbatim as in every chapter (tests/test_site.py checks it). IBCORE_SOURCE
+# The install cell, verbatim as in every chapter (tests/test_site.py checks it). _IBCORE_SOURCE
 # is filled in (repository@commit) in the notebooks that the published site offers.
 INSTALL_SOURCE = """\
 # Hosted notebooks (Colab, Binder, a downloaded copy): install ibcore next to the host's own
@@ -49,17 +49,17 @@ INSTALL_SOURCE = """\
 # importable already (a clone with `make`, the book's own build) this cell does nothing.
 import importlib.metadata as _md, importlib.util as _iu, os as _os, subprocess as _sp, sys as _sys
 
-IBCORE_SOURCE = ""
+_IBCORE_SOURCE = ""
 if _iu.find_spec("ibcore") is None and not _os.environ.get("IBCORE_HEADLESS"):
-    if not IBCORE_SOURCE:
+    if not _IBCORE_SOURCE:
         raise RuntimeError("ibcore is not installed: pip install 'ibcore @ git+<repository URL>'")
     _hold = [f"{d}=={_md.version(d)}" for d in ("torch", "torchvision", "numpy") if _iu.find_spec(d)]
     with open("ibcore-hold.txt", "w") as _f:
         _f.write("\\n".join(_hold) + "\\n")
     _sp.check_call([_sys.executable, "-m", "pip", "install", "-q", "-c", "ibcore-hold.txt",
-                    f"ibcore @ git+{IBCORE_SOURCE}"])"""
+                    f"ibcore @ git+{_IBCORE_SOURCE}"])"""
 
-_SOURCE_LINE = re.compile(r'^IBCORE_SOURCE = ".*"$', flags=re.MULTILINE)
+_SOURCE_LINE = re.compile(r'^_IBCORE_SOURCE = ".*"$', flags=re.MULTILINE)
 
 
 def repository(value: str | None = None) -> str | None:
@@ -98,11 +98,11 @@ def launch_options(repo: str | None) -> dict[str, Any]:
 def _source_line(source: str) -> str:
     if not re.fullmatch(r"[\w.:/@+~%-]*", source):
         raise ValueError(f"source = {source!r}: expected a URL like https://github.com/o/n@commit")
-    return f'IBCORE_SOURCE = "{source}"'
+    return f'_IBCORE_SOURCE = "{source}"'
 
 
 def install_source(source: str = "") -> str:
-    """The install cell's code, with ``IBCORE_SOURCE`` set to ``source`` (``repo@commit``)."""
+    """The install cell's code, with ``_IBCORE_SOURCE`` set to ``source`` (``repo@commit``)."""
     return _SOURCE_LINE.sub(_source_line(source), INSTALL_SOURCE)
 
 
@@ -112,7 +112,7 @@ def install_cells(nb: Any) -> list[Any]:
 
 
 def fill_install_cell(nb: Any, source: str) -> Any:
-    """Set ``IBCORE_SOURCE`` in ``nb``'s install cell (in place; returns ``nb``)."""
+    """Set ``_IBCORE_SOURCE`` in ``nb``'s install cell (in place; returns ``nb``)."""
     line = _source_line(source)
     for cell in install_cells(nb):
         cell.source = _SOURCE_LINE.sub(line, cell.source)
