@@ -23,6 +23,7 @@ help:
 	@echo "make sweep NB=00 GRID=\"activation=tanh,relu seeds=0-9\" [ARGS=\"-p scale smoke\"] [SCHEDULER=tcp://host:8786] [JOBS=2]"
 	@echo "                     run a parameter grid of a chapter (local processes, or a Dask cluster)"
 	@echo "make student         write student copies of every chapter (no solutions) to build/student/"
+	@echo "make lab             JupyterLab on the chapters (jupytext; outputs saved to notebooks/NN_*.ipynb)"
 	@echo "make site            what gets published: the book (make book), per chapter its executed and"
 	@echo "                     student notebooks as downloads, Binder files and the PDF (needs chromium);"
 	@echo "                     launch buttons only with IBBOOK_REPOSITORY=OWNER/NAME"
@@ -80,3 +81,11 @@ student: $(STAMP)
 site: $(STAMP)
 	$(PY) -m ibcore.book.site $(ARGS)
 	@echo "publish book/_build/html (ibbook.pdf and chapters/*.ipynb inside)"
+
+# JupyterLab comes with the extra `lab` (exact pins in requirements/constraints.txt), installed here
+# on first use only, so the core install stays without a front end.
+.PHONY: lab
+lab: $(STAMP)
+	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet \
+		--disable-pip-version-check -c requirements/constraints.txt -e ".[lab]"
+	$(PY) -m ibcore.book.lab $(ARGS)
