@@ -17,7 +17,7 @@ import jupytext
 import nbformat
 import pytest
 
-from ibcore.book import pipeline, site
+from ibcore.book import pipeline, site, student
 from ibcore.book.student import SOLUTION_TAG, tags
 from ibcore.paths import REPO_ROOT
 
@@ -246,3 +246,32 @@ def test_pdf_of_the_smoke_book(smoke_book, tmp_path):
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 100_000
     assert len(re.findall(rb"/Type\s*/Page\b", data)) >= len(NOTEBOOKS) + 2
+
+
+def test_student_chapter_drops_solutions_and_check_outputs():
+    nb = jupytext.read(NOTEBOOKS[0])
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "check" in tags(cell):
+            cell.outputs = [nbformat.v4.new_output("stream", text="✓ passed\n")]
+    assert any(c.get("outputs") for c in nb.cells if "check" in tags(c))
+    out = site.student_chapter(nb)
+    assert not [c for c in out.cells if SOLUTION_TAG in tags(c)]
+    checks = [c for c in out.cells if "check" in tags(c)]
+    assert checks and all(c.outputs == [] for c in checks)
+
+
+@pytest.mark.slow
+def test_student_edition_of_the_smoke_book(smoke_book, tmp_path):
+    _, book, html = smoke_book
+    out = site.build_student_edition(book, tmp_path / "student")
+    assert "(student edition)" in (out / "intro.html").read_text()
+    for nb in NOTEBOOKS:
+        teacher = (html / "chapters" / f"{nb.stem}.html").read_text()
+        page = (out / "chapters" / f"{nb.stem}.html").read_text()
+        assert "ibcore-verdict" in page and "<img" in page
+        assert "tag_solution" not in page
+        if "tag_solution" in teacher:
+            assert "tag_exercise" in page and "tag_check" in page
+        assert page.count("Solution removed from the student copy") == sum(
+            len(student._OPEN.findall(c.source)) for c in jupytext.read(nb).cells
+        )

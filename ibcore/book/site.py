@@ -10,8 +10,9 @@
 - As a Sphinx extension of the book (``_config.yml``), this module writes next to each chapter
   page its executed notebook (``NN_name.ipynb``) and a student copy without solutions
   (``NN_name.student.ipynb``), and the page's download button offers both, named so.
-- ``python -m ibcore.book.site`` (``make site``) builds the book, adds the Binder
-  configuration for the published branch and, where Chromium is installed, a PDF of the book.
+- ``python -m ibcore.book.site`` (``make site``) builds the book and its student edition
+  (solutions removed, under ``student/``), adds the Binder configuration for the published
+  branch and, where Chromium is installed, a PDF of the book.
 """
 
 from __future__ import annotations
@@ -265,19 +266,59 @@ def build_pdf(book: Path, out: Path, browser: str) -> Path:
     return out
 
 
+def student_chapter(nb: Any) -> Any:
+    """An executed chapter for the student edition: solutions and "Solution" dropdowns removed
+    (:func:`ibcore.book.student.student_notebook`), and the outputs of the check cells cleared,
+    since they ran against the solutions."""
+    from ibcore.book.student import CHECK_TAG, student_notebook, tags
+
+    out = student_notebook(nb)
+    for cell in out.cells:
+        if cell.cell_type == "code" and CHECK_TAG in tags(cell):
+            cell.outputs, cell.execution_count = [], None
+    return out
+
+
+def build_student_edition(book: Path, out: Path) -> Path:
+    """Build the student edition of the built ``book`` (its executed ``chapters/``) into
+    ``out`` (``<html>/student/`` in ``make site``): the same pages without solutions."""
+    import nbformat
+    import yaml
+
+    from ibcore.atomic import atomic_write_text
+    from ibcore.book.pipeline import jupyter_book
+
+    src = book / "_build" / "student-edition"
+    shutil.rmtree(src, ignore_errors=True)
+    shutil.copytree(book, src / "book", ignore=shutil.ignore_patterns("_build"))
+    for path in sorted((src / "book" / "chapters").glob("*.ipynb")):
+        nb = student_chapter(nbformat.read(path, as_version=4))
+        atomic_write_text(path, nbformat.writes(nb))
+    config = src / "book" / "_config.yml"
+    data = yaml.safe_load(config.read_text())
+    data["title"] = f"{data['title']} (student edition)"
+    atomic_write_text(config, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    html = jupyter_book(src / "book", src)
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(html, out)
+    return out
+
+
 def build_site(
     book: Path | None = None,
     parameters: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     pdf: bool = True,
 ) -> Path:
-    """``make site``: the HTML book with both notebook downloads per chapter, the Binder
-    configuration of the published branch and the PDF (``<html>/ibbook.pdf``)."""
+    """``make site``: the HTML book with both notebook downloads per chapter, its student
+    edition (``<html>/student/``), the Binder configuration of the published branch and the
+    PDF (``<html>/ibbook.pdf``)."""
     from ibcore.book.pipeline import BOOK, build_book
 
     book = book or BOOK
     repo = repository()  # a bad setting fails before anything runs
     html = build_book(book, parameters=parameters, env=env)
+    print(f"student edition: {build_student_edition(book, html / 'student')}")
     write_binder(html, repo, ibcore_source(repo))
     if pdf:
         browser = chromium()
