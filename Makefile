@@ -23,6 +23,10 @@ help:
 	@echo "make sweep NB=00 GRID=\"activation=tanh,relu seeds=0-9\" [ARGS=\"-p scale smoke\"] [SCHEDULER=tcp://host:8786] [JOBS=2]"
 	@echo "                     run a parameter grid of a chapter (local processes, or a Dask cluster)"
 	@echo "make student         write student copies of every chapter (no solutions) to build/student/"
+	@echo "make lab             JupyterLab on the chapters (jupytext; outputs saved to notebooks/NN_*.ipynb)"
+	@echo "make site            what gets published: the book (make book), per chapter its executed and"
+	@echo "                     student notebooks as downloads, Binder files and the PDF (needs chromium);"
+	@echo "                     launch buttons only with IBBOOK_REPOSITORY=OWNER/NAME"
 	@echo "make bench [FULL=1]  run the benchmarks (bench/; quick, or full size), print medians, write bench/results.json"
 	@echo "make cache-prune     remove cached runs that no current code can reach"
 	@echo "make clean           remove built notebooks, the book build, results and the cache"
@@ -72,3 +76,16 @@ sweep: $(STAMP)
 .PHONY: student
 student: $(STAMP)
 	$(PY) -m ibcore.book.student --out build/student
+
+.PHONY: site
+site: $(STAMP)
+	$(PY) -m ibcore.book.site $(ARGS)
+	@echo "publish book/_build/html (ibbook.pdf and chapters/*.ipynb inside)"
+
+# JupyterLab comes with the extra `lab` (exact pins in requirements/constraints.txt), installed here
+# on first use only, so the core install stays without a front end.
+.PHONY: lab
+lab: $(STAMP)
+	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet \
+		--disable-pip-version-check -c requirements/constraints.txt -e ".[lab]"
+	$(PY) -m ibcore.book.lab $(ARGS)

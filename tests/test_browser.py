@@ -5,7 +5,8 @@ localhost and opens every page of the table of contents: the intro, every chapte
 the references and the rest. Each page must load
 without a request leaving localhost and without a failed request; chapter pages must show their
 figures, a verdict box and the smoke banner above the first cell, with no error output and every
-formula typeset by MathJax; every same-origin link (and its #anchor) must resolve.
+formula typeset by MathJax, and a download button offering the executed and the student notebook;
+every same-origin link (its #anchor, and the downloads) must resolve.
 
 A full-page screenshot of each page is saved in ``build/browser-screenshots/<page>.png``.
 Needs ``/usr/bin/chromium`` (Debian: ``apt-get install chromium chromium-driver``; ``.ci/run``
@@ -164,6 +165,14 @@ def test_page_in_chromium(site, browser, name):
             assert "not results" in banner.inner_text()
             first_cell = page.locator("main .cell").first.bounding_box()
             assert banner.bounding_box()["y"] < first_cell["y"], "banner above the first cell"
+            # The download button offers both notebooks, named so (followed with the links).
+            downloads = page.evaluate(
+                "() => Object.fromEntries([...document.querySelectorAll('a[href$=\".ipynb\"]')]"
+                ".map(a => [a.textContent.trim(), a.href]))"
+            )
+            stem = Path(name).stem
+            assert downloads.get("executed notebook (.ipynb)", "").endswith(f"/{stem}.ipynb")
+            assert downloads.get("student notebook (.ipynb)", "").endswith(f"/{stem}.student.ipynb")
 
         # Internal links resolve, #anchors included.
         hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
