@@ -88,7 +88,7 @@ def test_skip_matrix_nets_share_branch_weights_with_the_identity_net():
     ident = build_net("plain_identity", widths, 5)
     for b in ident.blocks[1:]:
         assert float((b.linear.weight.detach() - torch.eye(8)).abs().max()) < 0.06
-    assert float(ident.blocks[0].linear.weight.std()) > 0.1  # the input layer stays He
+    assert float(ident.blocks[0].linear.weight.detach().std()) > 0.1  # the input layer stays He
 
 
 # ------------------------------------------------------------------ runners
