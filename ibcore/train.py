@@ -254,7 +254,20 @@ class _Ensemble:
     """K stacked plain nets; the loss is the sum of the members' losses, so each member's run
     equals a single run up to round-off. Activations go into preallocated K × S × N × d buffers."""
 
-    def __init__(self, model, datasets, *, seed, l2, output, n_record, device):
+    def __init__(
+        self,
+        model,
+        datasets,
+        *,
+        seed,
+        l2,
+        output,
+        n_record,
+        device,
+        criterion=None,
+        measures=None,
+        keep=True,
+    ):
         K = model.K
         seeds = [int(s) for s in seed] if isinstance(seed, Sequence) else None
         if isinstance(datasets, Dataset) or seeds is None or len(datasets) != K or len(seeds) != K:
@@ -287,12 +300,22 @@ class _Ensemble:
             k: np.empty((K, n_record, n_probe, d), np.float32)
             for k, d in zip(self.names, dims, strict=True)
         }
+        if not keep:
+            self.bufs = {k: np.empty((K, 0, n_probe, 1), np.float32) for k in self.names}
+        self.criterion = criterion
+        self.measures = dict(measures or {})
+        self.meas: dict[str, list[np.ndarray]] = {k: [] for k in self.measures}
+        self.keep = keep
         self.n_snap = 0
         self.mets: dict[str, list[np.ndarray]] = {k: [] for k in _METRICS}
         self.ep_logged: list[int] = []
 
     def parameters(self) -> list[torch.Tensor]:
-        return list(self.model.parameters())
+        params = list(self.model.parameters())
+        if isinstance(self.criterion, nn.Module):
+            self.criterion.to(self.device)
+            params += [p for p in self.criterion.parameters() if p.requires_grad]
+        return params
 
     def batches(self, shuffle: bool, batch_size: int):
         if shuffle:  # every member's epoch order, gathered once per epoch; batches are slices
@@ -305,9 +328,13 @@ class _Ensemble:
             yield xs[:, i : i + batch_size], ys[:, i : i + batch_size]
 
     def loss(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        logits = self.model(xb)
-        ce = nn.functional.cross_entropy(logits.transpose(1, 2), yb, reduction="none").mean(1)
-        loss = ce.sum()
+        if self.criterion is not None:  # per-member losses (K,) from logits, labels, hidden
+            logits, hidden = self.model(xb, return_hidden=True)
+            loss = self.criterion(logits, yb, hidden).sum()
+        else:
+            logits = self.model(xb)
+            ce = nn.functional.cross_entropy(logits.transpose(1, 2), yb, reduction="none")
+            loss = ce.mean(1).sum()
         if self.use_l2:
             loss = loss + (self.l2_t * self.model.l2_penalties()).sum()
         return loss
@@ -322,7 +349,15 @@ class _Ensemble:
             outs.append(logits)
         for name, t in zip(self.names, outs, strict=True):
             _check_finite(name, t)
-            self.bufs[name][:, self.n_snap] = t.float().cpu().numpy()
+            if self.keep:
+                self.bufs[name][:, self.n_snap] = t.float().cpu().numpy()
+        if self.measures:  # each measure returns one row per member (leading dimension K)
+            acts = dict(zip(self.names, outs, strict=True))
+            for k, fn in self.measures.items():
+                r = fn(acts)
+                self.meas[k].append(
+                    r.detach().cpu().numpy() if torch.is_tensor(r) else np.asarray(r)
+                )
         self.n_snap += 1
 
     @torch.no_grad()
@@ -357,7 +392,9 @@ class _Ensemble:
             )
             out.append(History(
                 epochs=np.asarray(record, dtype=np.int64),
-                activations={n: b[k] for n, b in acts.items()}, measures={}, metrics=metrics,
+                activations={n: b[k] for n, b in acts.items()},
+                measures={n: np.stack([r[k] for r in v]) for n, v in self.meas.items() if v},
+                metrics=metrics,
                 probe_labels=d.y_probe.cpu().numpy(), meta=m,
             ))  # fmt: skip
         return out
@@ -391,8 +428,9 @@ def train(
 ) -> History | list[History]:
     """Train ``model`` on ``data`` — the one training loop of the book (all chapters).
 
-    An :class:`~ibcore.models.EnsembleMLP` takes one data set and seed per member (Adam and
-    cross-entropy only) and returns one :class:`History` each. ``l2``: the hidden-layer term
+    An :class:`~ibcore.models.EnsembleMLP` takes one data set and seed per member (Adam only)
+    and returns one :class:`History` each; its ``criterion`` returns one loss per member (K,),
+    its ``measures`` one row per member. ``l2``: the hidden-layer term
     (Chelombiev et al. 2019 §4); ``criterion(logits, y, hidden)`` replaces cross-entropy (chapter
     3's LBE loss; a module's parameters train too); ``record_epochs`` are recorded before that
     epoch's updates (``epochs`` = after training); ``shuffle=False`` is IDNNs' fixed order.
@@ -415,14 +453,12 @@ def train(
     if ensemble and fractional:
         raise ValueError("fractional record_epochs need a single model, not an ensemble")
     if ensemble:
-        if optimizer != "adam" or criterion is not None or measures or not keep_activations:
-            raise ValueError(
-                "an ensemble trains with Adam and cross-entropy and keeps its activations "
-                "(no 'criterion' or 'measures')"
-            )
+        if optimizer != "adam":
+            raise ValueError("an ensemble trains with Adam (parameter 'optimizer' = 'adam')")
         task: Any = _Ensemble(
-            model, data, seed=seed, l2=l2, output=output, n_record=len(record), device=device
-        )
+            model, data, seed=seed, l2=l2, output=output, n_record=len(record), device=device,
+            criterion=criterion, measures=measures, keep=keep_activations,
+        )  # fmt: skip
         # foreach Adam: one multi-tensor kernel per update step (the same element-wise update)
         opt = torch.optim.Adam(task.parameters(), lr=lr, fused=True)
     else:

@@ -19,8 +19,10 @@ from torch import nn
 
 __all__ = [
     "LBELoss",
+    "EnsembleLBELoss",
     "MiddleLayersLBELoss",
     "batch_entropy",
+    "ensemble_batch_entropy",
     "batch_entropy_per_layer",
 ]
 
@@ -80,30 +82,59 @@ def batch_entropy(x: torch.Tensor) -> torch.Tensor:
     return h
 
 
+class _StackedEntropy(torch.autograd.Function):
+    """Batch entropies of ``(..., B, U)`` over the batch dim -2, mean over units: ``(...)``.
+
+    The same values as ``mean_u 0.5 ln(pi e var_u + 1)`` with autograd; the backward is one
+    product, ``dH/da_bu = pi e (a_bu - mean_b) / (U (B - 1) (pi e var_u + 1))`` (the mean's own
+    term vanishes: the deviations sum to zero), instead of autograd's passes through mean,
+    subtraction, square and sum.
+    """
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        d = a - a.mean(dim=-2, keepdim=True)
+        s = (d * d).sum(dim=-2).mul_(_PI_E / (a.shape[-2] - 1)).add_(1.0)  # pi e var + 1
+        ctx.save_for_backward(d, s)
+        return torch.log(s).mean(dim=-1).mul_(0.5)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        d, s = ctx.saved_tensors
+        coef = g.unsqueeze(-1) * (_PI_E / (d.shape[-1] * (d.shape[-2] - 1))) / s  # (..., U)
+        return d * coef.unsqueeze(-2)
+
+
 def _entropies_stacked(hidden: Sequence[torch.Tensor]) -> torch.Tensor:
     """``(L,)`` entropies of equally shaped layers in one pass over ``(L, B, U)``, unchecked."""
     a = torch.stack([h.flatten(1) for h in hidden])  # (L, B, U)
     if a.dtype in (torch.float16, torch.bfloat16):
         a = a.float()
-    d = a - a.mean(dim=1, keepdim=True)
-    var = (d * d).sum(dim=1) / (a.shape[1] - 1)  # (L, U), divides by B - 1
-    return torch.mean(0.5 * torch.log(_PI_E * var + 1.0), dim=1)
+    return _StackedEntropy.apply(a)
 
 
 def _stack_entropies(hidden: Sequence[torch.Tensor]) -> torch.Tensor:
     """Differentiable ``(L,)`` batch entropies, checked (same batch size), with one device sync."""
+    first = hidden[0]
+    _check_activation(first, "hidden[0]")
+    same = True  # a layer shaped like hidden[0] passes the same checks: test only the others
     for i, a in enumerate(hidden):
+        if (
+            isinstance(a, torch.Tensor)
+            and a.shape == first.shape
+            and a.dtype == first.dtype
+            and a.device == first.device
+        ):
+            continue
+        same = False
         _check_activation(a, f"hidden[{i}]")
-        if a.shape[0] != hidden[0].shape[0]:
+        if a.shape[0] != first.shape[0]:
             raise ValueError(
                 f"hidden[{i}] has batch size {a.shape[0]} but hidden[0] has "
-                f"{hidden[0].shape[0]}: every layer must come from the same batch"
+                f"{first.shape[0]}: every layer must come from the same batch"
             )
-    first = hidden[0]
-    if len(hidden) > 1 and all(
-        a.shape == first.shape and a.dtype == first.dtype and a.device == first.device
-        for a in hidden
-    ):
+    if len(hidden) > 1 and same:
         entropies = _entropies_stacked(hidden)
     else:
         entropies = torch.stack([_entropy_unchecked(a) for a in hidden])
@@ -267,3 +298,76 @@ class MiddleLayersLBELoss(nn.Module):
                 "hidden layers"
             )
         return self.lbe(logits, target, hidden[1:-1])
+
+
+# --- chapter 3: the same loss for K stacked nets (ibcore.models.EnsembleMLP), one row each ---
+
+
+def ensemble_batch_entropy(hidden: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``(K, L)`` batch entropies in nats of ``L`` layers of ``K`` stacked nets, each ``(K, B, U)``.
+
+    Row ``k`` equals :func:`batch_entropy_per_layer` of member ``k``'s layers (unbiased variance
+    over the batch dimension 1). Chapter 3; Peer et al. 2022, §3. Unchecked: the ensemble's
+    own layers.
+    """
+    a = torch.stack(list(hidden))  # (L, K, B, U)
+    if a.dtype in (torch.float16, torch.bfloat16):
+        a = a.float()
+    return _StackedEntropy.apply(a).transpose(0, 1)
+
+
+class EnsembleLBELoss(nn.Module):
+    """Per-member LBE loss of ``K`` stacked deep FNNs on their middle layers ``hidden[1:-1]``.
+
+    Member ``k``: ``CE_k * (1 + beta_k * mean_l (H_kl - tau_kl)**2)``, ``tau_kl =
+    max(alpha_min_k, |alpha_kl|)``, the learnable targets starting at ``lbe_alpha[k]``; exactly
+    :class:`MiddleLayersLBELoss` for each member, and plain cross-entropy where ``beta_k = 0``.
+    ``forward`` returns the ``(K,)`` member losses. Chapter 3; Peer et al. 2022, §4 and §5.
+    """
+
+    lbe_alpha_min: torch.Tensor
+    lbe_beta: torch.Tensor
+
+    def __init__(
+        self,
+        depth: int,
+        lbe_alpha: Sequence[float],
+        lbe_alpha_min: Sequence[float],
+        lbe_beta: Sequence[float],
+    ) -> None:
+        super().__init__()
+        if not _is_count(depth, 3):
+            raise ValueError(f"parameter 'depth' must be an integer >= 3, got {depth!r}")
+        k = len(lbe_alpha)
+        if k < 1 or len(lbe_alpha_min) != k or len(lbe_beta) != k:
+            raise ValueError(
+                "EnsembleLBELoss needs one lbe_alpha, lbe_alpha_min and lbe_beta per member, got "
+                f"{len(lbe_alpha)}, {len(lbe_alpha_min)}, {len(lbe_beta)}"
+            )
+        self.depth, self.K = int(depth), k
+        alpha = [_check_hyper("lbe_alpha", a) for a in lbe_alpha]
+        amin = [_check_hyper("lbe_alpha_min", a) for a in lbe_alpha_min]
+        beta = [_check_hyper("lbe_beta", b) for b in lbe_beta]
+        self.lbe_alpha_p = nn.Parameter(
+            torch.tensor(alpha)[:, None].repeat(1, self.depth - 2).contiguous()
+        )  # (K, L)
+        self.register_buffer("lbe_alpha_min", torch.tensor(amin)[:, None])
+        self.register_buffer("lbe_beta", torch.tensor(beta))
+
+    def targets(self) -> torch.Tensor:
+        """``tau = max(alpha_min, |alpha|)``, shape ``(K, depth - 2)`` (Peer et al. 2022, §4)."""
+        return torch.maximum(self.lbe_alpha_min, self.lbe_alpha_p.abs())
+
+    def forward(
+        self, logits: torch.Tensor, target: torch.Tensor, hidden: Sequence[torch.Tensor]
+    ) -> torch.Tensor:
+        """``(K,)`` member losses from logits ``(K, B, C)``, labels ``(K, B)``, hidden ``(K, B, U)``."""
+        if len(hidden) != self.depth:
+            raise ValueError(
+                f"EnsembleLBELoss was built for depth={self.depth} but got {len(hidden)} "
+                "hidden layers"
+            )
+        ce = F.cross_entropy(logits.transpose(1, 2), target, reduction="none").mean(1)  # (K,)
+        h = ensemble_batch_entropy(hidden[1:-1])  # (K, L)
+        off = ((h - self.targets()) ** 2).mean(1)  # (K,)
+        return ce * (1.0 + self.lbe_beta * off)
