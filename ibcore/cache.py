@@ -220,19 +220,36 @@ def run_cached_many(
     first computed side by side in worker processes (:mod:`ibcore.parallel`), one thread each.
 
     Results are the same as with one worker: each run is a pure function of its parameters.
+    A bar counts the runs still to compute, with the time left (on :func:`ibcore.env.
+    progress_stream` when a chapter runs headless; off with ``IBCORE_PROGRESS=0``).
     """
-    if workers > 1:
-        folder = Path(cache) if cache is not None else cache_dir()
-        todo = [
-            dict(p) for p in params_list if not (folder / f"{cache_key(fn, p, data)}.pkl").exists()
-        ]
-        if len(todo) > 1:
+    from tqdm import tqdm
+
+    from ibcore.env import progress_on, progress_stream
+
+    folder = Path(cache) if cache is not None else cache_dir()
+    todo = [dict(p) for p in params_list if not (folder / f"{cache_key(fn, p, data)}.pkl").exists()]
+    name = _fn_name(fn)[1]
+    bar = tqdm(total=len(todo), desc=f"{name}: runs", unit="run", file=progress_stream(),
+               disable=not progress_on() or not todo, leave=False)  # fmt: skip
+    try:
+        if workers > 1 and len(todo) > 1:
             from ibcore.parallel import imap_unordered
 
-            for _ in imap_unordered(_fill, [(fn, p, data, str(folder)) for p in todo], workers):
-                pass
-    return [run_cached(fn, p, data=data, cache=cache) for p in params_list]
+            args = [(fn, p, data, str(folder)) for p in todo]
+            for _ in imap_unordered(_fill, args, workers):
+                bar.update()
+        else:
+            for p in todo:
+                run_cached(fn, p, data=data, cache=folder)
+                bar.update()
+    finally:
+        bar.close()
+    return [run_cached(fn, p, data=data, cache=folder) for p in params_list]
 
 
 def _fill(fn: Callable, params: dict[str, Any], data: str | None, cache: str) -> None:
+    import os
+
+    os.environ["IBCORE_PROGRESS"] = "0"  # a worker's bars would garble the counter's line
     run_cached(fn, params, data=data, cache=cache)  # the result stays in the cache, not the pipe

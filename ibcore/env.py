@@ -10,12 +10,39 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import numpy as np
 import torch
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+
+PROGRESS_TTY = "IBCORE_PROGRESS_TTY"
+"""Environment variable: a file (the terminal of ``make run``/``make book``) that the training
+bars and the run counter write to while a chapter runs headless (set by the book's pipeline)."""
+
+_streams: dict[str, TextIO] = {}
+
+
+def progress_stream() -> TextIO | None:
+    """The open :data:`PROGRESS_TTY` file, or None when it is unset or cannot be opened (all
+    chapters: progress of a headless chapter reaches the terminal that started it)."""
+    path = os.environ.get(PROGRESS_TTY)
+    if not path:
+        return None
+    if path not in _streams:
+        try:
+            _streams[path] = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        except OSError:
+            return None
+    return _streams[path]
+
+
+def progress_on(progress: bool | None = None) -> bool:
+    """Whether bars show: ``progress`` if given, else ``IBCORE_PROGRESS`` (default on, '0' off)."""
+    if progress is not None:
+        return bool(progress)
+    return os.environ.get("IBCORE_PROGRESS", "1") != "0"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from ibcore.atomic import atomic_open
 from ibcore.data import Dataset
+from ibcore.env import progress_on, progress_stream
 from ibcore.models import MLP, EnsembleMLP
 from ibcore.schema import check_choice, check_int, check_positive
 
@@ -446,8 +447,7 @@ def train(
     if record and (record[0] < 0 or record[-1] > epochs):
         raise ValueError(f"record_epochs must lie in [0, {epochs}], got {record[0]}..{record[-1]}")
     fractional = [e for e in record if not e.is_integer()]
-    if progress is None:
-        progress = os.environ.get("IBCORE_PROGRESS", "1") != "0"
+    progress = progress_on(progress)
 
     ensemble = isinstance(model, EnsembleMLP)
     if ensemble and fractional:
@@ -487,7 +487,8 @@ def train(
         record = [int(e) for e in record]
     rec_set = {e for e in record if float(e).is_integer()}
     task.log_metrics(0)
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, mininterval=2.0, leave=False)
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, mininterval=2.0, leave=False,
+               file=progress_stream())  # fmt: skip
     for epoch in bar:
         if epoch in rec_set:
             task.snapshot()

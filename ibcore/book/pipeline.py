@@ -80,6 +80,24 @@ def add_smoke_banner(notebook: Any) -> Any:
     return notebook
 
 
+def progress_env() -> dict[str, str]:
+    """``IBCORE_PROGRESS`` and :data:`ibcore.env.PROGRESS_TTY` for a headless chapter: bars on the
+    terminal of ``make run``/``make book`` when there is one (unless ``IBCORE_PROGRESS=0``),
+    else off, so that no bar is stored in a notebook's outputs."""
+    from ibcore.env import PROGRESS_TTY
+
+    tty = None
+    if sys.stderr.isatty():
+        try:
+            tty = os.ttyname(sys.stderr.fileno())
+        except OSError:
+            tty = None
+    if os.environ.get(PROGRESS_TTY):
+        tty = os.environ[PROGRESS_TTY]
+    on = os.environ.get("IBCORE_PROGRESS", "1" if tty else "0")
+    return {"IBCORE_PROGRESS": on, **({PROGRESS_TTY: tty} if tty else {})}
+
+
 def execute(
     nb: Path,
     out: Path,
@@ -100,9 +118,9 @@ def execute(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.running.ipynb")
     failed = out.with_name(f"{out.stem}.failed.ipynb")
-    # no widget frontend (ibcore.book.widgets.live); training bars off unless asked for
-    env = {"IBCORE_HEADLESS": "1", "IBCORE_PROGRESS": os.environ.get("IBCORE_PROGRESS", "0"),
-           **(env or {})}  # fmt: skip
+    # no widget frontend (ibcore.book.widgets.live); on a terminal the training bars and the
+    # run counter write to it (papermill keeps a kernel's own stderr in the notebook)
+    env = {"IBCORE_HEADLESS": "1", **progress_env(), **(env or {})}
     notebook = jupytext.read(nb)
     if (parameters or {}).get("scale") == "smoke":
         add_smoke_banner(notebook)
