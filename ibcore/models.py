@@ -234,22 +234,38 @@ def build_mlp(
     return model
 
 
+class ZeroPadChannels(nn.Module):
+    """The parameter-free identity shortcut between unequal channel counts: the input's channels,
+    then ``extra`` zero channels (He et al. 2016's option A; chapter 4's stemless CNN)."""
+
+    def __init__(self, extra: int) -> None:
+        super().__init__()
+        self.extra = int(extra)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return torch.nn.functional.pad(x, (0, 0, 0, 0, 0, self.extra))
+
+
 class ConvBlock(nn.Module):
     """``T = f(conv3x3(x)) + S(x)``; NIS = a 1×1 conv (chapter 4, Lyu & Rodrigues 2024 §3)."""
 
-    def __init__(self, c_in: int, c_out: int, activation: str, shortcut: str = "none") -> None:
+    def __init__(
+        self, c_in: int, c_out: int, activation: str, shortcut: str = "none", pad: bool = False
+    ) -> None:
         super().__init__()
         check_choice("shortcut", shortcut, SHORTCUTS[:4])
         self.conv = nn.Conv2d(c_in, c_out, 3, padding=1)
         self.act = make_activation(activation)
         self.kind = shortcut
         if shortcut == "identity":
-            if c_in != c_out:
+            if c_in != c_out and not (pad and c_in < c_out):
                 raise ValueError(
                     f"shortcut='identity' needs equal channels, got {c_in} -> {c_out}; "
                     "use shortcut='projection'"
                 )
-            self.shortcut: nn.Module | None = nn.Identity()
+            self.shortcut: nn.Module | None = (
+                ZeroPadChannels(c_out - c_in) if c_in != c_out else nn.Identity()
+            )
         elif shortcut in ("projection", "fixed"):
             self.shortcut = nn.Conv2d(c_in, c_out, 1, bias=False)
             if shortcut == "fixed":
@@ -287,9 +303,12 @@ def build_cnn(
     activation: str = "relu",
     shortcut: str = "none",
     seed: int | None = None,
+    stem_shortcut: bool = False,
 ) -> ConvNet:
     """A small residual CNN, IS or NIS (chapter 4, Lyu & Rodrigues 2024 §3); flat inputs are
-    reshaped to ``in_shape`` = (C, H, W)."""
+    reshaped to ``in_shape`` = (C, H, W). Block 1 (the stem) has no shortcut unless
+    ``stem_shortcut`` (chapter 4's stemless control, ``shortcut='identity'`` only): then its
+    shortcut is the input, zero-padded to ``channels``."""
     in_shape = tuple(int(s) for s in in_shape)
     if len(in_shape) != 3 or min(in_shape) < 1:
         raise ValueError(f"parameter 'in_shape' must be (C, H, W) positive, got {in_shape}")
@@ -302,12 +321,15 @@ def build_cnn(
     check_choice("shortcut", shortcut, SHORTCUTS[:4])
     if seed is not None:
         torch.manual_seed(seed)
-    blocks = [ConvBlock(in_shape[0], channels, activation, "none")]
+    if stem_shortcut and shortcut != "identity":
+        raise ValueError(f"stem_shortcut needs shortcut 'identity', got {shortcut!r}")
+    stem = "identity" if stem_shortcut else "none"
+    blocks = [ConvBlock(in_shape[0], channels, activation, stem, pad=stem_shortcut)]
     blocks += [ConvBlock(channels, channels, activation, shortcut) for _ in range(depth - 1)]
     head = nn.Linear(channels * in_shape[1] * in_shape[2], n_classes)
     config = dict(
         arch="cnn", in_shape=list(in_shape), channels=channels, depth=depth,
-        activation=activation, shortcut=shortcut,
+        activation=activation, shortcut=shortcut, stem_shortcut=stem_shortcut,
     )  # fmt: skip
     return ConvNet(blocks, head, config)
 

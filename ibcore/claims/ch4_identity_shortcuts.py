@@ -7,6 +7,7 @@ Z-X/Z-Y probes at every snapshot), the per-seed phase table, the parameter schem
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ import torch
 
 from ibcore.data import DATASETS, load_dataset
 from ibcore.env import runner
-from ibcore.measures.zxzy import COLUMNS, detect_phases, zx_information, zxzy_measure
+from ibcore.measures.zxzy import COLUMNS, detect_phases, zx_information, zxzy, zxzy_measure
 from ibcore.models import SHORTCUTS, build_cnn, build_mlp, build_token_net
 from ibcore.schema import Chapter, Param, ParameterError, check_choice, common_params
 from ibcore.train import History, train
@@ -23,7 +24,9 @@ from ibcore.verdicts import Preregistration, Verdict, make_verdict, sensitivity_
 
 ARCHS = ("mlp", "cnn", "vit", "mixer")
 CONTROLS = ("none", "stemless", "orthogonal")
-"""Design controls of the MLP arms (:func:`shortcut_run`'s ``control``)."""
+"""Design controls of the MLP and CNN arms (:func:`shortcut_run`'s ``control``)."""
+PROBES = ("every-block", "deepest-zx")
+"""What :func:`shortcut_run` probes: every block (Z-X and Z-Y), or the deepest block's Z-X."""
 
 
 def snapshot_epochs(epochs: int, n: int, within_first: int = 0) -> list[float]:
@@ -65,6 +68,8 @@ def shortcut_run(
     probe_batch: int = 128,
     labels: str = "true",
     control: str = "none",
+    probes: str = "every-block",
+    keep_deepest: bool = False,
     device: str = "cpu",
 ) -> History:
     """Train a residual net with ``shortcut`` and measure Z-X, Z-Y of every block at every snapshot.
@@ -75,18 +80,24 @@ def shortcut_run(
     ``arch='vit'``/``'mixer'``: ``build_token_net`` (patch 2 on 8×8 digits, 4 on 32×32 images,
     ``width`` = token dimension, 4 heads). Block 1 is the stem, blocks 2..depth carry the shortcut. Probes are recorded on all of the data set's inputs (train then
     test): they are fitted on the network's training inputs and scored on its test inputs.
-    ``labels='permuted'`` trains the null twin on permuted digit labels. ``control`` (MLP only)
-    takes a design choice out: ``stemless`` gives block 1 the identity shortcut too (needs
-    ``shortcut='identity'`` and ``width`` equal to the input dimension), ``orthogonal`` starts
-    every projection shortcut at a random orthogonal matrix (needs ``shortcut='projection'``). The History's ``measures["zxzy"]`` is S × depth × 4 (:data:`COLUMNS`); activations are not kept.
+    ``labels='permuted'`` trains the null twin on permuted digit labels. ``control`` (MLP and
+    CNN) takes a design choice out: ``stemless`` gives block 1 the identity shortcut too (needs
+    ``shortcut='identity'``; the MLP needs ``width`` equal to the input dimension, the CNN pads the
+    input's channels with zeros), ``orthogonal`` starts every projection shortcut at a random
+    orthogonal matrix (needs ``shortcut='projection'``). The History's ``measures["zxzy"]`` is
+    S × depth × 4 (:data:`COLUMNS`); with ``probes='deepest-zx'`` (the runs whose other blocks no
+    figure or verdict reads) S × 1 × 4, Z-X of the deepest block only (Z-Y NaN). Activations are
+    not kept; ``keep_deepest`` keeps the deepest block's on the probe inputs (float16,
+    ``measures["deepest"]``, S × N × d) for :func:`probe_budget_run`.
     """
     check_choice("arch", arch, ARCHS)
     check_choice("control", control, CONTROLS)
+    check_choice("probes", probes, PROBES)
     need = {"stemless": "identity", "orthogonal": "projection"}.get(control)
-    if need and (arch != "mlp" or shortcut != need):
+    if need and (arch not in ("mlp", "cnn") or shortcut != need):
         raise ValueError(
-            f"parameter 'control' = {control!r} needs arch 'mlp' and shortcut {need!r}, "
-            f"got arch {arch!r} and shortcut {shortcut!r}"
+            f"parameter 'control' = {control!r} needs arch 'mlp' or 'cnn' and shortcut "
+            f"{need!r}, got arch {arch!r} and shortcut {shortcut!r}"
         )
     kw: dict[str, Any] = {"probe": "all"} if dataset == "digits" else {}
     if labels != "true":  # the null twin: same split, init and batch order, labels permuted
@@ -107,14 +118,10 @@ def shortcut_run(
             )
         model = build_mlp(widths, activation, shortcut=shortcut, seed=seed,
                           stem_shortcut=control == "stemless")  # fmt: skip
-        if control == "orthogonal":
-            g = torch.Generator().manual_seed(seed)
-            with torch.no_grad():
-                for b in model.blocks[1:]:
-                    torch.nn.init.orthogonal_(b.shortcut.weight, generator=g)
     elif arch == "cnn":
         shape = tuple(data.x_train.shape[1:]) if data.x_train.ndim == 4 else (1, 8, 8)
-        model = build_cnn(shape, width, depth, data.n_classes, activation, shortcut, seed=seed)
+        model = build_cnn(shape, width, depth, data.n_classes, activation, shortcut, seed=seed,
+                          stem_shortcut=control == "stemless")  # fmt: skip
     elif arch in ("vit", "mixer"):
         shape = tuple(data.x_train.shape[1:]) if data.x_train.ndim == 4 else (1, 8, 8)
         patch = 2 if shape[1] <= 16 else 4
@@ -123,20 +130,56 @@ def shortcut_run(
         )
     else:
         raise ValueError(f"parameter 'arch' = {arch!r} is not allowed; choose one of {ARCHS}")
+    if control == "orthogonal":  # every learned projection starts orthogonal (a 1x1 conv: C x C)
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for b in model.blocks[1:]:
+                torch.nn.init.orthogonal_(b.shortcut.weight, generator=g)
     layers = model.layer_names
+    every = probes == "every-block"
     measure = zxzy_measure(
-        data.x_probe, data.y_probe, layers, n_classes=data.n_classes, n_fit=n_fit,
-        steps=probe_steps, hidden=probe_hidden, lr=probe_lr, batch_size=probe_batch,
-        probe_seed=seed,
+        data.x_probe, data.y_probe if every else None, layers if every else layers[-1:],
+        n_classes=data.n_classes, n_fit=n_fit, steps=probe_steps, hidden=probe_hidden,
+        lr=probe_lr, batch_size=probe_batch, probe_seed=seed,
     )  # fmt: skip
+    measures = {"zxzy": measure}
+    if keep_deepest:
+        measures["deepest"] = lambda acts: acts[layers[-1]].flatten(1).to(torch.float16)
     h = train(
         model, data, epochs=epochs, lr=lr, batch_size=batch_size,
-        keep_activations=False, measures={"zxzy": measure}, output=None, seed=seed,
+        keep_activations=False, measures=measures, output=None, seed=seed,
         record_epochs=snapshot_epochs(epochs, snapshots, first_epoch_snapshots),
         device=device, desc=f"{shortcut} seed {seed}",
     )  # fmt: skip
-    h.meta["layers"] = layers
+    h.meta["layers"] = layers if every else layers[-1:]
     return h
+
+
+@runner
+def probe_budget_run(*, run: Mapping[str, Any], steps: int, hidden: int) -> np.ndarray:
+    """Z-X (score split) of the deepest block at every snapshot of the cached
+    :func:`shortcut_run` ``run`` (which must keep the deepest block, ``keep_deepest=True``),
+    re-probed with ``steps`` Adam steps and ``hidden`` units: one vector of length S.
+
+    Chapter 4's probe budget in the sensitivity record (Lyu & Rodrigues 2024 §3: a weaker probe
+    lowers the measure; does a phase verdict depend on it?). The snapshots are probed side by
+    side (one stacked probe each), with the run's probe learning rate, batch and seed.
+    """
+    from ibcore.cache import run_cached
+
+    if not run.get("keep_deepest"):
+        raise ValueError("parameter 'run' must be a shortcut_run with keep_deepest=True")
+    h = run_cached(shortcut_run, dict(run))
+    dataset = run.get("dataset", "digits")
+    data = load_dataset(dataset, seed=run["seed"], **({"probe": "all"} if dataset == "digits"
+                                                       else {}))  # fmt: skip
+    n_fit = len(data.x_train) if dataset == "digits" else None
+    acts = h.measures["deepest"]
+    reps = {f"s{i}": torch.from_numpy(a.astype(np.float32)) for i, a in enumerate(acts)}
+    r = zxzy(reps, data.x_probe, None, steps=int(steps), hidden=int(hidden),
+             lr=run.get("probe_lr", 3e-3), batch_size=run.get("probe_batch", 128), n_fit=n_fit,
+             probe_seed=run["seed"])  # fmt: skip
+    return r.zx_test
 
 
 def phase_table(
@@ -154,10 +197,24 @@ def phase_table(
         raise ValueError("phase_table needs at least one history")
     if column not in COLUMNS[:2]:
         raise ValueError(f"parameter 'column' = {column!r}; choose one of {COLUMNS[:2]}")
+    c = COLUMNS.index(column)
+    return curve_phase_table(
+        [h.epochs for h in histories], [h.measures["zxzy"][:, layer, c] for h in histories],
+        **kwargs,
+    )  # fmt: skip
+
+
+def curve_phase_table(
+    epochs: Sequence[np.ndarray], zx: Sequence[np.ndarray], **kwargs
+) -> dict[str, np.ndarray]:
+    """:func:`phase_table` of Z-X curves given directly (one per seed, with their epochs): the
+    re-probed curves of :func:`probe_budget_run` (chapter 4, Lyu & Rodrigues 2024 §4)."""
+    if not len(zx) or len(zx) != len(epochs):
+        raise ValueError(f"curve_phase_table needs one epoch list per curve, got {len(epochs)} "
+                         f"and {len(zx)}")  # fmt: skip
     rise, fall, kind = [], [], []
-    for h in histories:
-        info = zx_information(h.measures["zxzy"][:, layer, COLUMNS.index(column)])
-        p = detect_phases(h.epochs, info, **kwargs)
+    for ep, z in zip(epochs, zx, strict=True):
+        p = detect_phases(ep, zx_information(np.asarray(z)), **kwargs)
         rise.append(p.fitting_rise)
         fall.append(p.compression_fall)
         kind.append(p.kind)
@@ -173,8 +230,8 @@ CALIBRATION_SEEDS = (0,)
 so the final runs of every architecture use seeds from 1 on."""
 
 CONTROL_CALIBRATION_SEEDS = (100, 101, 102)
-"""The design controls (stemless IS, orthogonal NIS) were calibrated on these seeds, before their
-final runs on the chapter's seeds."""
+"""The design controls (stemless IS, orthogonal NIS; MLP and CNN) were calibrated on these seeds,
+before their final runs on the chapter's seeds."""
 
 ARCH_PREFIXES = {"MLP": "ch4", "CNN": "ch4-cnn", "vit": "ch4-vit", "mixer": "ch4-mixer"}
 
@@ -223,17 +280,25 @@ def _phase_prereg() -> dict[str, Preregistration]:
         "fall 0.32-0.44); beside them IS 0.013, 0.017, 0.009; projection 0.016, 0.002, 0.054; "
         "no shortcut 0.212, 0.117, 0.169"
     )
-    for claim, metric, direction in (
-        ("ch4-stemless-is-no-fitting", "MLP stemless IS deepest-block fitting rise", "<="),
-        ("ch4-stemless-is-skips-fitting", "MLP deepest-block fitting rise, NIS (mean over kinds) − "
-         "stemless IS, paired per seed", ">="),
-        ("ch4-orthogonal-nis-fits", "MLP orthogonal-projection NIS deepest-block fitting rise",
-         ">="),
-        ("ch4-orthogonal-nis-fits-then-compresses", "MLP orthogonal-projection NIS deepest-block "
-         "min(fitting rise, compression fall)", ">="),
-    ):  # fmt: skip
-        out[claim] = Preregistration(claim, metric + " [nats of -ln ZX]", thr, direction,
-                                     CONTROL_CALIBRATION_SEEDS, cwhy)  # fmt: skip
+    cnn_why = (
+        "the phase threshold (5 % of the MSE); calibration, seeds 100-102, raw curve, deepest "
+        "block, fixed before the final runs of the CNN controls: fitting rise stemless IS (input "
+        "zero-padded to the channels) 0.012, 0.027, 0.018; orthogonal NIS 0.020, 0.006, 0.033 "
+        "(fall 0.12-0.14); beside them IS 0.054, 0.003, 0.044; projection 0.212, 0.129, 0.197 "
+        "(fall 0.00-0.04)"
+    )
+    for prefix, arch, why in (("ch4", "MLP", cwhy), ("ch4-cnn", "CNN", cnn_why)):
+        for claim, metric, direction in (
+            ("stemless-is-no-fitting", "stemless IS deepest-block fitting rise", "<="),
+            ("stemless-is-skips-fitting", "deepest-block fitting rise, NIS (mean over kinds) − "
+             "stemless IS, paired per seed", ">="),
+            ("orthogonal-nis-fits", "orthogonal-projection NIS deepest-block fitting rise", ">="),
+            ("orthogonal-nis-fits-then-compresses", "orthogonal-projection NIS deepest-block "
+             "min(fitting rise, compression fall)", ">="),
+        ):  # fmt: skip
+            name = f"{prefix}-{claim}"
+            out[name] = Preregistration(name, f"{arch} {metric} [nats of -ln ZX]", thr,
+                                        direction, CONTROL_CALIBRATION_SEEDS, why)  # fmt: skip
     out["ch4-is-compresses"] = Preregistration(
         "ch4-is-compresses",
         "MLP IS deepest-block compression fall, true − permuted labels, paired per seed "
@@ -328,6 +393,8 @@ def family_verdicts(
     common: Mapping[str, Any],
     null: Sequence[History] = (),
     controls: Mapping[str, Sequence[History]] | None = None,
+    budgets: Mapping[tuple[int, int], Mapping[str, Sequence[np.ndarray]]] | None = None,
+    probe: tuple[int, int] = (300, 64),
 ) -> list[Verdict]:
     """Phase and accuracy verdicts of one architecture, deepest block (Lyu & Rodrigues 2024 §4).
 
@@ -339,7 +406,9 @@ def family_verdicts(
     NIS rise above the IS rise, and the no-shortcut net's above the IS net's; the controls'
     versions of these; IS test accuracy at least that of the worst NIS kind minus 0.01. Each
     phase verdict reads the raw curve (:data:`VERDICT_WIDTH`) and carries its status under every
-    setting of :data:`PHASE_GRID`.
+    setting of :data:`PHASE_GRID` (probe ``probe`` = (steps, hidden)) and, where ``budgets``
+    gives every run it reads re-probed with another (steps, hidden) (:func:`probe_budget_run`:
+    {budget: {kind, control or "null": deepest-block Z-X per seed}}), under that budget too.
     """
     out: list[Verdict] = []
     if not fam:
@@ -358,6 +427,13 @@ def family_verdicts(
             f"compression fall {np.round(st['compression_fall'], 3)}, kinds {st['kind'].tolist()}"
         )
     grid = {(g["width"], g["min_change"]): tables(g["width"], g["min_change"]) for g in PHASE_GRID}
+    ep = {k: [h.epochs for h in hs] for k, hs in runs.items()}
+    budget_tables = {
+        b: {k: curve_phase_table(ep[k], zs, width=VERDICT_WIDTH, min_change=thr)
+            for k, zs in curves.items() if k in ep}
+        for b, curves in (budgets or {}).items()
+    }  # fmt: skip
+    label = f"{probe[0]}x{probe[1]}"
     for claim, statement, fn, vs_null in _phase_specs(list(fam), prefix, arch, bool(null),
                                                      list(controls)):  # fmt: skip
         pre = PREREGISTERED[claim]
@@ -371,11 +447,21 @@ def family_verdicts(
             extra = dict(threshold=thr)
         v = make_verdict(claim=claim, values=fn(base), prereg=pre, statement=statement,
                          **extra, **common)  # fmt: skip
+        settings = [{"probe": label, **g} for g in PHASE_GRID]
+        values = [fn(grid[(g["width"], g["min_change"])]) for g in PHASE_GRID]
         thresholds = [v.threshold if vs_null else g["min_change"] for g in PHASE_GRID]
+        for (steps, hidden), table in budget_tables.items():
+            try:
+                vals = fn(table)
+            except KeyError:  # a run this verdict reads was not re-probed at this budget
+                continue
+            settings.append({"probe": f"{steps}x{hidden}", "width": VERDICT_WIDTH,
+                             "min_change": thr})  # fmt: skip
+            values.append(vals)
+            thresholds.append(v.threshold)
         v.sensitivity = sensitivity_record(
-            PHASE_GRID, [fn(grid[(g["width"], g["min_change"])]) for g in PHASE_GRID],
-            thresholds, v.direction, v.scale, v.status,
-        )  # fmt: skip
+            settings, values, thresholds, v.direction, v.scale, v.status
+        )
         out.append(v)
     if "identity" in fam and len(fam) > 1:
         acc = {k: np.array([h.metrics["test_acc"][-1] for h in hs]) for k, hs in fam.items()}
@@ -422,6 +508,12 @@ PARAMS: dict[str, Param] = {
         choices=CONTROLS[1:],
         many=True,
     ),
+    "probe_budgets": Param(
+        str,
+        "other probe budgets `STEPSxHIDDEN` re-probing the MLP's deepest block for the "
+        "sensitivity record (`none`: no re-probing)",
+        many=True,
+    ),
     "extra_shortcuts": Param(
         str, "shortcut kinds of the CNN, ViT and Mixer", choices=SHORTCUTS[:4], many=True
     ),
@@ -455,19 +547,37 @@ CHAPTER = Chapter(
     shared=dict(workers=1, dataset="digits", shortcuts=["identity", "projection", "none"],
         extra_shortcuts=["identity", "projection"], controls=["stemless", "orthogonal"], tf_depth=4, tf_width=16, cnn_depth=6,
         cnn_width=8, cnn_lr=1e-3, width=64, lr=2e-4, min_change=0.05, first_epoch_snapshots=2,
-        device="auto"),
+        probe_budgets=["1500x64", "300x256"], device="auto"),
     presets={
         "smoke": dict(shortcuts=["identity", "projection"], depth=3, epochs=3, snapshots=4,
             probe_steps=40, probe_hidden=32, seeds=[1], cnn_seeds=1, cnn_depth=2, tf_seeds=1,
-            tf_depth=2),
+            tf_depth=2, probe_budgets=["80x32"]),
         "cpu": dict(workers=2, depth=8, epochs=30, snapshots=7, probe_steps=300, probe_hidden=64,
             seeds=[1, 2, 3, 4, 5], cnn_seeds=5, tf_seeds=0),
         "paper": dict(dataset="cifar10", controls=["orthogonal"], depth=8, width=256, epochs=60, snapshots=16,
-            probe_steps=2000, probe_hidden=256, seeds=[1, 2, 3], cnn_seeds=3, cnn_depth=8,
+            probe_steps=2000, probe_hidden=256, probe_budgets=["8000x256", "2000x1024"],
+            seeds=[1, 2, 3], cnn_seeds=3, cnn_depth=8,
             cnn_width=32, tf_seeds=3, tf_depth=8, tf_width=128),
     },
 )
 # fmt: on
+
+
+def probe_budgets(values: Sequence[str]) -> list[tuple[int, int]]:
+    """The (steps, hidden) pairs of the ``probe_budgets`` parameter (chapter 4's sensitivity
+    record: does a phase verdict hold with a longer-trained or wider probe?)."""
+    out = []
+    for v in values:
+        if v == "none":
+            continue
+        m = re.fullmatch(r"(\d+)x(\d+)", str(v))
+        if not m or int(m[1]) < 1:
+            raise ParameterError(
+                f"parameter 'probe_budgets' = {v!r}: each must be 'STEPSxHIDDEN' with steps >= 1 "
+                "(e.g. '1500x64'; hidden 0 = a linear probe) or 'none'"
+            )
+        out.append((int(m[1]), int(m[2])))
+    return out
 
 
 def arm_seeds(seeds: Sequence[int], n: int, name: str) -> list[int]:
