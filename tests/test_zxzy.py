@@ -280,7 +280,7 @@ def test_shortcut_run_controls_stemless_and_orthogonal():
     kw = dict(depth=2, width=64, epochs=1, snapshots=2, probe_steps=3, probe_hidden=8)
     h = shortcut_run(seed=0, shortcut="identity", control="stemless", **kw)
     assert h.meta["model"]["stem_shortcut"] is True
-    with pytest.raises(ValueError, match=r"parameter 'control' = 'stemless' needs arch 'mlp'"):
+    with pytest.raises(ValueError, match=r"parameter 'control' = 'stemless' needs arch 'mlp' or"):
         shortcut_run(seed=0, shortcut="projection", control="stemless", **kw)
     with pytest.raises(ValueError, match=r"parameter 'width' = 8 must equal the input dimension"):
         shortcut_run(seed=0, shortcut="identity", control="stemless", **{**kw, "width": 8})
@@ -295,3 +295,91 @@ def test_snapshot_epochs_inside_the_first_epoch():
     assert snapshot_epochs(30, 7, 2) == pytest.approx([0, 1 / 3, 2 / 3, 1, 2, 5, 9, 16, 30])
     with pytest.raises(ValueError, match=r"parameter 'within_first' must be an integer >= 0"):
         snapshot_epochs(30, 7, -1)
+
+
+def test_cnn_controls_stemless_pads_the_input_and_orthogonal_projections():
+    from ibcore.claims.ch4_identity_shortcuts import shortcut_run
+    from ibcore.models import ZeroPadChannels, build_cnn
+
+    torch.set_num_threads(1)
+    m = build_cnn((1, 8, 8), 4, 3, 10, "relu", "identity", seed=0, stem_shortcut=True)
+    assert isinstance(m.blocks[0].shortcut, ZeroPadChannels) and m.config["stem_shortcut"]
+    x = torch.randn(5, 1, 8, 8)
+    branch = m.blocks[0].act(m.blocks[0].conv(x))
+    out = m.blocks[0](x)
+    torch.testing.assert_close(out[:, :1], branch[:, :1] + x)  # the input, on channel 0 ...
+    torch.testing.assert_close(out[:, 1:], branch[:, 1:])  # ... and zeros elsewhere
+    with pytest.raises(ValueError, match="stem_shortcut needs shortcut 'identity'"):
+        build_cnn((1, 8, 8), 4, 3, 10, "relu", "projection", stem_shortcut=True)
+    kw = dict(arch="cnn", depth=3, width=4, epochs=1, snapshots=2, probe_steps=3, probe_hidden=8)
+    h = shortcut_run(seed=0, shortcut="identity", control="stemless", **kw)
+    assert h.meta["model"]["stem_shortcut"] is True
+    with pytest.raises(ValueError, match="control"):
+        shortcut_run(seed=0, shortcut="identity", control="orthogonal", **kw)
+
+
+def test_orthogonal_control_starts_every_projection_orthogonal(monkeypatch):
+    import ibcore.claims.ch4_identity_shortcuts as ch4
+
+    seen = {}
+    real = ch4.train
+
+    def spy(model, *a, **k):  # the weights the run starts from
+        seen["w"] = [b.shortcut.weight.detach().flatten(1).clone() for b in model.blocks[1:]]
+        return real(model, *a, **k)
+
+    monkeypatch.setattr(ch4, "train", spy)
+    kw = dict(depth=3, epochs=1, snapshots=2, probe_steps=3, probe_hidden=8)
+    for arch, width in (("mlp", 8), ("cnn", 4)):
+        ch4.shortcut_run(seed=0, shortcut="projection", control="orthogonal", arch=arch,
+                         width=width, **kw)  # fmt: skip
+        for w in seen["w"]:
+            torch.testing.assert_close(w @ w.T, torch.eye(width), atol=1e-5, rtol=0)
+
+
+def test_deepest_only_probes_and_the_probe_budget_rerun(tmp_path, monkeypatch):
+    from ibcore.cache import run_cached
+    from ibcore.claims.ch4_identity_shortcuts import probe_budget_run, shortcut_run
+
+    monkeypatch.setenv("IBCORE_CACHE", str(tmp_path))
+    torch.set_num_threads(1)
+    run = dict(seed=0, shortcut="identity", depth=3, width=8, epochs=2, snapshots=3,
+               probe_steps=20, probe_hidden=8, probes="deepest-zx", keep_deepest=True)  # fmt: skip
+    h = run_cached(shortcut_run, run)
+    assert h.measures["zxzy"].shape == (3, 1, 4) and h.meta["layers"] == ["h3"]
+    assert np.isfinite(h.measures["zxzy"][:, 0, :2]).all()
+    assert np.isnan(h.measures["zxzy"][:, 0, 2:]).all()  # no Z-Y in these runs
+    assert h.measures["deepest"].shape == (3, 1797, 8) and h.measures["deepest"].dtype == np.float16
+    a = probe_budget_run(run=run, steps=20, hidden=8)
+    assert a.shape == (3,) and np.isfinite(a).all()
+    np.testing.assert_array_equal(a, probe_budget_run(run=run, steps=20, hidden=8))
+    # the same budget as the run's own probe measures about the same Z-X (its probe sees the
+    # same activations, with other random draws)
+    np.testing.assert_allclose(a, h.measures["zxzy"][:, 0, 0], rtol=0.25)
+    with pytest.raises(ValueError, match="keep_deepest"):
+        probe_budget_run(run={**run, "keep_deepest": False}, steps=20, hidden=8)
+    with pytest.raises(ValueError, match="probes"):
+        shortcut_run(**{**run, "probes": "some"})
+
+
+def test_probe_budgets_enter_the_sensitivity_record():
+    from ibcore.claims.ch4_identity_shortcuts import family_verdicts, probe_budgets
+    from ibcore.schema import ParameterError
+
+    assert probe_budgets(["1500x64", "300x0", "none"]) == [(1500, 64), (300, 0)]
+    for bad in ("1500", "0x64", "ax64"):
+        with pytest.raises(ParameterError, match="parameter 'probe_budgets'"):
+            probe_budgets([bad])
+    common = dict(chapter="04", paper="p", params={"scale": "cpu"}, device="cpu", runtime_s=0.0)
+    flat, rise = [1.0] * 9, [1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    fam = {"identity": [_fake_history(flat) for _ in range(5)],
+           "projection": [_fake_history(rise) for _ in range(5)]}  # fmt: skip
+    # a longer probe sees the IS net rise as much as the projection net: the skip is gone
+    budgets = {(1500, 64): {"identity": [np.array(rise)] * 5, "projection": [np.array(rise)] * 5}}
+    vs = {v.claim: v for v in family_verdicts(fam, "ch4", "MLP", 0.05, common, budgets=budgets,
+                                              probe=(300, 64))}  # fmt: skip
+    v = vs["ch4-is-skips-fitting"]
+    assert v.status == "reproduced" and v.sensitivity["of"] == 10
+    row = [r for r in v.sensitivity["settings"] if r["probe"] == "1500x64"]
+    assert len(row) == 1 and row[0]["status"] == "not reproduced"
+    assert vs["ch4-is-no-fitting"].sensitivity["holds"] == 9  # all but the longer probe
