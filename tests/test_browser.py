@@ -127,6 +127,18 @@ def _open(browser, url: str):
     return page, outside, failed
 
 
+_MOVE_JS = """(root) => {
+  for (const c of root.querySelectorAll('[data-axis]')) {
+    if (c.type === 'range' && Number(c.max) > 0) { c.value = '0'; }
+    else if (c.tagName === 'SELECT' && c.options.length > 1) { c.value = '1'; }
+    else continue;
+    c.dispatchEvent(new Event('input'));
+    return true;
+  }
+  return false;
+}"""
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_page_in_chromium(site, browser, name):
     page, outside, failed = _open(browser, site + name)
@@ -171,6 +183,13 @@ def test_page_in_chromium(site, browser, name):
                 ".map(a => [a.textContent.trim(), a.href]))"
             )
             stem = Path(name).stem
+            # The chapter's control works without a kernel: moving it swaps the frame.
+            frames = page.locator("main .ibcore-frames")
+            assert frames.count() == 1, f"{name}: no pre-rendered control"
+            before = frames.locator("img").get_attribute("src")
+            moved = page.evaluate(_MOVE_JS, frames.element_handle())
+            assert moved, f"{name}: the control has a single setting"
+            assert frames.locator("img").get_attribute("src") != before, f"{name}: frame unchanged"
             assert downloads.get("executed notebook (.ipynb)", "").endswith(f"/{stem}.ipynb")
             assert downloads.get("student notebook (.ipynb)", "").endswith(f"/{stem}.student.ipynb")
 
