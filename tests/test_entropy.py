@@ -9,7 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ibcore.measures.batch_entropy import LBELoss, batch_entropy, batch_entropy_per_layer
+from ibcore.measures.batch_entropy import (
+    LBELoss,
+    batch_entropy,
+    batch_entropy_per_layer,
+    ensemble_batch_entropy,
+)
 
 PI_E = math.pi * math.e
 
@@ -413,3 +418,31 @@ def test_alpha_and_beta_zero_mismatch_is_allowed():
     assert out["targets"].item() == pytest.approx(0.4)  # the floor becomes the target
     assert out["lbe"].item() > 0
     assert torch.equal(LBELoss(1, lbe_alpha=0.5, lbe_beta=0.0)(logits, target, hidden), out["ce"])
+
+
+def test_ensemble_entropy_of_feature_major_views_equals_the_batch_major_copies():
+    """EnsembleMLP hands its layers as (K, B, U) views of (K, U, B) tensors: same values, same
+    gradients as contiguous (K, B, U) layers, through the contiguous path."""
+    g = torch.Generator().manual_seed(3)
+    fm = [torch.randn(4, 16, 32, generator=g, dtype=torch.float64).requires_grad_()
+          for _ in range(3)]  # fmt: skip
+    views = [t.transpose(1, 2) for t in fm]  # (K, B, U), not contiguous
+    copies = [v.detach().clone().requires_grad_() for v in views]
+    a, b = ensemble_batch_entropy(views), ensemble_batch_entropy(copies)
+    torch.testing.assert_close(a, b)
+    w = torch.randn(a.shape, generator=g, dtype=torch.float64)
+    (a * w).sum().backward()
+    (b * w).sum().backward()
+    for t, c in zip(fm, copies, strict=True):
+        torch.testing.assert_close(t.grad.transpose(1, 2), c.grad)
+    per_member = torch.stack([batch_entropy_per_layer([v[k] for v in views]) for k in range(4)])
+    torch.testing.assert_close(a, per_member)
+
+
+def test_feature_major_entropies_gradcheck():
+    from ibcore.measures.batch_entropy import _FeatureMajorEntropies
+
+    g = torch.Generator().manual_seed(5)
+    layers = [torch.randn(2, 3, 6, generator=g, dtype=torch.float64).requires_grad_()
+              for _ in range(2)]  # fmt: skip
+    assert torch.autograd.gradcheck(_FeatureMajorEntropies.apply, tuple(layers))

@@ -106,6 +106,39 @@ class _StackedEntropy(torch.autograd.Function):
         return d * coef.unsqueeze(-2)
 
 
+class _FeatureMajorEntropies(torch.autograd.Function):
+    """``(L, ...)`` batch entropies of ``L`` feature-major layers ``(..., U, B)`` (the batch on
+    the last, contiguous dim), mean over units; the ensemble's layers as they lie.
+
+    Chapter 3 (Peer et al. 2022, §3). Layer by layer, no stacked copy: the deviations from the
+    batch mean are kept, and the backward, ``dH/da = pi e (a - mean_b) / (U (B - 1) (pi e var +
+    1))``, is one product per layer.
+    """
+
+    @staticmethod
+    def forward(ctx, *layers: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        out, saved = [], []
+        for a in layers:
+            d = a - a.mean(dim=-1, keepdim=True)
+            s = (d * d).sum(dim=-1, keepdim=True).mul_(_PI_E / (a.shape[-1] - 1)).add_(1.0)
+            out.append(torch.log(s).mean(dim=(-2, -1)).mul_(0.5))  # s: pi e var + 1
+            saved += [d, s]
+        ctx.save_for_backward(*saved)
+        return torch.stack(out)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g: torch.Tensor) -> tuple[torch.Tensor, ...]:  # noqa: D102
+        saved = ctx.saved_tensors
+        grads = []
+        for i in range(len(saved) // 2):
+            d, s = saved[2 * i : 2 * i + 2]
+            n_units, n_batch = d.shape[-2], d.shape[-1]
+            coef = g[i][..., None, None] * (_PI_E / (n_units * (n_batch - 1))) / s
+            grads.append(d * coef)
+        return tuple(grads)
+
+
 def _entropies_stacked(hidden: Sequence[torch.Tensor]) -> torch.Tensor:
     """``(L,)`` entropies of equally shaped layers in one pass over ``(L, B, U)``, unchecked."""
     a = torch.stack([h.flatten(1) for h in hidden])  # (L, B, U)
@@ -310,6 +343,14 @@ def ensemble_batch_entropy(hidden: Sequence[torch.Tensor]) -> torch.Tensor:
     over the batch dimension 1). Chapter 3; Peer et al. 2022, §3. Unchecked: the ensemble's
     own layers.
     """
+    if all(
+        h.dim() == 3
+        and h.dtype in (torch.float32, torch.float64)
+        and h.transpose(1, 2).is_contiguous()
+        for h in hidden
+    ):
+        # views of feature-major (K, U, B) layers (EnsembleMLP's): read as they lie, no copy
+        return _FeatureMajorEntropies.apply(*[h.transpose(1, 2) for h in hidden]).transpose(0, 1)
     a = torch.stack(list(hidden))  # (L, K, B, U)
     if a.dtype in (torch.float16, torch.bfloat16):
         a = a.float()

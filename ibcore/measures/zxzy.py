@@ -210,7 +210,7 @@ def zxzy(
             raise ValueError(f"parameter 'n_classes' = {n_classes} does not cover the labels")
         probes["zy"] = StackedProbes(L, dmax, k, hidden, gen)
     params = [p for m in probes.values() for p in m.parameters()]
-    opt = torch.optim.Adam(params, lr=lr)
+    opt = torch.optim.Adam(params, lr=lr, fused=True)  # one kernel per step, the same update
     nf = len(fit)
 
     def losses(idx: torch.Tensor, reduce: bool) -> dict[str, torch.Tensor]:
