@@ -34,7 +34,7 @@ help:
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check \
-		-c requirements/constraints.txt -e ".[book,test,sweep]"
+		-c requirements/constraints.txt -e ".[book,test,sweep,lab]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ibbook)" >/dev/null
 	@touch $(STAMP)
 
@@ -82,8 +82,9 @@ site: $(STAMP)
 	$(PY) -m ibcore.book.site $(ARGS)
 	@echo "publish book/_build/html (ibbook.pdf and chapters/*.ipynb inside)"
 
-# JupyterLab comes with the extra `lab` (exact pins in requirements/constraints.txt), installed here
-# on first use only, so the core install stays without a front end.
+# JupyterLab comes with the extra `lab` (exact pins in requirements/constraints.txt): the package's
+# own install stays without a front end; this project's .venv has it (so that tests/test_lab.py
+# runs in make test), and a .venv made before that gets it here on first use.
 .PHONY: lab
 lab: $(STAMP)
 	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet \
