@@ -220,31 +220,38 @@ def run_cached_many(
     first computed side by side in worker processes (:mod:`ibcore.parallel`), one thread each.
 
     Results are the same as with one worker: each run is a pure function of its parameters.
-    A bar counts the runs still to compute, with the time left (on :func:`ibcore.env.
-    progress_stream` when a chapter runs headless; off with ``IBCORE_PROGRESS=0``).
+    A line per finished run counts the runs still to compute, with the time left (on
+    :func:`ibcore.env.progress_stream` when a chapter runs headless, else stderr; off with
+    ``IBCORE_PROGRESS=0``).
     """
-    from tqdm import tqdm
+    import time
 
     from ibcore.env import progress_on, progress_stream
 
     folder = Path(cache) if cache is not None else cache_dir()
     todo = [dict(p) for p in params_list if not (folder / f"{cache_key(fn, p, data)}.pkl").exists()]
     name = _fn_name(fn)[1]
-    bar = tqdm(total=len(todo), desc=f"{name}: runs", unit="run", file=progress_stream(),
-               disable=not progress_on() or not todo, leave=False)  # fmt: skip
-    try:
-        if workers > 1 and len(todo) > 1:
-            from ibcore.parallel import imap_unordered
+    out = (progress_stream() or sys.stderr) if progress_on() and todo else None
+    t0 = time.perf_counter()
 
-            args = [(fn, p, data, str(folder)) for p in todo]
-            for _ in imap_unordered(_fill, args, workers):
-                bar.update()
-        else:
-            for p in todo:
-                run_cached(fn, p, data=data, cache=folder)
-                bar.update()
-    finally:
-        bar.close()
+    def tick(done: int) -> None:
+        if out is None:
+            return
+        el = time.perf_counter() - t0
+        left = el / done * (len(todo) - done)
+        print(f"{name}: {done} of {len(todo)} runs done, {el:.0f} s, about {left:.0f} s left",
+              file=out, flush=True)  # fmt: skip
+
+    if workers > 1 and len(todo) > 1:
+        from ibcore.parallel import imap_unordered
+
+        args = [(fn, p, data, str(folder)) for p in todo]
+        for k, _ in enumerate(imap_unordered(_fill, args, workers), 1):
+            tick(k)
+    else:
+        for k, p in enumerate(todo, 1):
+            run_cached(fn, p, data=data, cache=folder)
+            tick(k)
     return [run_cached(fn, p, data=data, cache=folder) for p in params_list]
 
 

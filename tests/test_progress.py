@@ -1,5 +1,7 @@
 """Progress of a headless chapter reaches the terminal that started it (make run / make book)."""
 
+import re
+
 import ibcore
 from ibcore import cache, env
 from ibcore.book.pipeline import progress_env
@@ -22,7 +24,8 @@ def test_training_bar_and_run_counter_write_to_the_progress_file(tmp_path, monke
     assert [h.meta["seed"] for h in out] == [0, 1]
     text = tty.read_text()
     assert "bar-under-test" in text
-    assert "szt_run: runs" in text and "2/2" in text
+    assert "szt_run: 1 of 2 runs done" in text and "szt_run: 2 of 2 runs done" in text
+    assert re.search(r"szt_run: 2 of 2 runs done, \d+ s, about 0 s left", text)
 
 
 def test_no_bars_without_a_terminal_unless_asked(monkeypatch):
