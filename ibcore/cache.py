@@ -215,11 +215,14 @@ def run_cached_many(
     workers: int = 1,
     data: str | None = None,
     cache: str | Path | None = None,
+    cost: Callable[[Mapping[str, Any]], float] | None = None,
 ) -> list[T]:
     """``[run_cached(fn, p) for p in params_list]``; with ``workers`` > 1 the missing entries are
     first computed side by side in worker processes (:mod:`ibcore.parallel`), one thread each.
 
     Results are the same as with one worker: each run is a pure function of its parameters.
+    ``cost`` (an estimate of a run's cost from its parameters) hands out the costliest runs first,
+    so that the workers finish together; the results keep the order of ``params_list``.
     A line per finished run counts the runs still to compute, with the time left (on
     :func:`ibcore.env.progress_stream` when a chapter runs headless, else stderr; off with
     ``IBCORE_PROGRESS=0``).
@@ -230,6 +233,8 @@ def run_cached_many(
 
     folder = Path(cache) if cache is not None else cache_dir()
     todo = [dict(p) for p in params_list if not (folder / f"{cache_key(fn, p, data)}.pkl").exists()]
+    if cost is not None:
+        todo.sort(key=cost, reverse=True)  # stable: equal costs keep their order
     name = _fn_name(fn)[1]
     out = (progress_stream() or sys.stderr) if progress_on() and todo else None
     t0 = time.perf_counter()

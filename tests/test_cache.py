@@ -166,3 +166,18 @@ def test_run_cached_many_with_two_workers_equals_one(tmp_path):
         for k in a.activations:
             np.testing.assert_array_equal(a.activations[k], b.activations[k])
     assert not np.array_equal(one[0].activations["h1"], one[1].activations["h1"])
+
+
+CALLS: list[int] = []
+
+
+def record_call(x: int) -> int:
+    CALLS.append(x)
+    return x * 10
+
+
+def test_run_cached_many_runs_the_costliest_first_and_keeps_the_order(tmp_path):
+    CALLS.clear()
+    ps = [{"x": 1}, {"x": 3}, {"x": 2}]
+    out = cache.run_cached_many(record_call, ps, cache=tmp_path, cost=lambda p: p["x"])
+    assert CALLS == [3, 2, 1] and out == [10, 30, 20]
