@@ -12,6 +12,7 @@ from ibcore.measures.zxzy import (
     zx_information,
     zxzy,
     zxzy_measure,
+    zxzy_snapshots,
     zy_information,
 )
 
@@ -59,6 +60,24 @@ def test_probes_of_all_layers_train_together_and_independently(toy):
     both = zxzy({"noise_1": reps["noise_1"], "const": reps["const"]}, x, y, n_fit=450, **FAST)
     assert both.zx_test[0] == pytest.approx(alone.zx_test[0], rel=0.15)
     assert r.as_array().shape == (len(reps), len(COLUMNS))
+
+
+def test_snapshots_side_by_side_equal_one_call_per_snapshot(toy):
+    reps, x, y, _ = toy
+    g = torch.Generator().manual_seed(1)
+    snaps = [{k: reps[k] + 0.1 * s * torch.randn(reps[k].shape, generator=g)
+              for k in ("noise_1", "onehot_y")} for s in range(3)]  # fmt: skip
+    together = zxzy_snapshots(snaps, x, y, n_fit=450, probe_seed=4, **FAST)
+    for s, r in zip(snaps, together, strict=True):
+        alone = zxzy(s, x, y, n_fit=450, probe_seed=4, **FAST)
+        assert r.layers == alone.layers
+        np.testing.assert_allclose(r.as_array(), alone.as_array(), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="same layers"):
+        zxzy_snapshots([snaps[0], {"noise_1": reps["noise_1"]}], x, y, **FAST)
+    with pytest.raises(ValueError, match="non-empty sequence"):
+        zxzy_snapshots([], x, y, **FAST)
+    with pytest.raises(ValueError, match="non-empty sequence"):
+        zxzy_snapshots(snaps[0], x, y, **FAST)
 
 
 def test_only_x_or_only_y_and_measure_callback(toy):

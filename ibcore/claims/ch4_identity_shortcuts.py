@@ -8,6 +8,7 @@ Z-X/Z-Y probes at every snapshot), the per-seed phase table, the parameter schem
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ import torch
 
 from ibcore.data import DATASETS, load_dataset
 from ibcore.env import runner
-from ibcore.measures.zxzy import COLUMNS, detect_phases, zx_information, zxzy, zxzy_measure
+from ibcore.measures.zxzy import COLUMNS, detect_phases, zx_information, zxzy, zxzy_snapshots
 from ibcore.models import SHORTCUTS, build_cnn, build_mlp, build_token_net
 from ibcore.schema import Chapter, Param, ParameterError, check_choice, common_params
 from ibcore.train import History, train
@@ -87,7 +88,8 @@ def shortcut_run(
     orthogonal matrix (needs ``shortcut='projection'``). The History's ``measures["zxzy"]`` is
     S × depth × 4 (:data:`COLUMNS`); with ``probes='deepest-zx'`` (the runs whose other blocks no
     figure or verdict reads) S × 1 × 4, Z-X of the deepest block only (Z-Y NaN). Activations are
-    not kept; ``keep_deepest`` keeps the deepest block's on the probe inputs (float16,
+    not kept (the probed blocks are held until the run ends, then every snapshot's probes train
+    side by side, :func:`~ibcore.measures.zxzy.zxzy_snapshots`); ``keep_deepest`` keeps the deepest block's on the probe inputs (float16,
     ``measures["deepest"]``, S × N × d) for :func:`probe_budget_run`.
     """
     check_choice("arch", arch, ARCHS)
@@ -137,12 +139,14 @@ def shortcut_run(
                 torch.nn.init.orthogonal_(b.shortcut.weight, generator=g)
     layers = model.layer_names
     every = probes == "every-block"
-    measure = zxzy_measure(
-        data.x_probe, data.y_probe if every else None, layers if every else layers[-1:],
-        n_classes=data.n_classes, n_fit=n_fit, steps=probe_steps, hidden=probe_hidden,
-        lr=probe_lr, batch_size=probe_batch, probe_seed=seed,
-    )  # fmt: skip
-    measures = {"zxzy": measure}
+    probed = layers if every else layers[-1:]
+    snaps: list[dict[str, torch.Tensor]] = []  # the probed blocks at every snapshot
+
+    def collect(acts: dict[str, torch.Tensor]) -> np.ndarray:
+        snaps.append({k: acts[k].detach().float().cpu().clone() for k in probed})
+        return np.zeros(0)
+
+    measures = {"_probed": collect}
     if keep_deepest:
         measures["deepest"] = lambda acts: acts[layers[-1]].flatten(1).to(torch.float16)
     h = train(
@@ -151,7 +155,17 @@ def shortcut_run(
         record_epochs=snapshot_epochs(epochs, snapshots, first_epoch_snapshots),
         device=device, desc=f"{shortcut} seed {seed}",
     )  # fmt: skip
-    h.meta["layers"] = layers if every else layers[-1:]
+    # every snapshot's probes side by side, as one probe per snapshot would be (zxzy_snapshots)
+    t0 = time.perf_counter()
+    del h.measures["_probed"]
+    r = zxzy_snapshots(
+        snaps, data.x_probe, data.y_probe if every else None, n_classes=data.n_classes,
+        n_fit=n_fit, steps=probe_steps, hidden=probe_hidden, lr=probe_lr,
+        batch_size=probe_batch, probe_seed=seed,
+    )  # fmt: skip
+    h.measures["zxzy"] = np.stack([z.as_array() for z in r])
+    h.meta["wall_s"] = h.meta.get("wall_s", 0.0) + time.perf_counter() - t0
+    h.meta["layers"] = probed
     return h
 
 

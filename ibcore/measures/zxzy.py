@@ -117,6 +117,14 @@ class StackedProbes(nn.Module):
         else:
             self.w2, self.b2 = lin(d, out)
 
+    def tile(self, copies: int) -> StackedProbes:
+        """These ``L`` probes repeated ``copies`` times (``copies · L`` probes, the same initial
+        weights in every copy), in place."""
+        for name in ("w1", "b1", "w2", "b2"):
+            if hasattr(self, name):
+                setattr(self, name, nn.Parameter(getattr(self, name).detach().repeat(copies, 1, 1)))
+        return self
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if self.hidden:
             z = torch.relu(torch.baddbmm(self.b1, z, self.w1))
@@ -148,6 +156,28 @@ def zxzy(
     reps: Reps,
     x: torch.Tensor | np.ndarray | None = None,
     y: torch.Tensor | np.ndarray | None = None,
+    **kwargs,
+) -> ZXZY:
+    """Z-X (if ``x`` is given) and Z-Y (if ``y`` is given) of every layer in ``reps``, batched.
+
+    Chapter 4 (Lyu, Aminian & Rodrigues 2023 §3; Lyu & Rodrigues 2024 §3; the probe protocol is
+    ours). ``reps`` {layer: N × d}; probes ``d → hidden → out`` trained by Adam for ``steps``
+    mini-batches of the fit split (the first ``n_fit`` rows, else a seeded ``fit_frac`` split);
+    ``probe_seed`` seeds them. Returns score-split ("test") and fit-split ("train") errors.
+    Input dimensions that differ from their median in fewer than ``x_min_support`` of the fit
+    rows (a border pixel lit in a few training images) are left out of Z-X: standardised by
+    their tiny spread they would dominate the decoder's error. ``kwargs``: ``n_classes``,
+    ``steps`` (300), ``hidden`` (128), ``lr`` (1e-3), ``batch_size`` (256), ``n_fit``,
+    ``fit_frac`` (0.8), ``split_seed`` (0), ``probe_seed`` (0), ``min_std`` (1e-2),
+    ``x_min_support`` (0.01).
+    """
+    return zxzy_snapshots([reps], x, y, **kwargs)[0]
+
+
+def zxzy_snapshots(
+    snapshots: Sequence[Reps],
+    x: torch.Tensor | np.ndarray | None = None,
+    y: torch.Tensor | np.ndarray | None = None,
     *,
     n_classes: int | None = None,
     steps: int = 300,
@@ -160,16 +190,13 @@ def zxzy(
     probe_seed: int = 0,
     min_std: float = 1e-2,
     x_min_support: float = 0.01,
-) -> ZXZY:
-    """Z-X (if ``x`` is given) and Z-Y (if ``y`` is given) of every layer in ``reps``, batched.
+) -> list[ZXZY]:
+    """:func:`zxzy` of several snapshots of the same layers, all probes trained side by side.
 
-    Chapter 4 (Lyu, Aminian & Rodrigues 2023 §3; Lyu & Rodrigues 2024 §3; the probe protocol is
-    ours). ``reps`` {layer: N × d}; probes ``d → hidden → out`` trained by Adam for ``steps``
-    mini-batches of the fit split (the first ``n_fit`` rows, else a seeded ``fit_frac`` split);
-    ``probe_seed`` seeds them. Returns score-split ("test") and fit-split ("train") errors.
-    Input dimensions that differ from their median in fewer than ``x_min_support`` of the fit
-    rows (a border pixel lit in a few training images) are left out of Z-X: standardised by
-    their tiny spread they would dominate the decoder's error.
+    Chapter 4 (a run's snapshots, Lyu & Rodrigues 2024 §4). Every snapshot gets the probes that
+    :func:`zxzy` alone would give it (the same initial weights and the same mini-batches), so the
+    result equals one :func:`zxzy` call per snapshot up to round-off; one batched model trains
+    them all, which is what makes it faster. Returns one :class:`ZXZY` per snapshot.
     """
     if x is None and y is None:
         raise ValueError("zxzy needs 'x' (for Z-X), 'y' (for Z-Y) or both")
@@ -182,14 +209,28 @@ def zxzy(
         raise ValueError(f"parameter 'min_std' must be > 0, got {min_std!r}")
     if not 0 <= x_min_support < 1:
         raise ValueError(f"parameter 'x_min_support' must be in [0, 1), got {x_min_support!r}")
-    zs, xt, yt, n = _check_inputs(reps, x, y)
+    if isinstance(snapshots, Mapping) or not snapshots:
+        raise ValueError("parameter 'snapshots' must be a non-empty sequence of {layer: N × d}")
+    checked = [_check_inputs(reps, x, y) for reps in snapshots]
+    zs0, xt, yt, n = checked[0]
+    names = list(zs0)
+    dims = [z.shape[1] for z in zs0.values()]
+    for zs, *_ in checked[1:]:
+        if list(zs) != names or [z.shape[1] for z in zs.values()] != dims:
+            raise ValueError(
+                "parameter 'snapshots' must hold the same layers (names and widths) in every "
+                f"snapshot, got {names} and {list(zs)}"
+            )
+    if any(c[3] != n for c in checked):
+        raise ValueError("parameter 'snapshots' has snapshots with different sample counts")
     fit, score = _split(n, n_fit, fit_frac, split_seed)
-    names = list(zs)
-    L = len(names)
-    dmax = max(z.shape[1] for z in zs.values())
-    Z = torch.zeros(L, n, dmax)
-    for i, k in enumerate(names):
-        Z[i, :, : zs[k].shape[1]] = _standardise(zs[k], fit, min_std)
+    L, S = len(names), len(checked)
+    dmax = max(dims)
+    Z = torch.zeros(S * L, n, dmax)  # snapshot-major: snapshot s, layer i at row s * L + i
+    for s, (zs, *_) in enumerate(checked):
+        for i, k in enumerate(names):
+            Z[s * L + i, :, : zs[k].shape[1]] = _standardise(zs[k], fit, min_std)
+    del checked
     gen = torch.Generator().manual_seed(probe_seed)
     probes: dict[str, StackedProbes] = {}
     if xt is not None:
@@ -203,43 +244,44 @@ def zxzy(
             )
         xs = xt[:, keep]
         xs = (xs - xs[fit].mean(0)) / xs[fit].std(0)
-        probes["zx"] = StackedProbes(L, dmax, xs.shape[1], hidden, gen)
+        probes["zx"] = StackedProbes(L, dmax, xs.shape[1], hidden, gen).tile(S)
     if yt is not None:
         k = int(yt.max()) + 1 if n_classes is None else int(n_classes)
         if k < 2 or int(yt.max()) >= k:
             raise ValueError(f"parameter 'n_classes' = {n_classes} does not cover the labels")
-        probes["zy"] = StackedProbes(L, dmax, k, hidden, gen)
+        probes["zy"] = StackedProbes(L, dmax, k, hidden, gen).tile(S)
     params = [p for m in probes.values() for p in m.parameters()]
     opt = torch.optim.Adam(params, lr=lr, fused=True)  # one kernel per step, the same update
     nf = len(fit)
 
-    def losses(idx: torch.Tensor, reduce: bool) -> dict[str, torch.Tensor]:
+    def losses(idx: torch.Tensor) -> dict[str, torch.Tensor]:
         zb = Z[:, idx]
         out = {}
         if "zx" in probes:
-            err = (probes["zx"](zb) - xs[idx].unsqueeze(0)) ** 2  # L × B × d_X
+            err = (probes["zx"](zb) - xs[idx].unsqueeze(0)) ** 2  # SL × B × d_X
             out["zx"] = err.mean(dim=(1, 2))
         if "zy" in probes:
-            logits = probes["zy"](zb)  # L × B × K
-            lab = yt[idx].unsqueeze(0).expand(L, -1)
+            logits = probes["zy"](zb)  # SL × B × K
+            lab = yt[idx].unsqueeze(0).expand(S * L, -1)
             ce = nn.functional.cross_entropy(logits.transpose(1, 2), lab, reduction="none")
             out["zy"] = ce.mean(1)
         return out
 
     for _ in range(steps):
         b = fit[torch.randint(nf, (min(batch_size, nf),), generator=gen)]
-        loss = sum(v.sum() for v in losses(b, True).values())
+        loss = sum(v.sum() for v in losses(b).values())  # each probe's gradient is its own
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
     with torch.no_grad():
-        te, tr = losses(score, False), losses(fit, False)
-    nan = np.full(L, np.nan)
+        te, tr = losses(score), losses(fit)
+    nan = np.full(S * L, np.nan)
 
     def get(d: dict, k: str) -> np.ndarray:
         return d[k].numpy().astype(np.float64) if k in d else nan.copy()
 
-    return ZXZY(names, get(te, "zx"), get(tr, "zx"), get(te, "zy"), get(tr, "zy"))
+    cols = [get(te, "zx"), get(tr, "zx"), get(te, "zy"), get(tr, "zy")]
+    return [ZXZY(list(names), *(c[s * L : (s + 1) * L] for c in cols)) for s in range(S)]
 
 
 def zxzy_measure(
