@@ -89,8 +89,9 @@ def shortcut_run(
     S × depth × 4 (:data:`COLUMNS`); with ``probes='deepest-zx'`` (the runs whose other blocks no
     figure or verdict reads) S × 1 × 4, Z-X of the deepest block only (Z-Y NaN). Activations are
     not kept (the probed blocks are held until the run ends, then every snapshot's probes train
-    side by side, :func:`~ibcore.measures.zxzy.zxzy_snapshots`); ``keep_deepest`` keeps the deepest block's on the probe inputs (float16,
-    ``measures["deepest"]``, S × N × d) for :func:`probe_budget_run`.
+    side by side, :func:`~ibcore.measures.zxzy.zxzy_snapshots`); ``keep_deepest`` keeps the
+    deepest block's on the probe inputs (float16, ``measures["deepest"]``, S × N × d) for
+    :func:`probe_budget_run`.
     """
     check_choice("arch", arch, ARCHS)
     check_choice("control", control, CONTROLS)

@@ -211,7 +211,9 @@ def zxzy_snapshots(
         raise ValueError(f"parameter 'x_min_support' must be in [0, 1), got {x_min_support!r}")
     if isinstance(snapshots, Mapping) or not snapshots:
         raise ValueError("parameter 'snapshots' must be a non-empty sequence of {layer: N × d}")
-    checked = [_check_inputs(reps, x, y) for reps in snapshots]
+    # x and y are checked once; every snapshot's layers on their own
+    checked = [_check_inputs(snapshots[0], x, y)]
+    checked += [_check_inputs(reps, None, None) for reps in snapshots[1:]]
     zs0, xt, yt, n = checked[0]
     names = list(zs0)
     dims = [z.shape[1] for z in zs0.values()]
