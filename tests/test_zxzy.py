@@ -80,6 +80,45 @@ def test_snapshots_side_by_side_equal_one_call_per_snapshot(toy):
         zxzy_snapshots(snaps[0], x, y, **FAST)
 
 
+def test_hand_written_probe_gradients_equal_autograd():
+    from ibcore.measures.zxzy import StackedProbes, _ce_grad, _mse_grad
+
+    g = torch.Generator().manual_seed(3)
+    z, x, y = (
+        torch.randn(5, 16, 7, generator=g),
+        torch.randn(16, 4, generator=g),
+        torch.arange(16) % 3,
+    )
+    for out, hidden, grad, loss in (
+        (4, 6, lambda o: _mse_grad(o, x.unsqueeze(0)), lambda o: ((o - x) ** 2).mean((1, 2))),
+        (3, 6, lambda o: _ce_grad(o, torch.arange(16), y),
+         lambda o: torch.nn.functional.cross_entropy(o.transpose(1, 2), y.expand(5, -1),
+                                                     reduction="none").mean(1)),
+        (4, 0, lambda o: _mse_grad(o, x.unsqueeze(0)), lambda o: ((o - x) ** 2).mean((1, 2))),
+    ):  # fmt: skip
+        m = StackedProbes(5, 7, out, hidden, torch.Generator().manual_seed(0))
+        loss(m(z)).sum().backward()
+        want = {k: p.grad.clone() for k, p in m.named_parameters()}
+        with torch.no_grad():
+            m.accumulate_grad(z, grad)
+        for k, p in m.named_parameters():
+            torch.testing.assert_close(p.grad, want[k], rtol=1e-5, atol=1e-7)
+
+
+def test_zy_of_some_layers_leaves_every_other_number_unchanged(toy):
+    reps, x, y, _ = toy
+    two = {k: reps[k] for k in ("noise_1", "onehot_y")}
+    snaps = [two, {k: v + 0.1 for k, v in two.items()}]
+    full = np.stack([r.as_array() for r in zxzy_snapshots(snaps, x, y, n_fit=450, **FAST)])
+    part = zxzy_snapshots(snaps, x, y, n_fit=450, zy_layers=["onehot_y"], **FAST)
+    part = np.stack([r.as_array() for r in part])
+    np.testing.assert_array_equal(part[..., :2], full[..., :2])  # Z-X: the same bits
+    np.testing.assert_allclose(part[:, 1, 2:], full[:, 1, 2:], rtol=1e-6)  # its Z-Y: round-off
+    assert np.isnan(part[:, 0, 2:]).all()
+    with pytest.raises(ValueError, match="zy_layers"):
+        zxzy_snapshots(snaps, x, y, zy_layers=["h9"], **FAST)
+
+
 def test_only_x_or_only_y_and_measure_callback(toy):
     reps, x, y, _ = toy
     r = zxzy({"x": reps["x"]}, x, None, n_fit=450, **FAST)
@@ -199,6 +238,11 @@ def test_shortcut_run_measures_every_block_at_every_snapshot(arch):
     assert np.isfinite(h.measures["zxzy"]).all()
     st = phase_table([h, h])
     assert st["fitting_rise"].shape == (2,) and set(st["kind"]) <= set(PHASE_KINDS)
+    zx_only = shortcut_run(seed=0, shortcut="identity", arch=arch, probes="every-zx", **kw)
+    m, full = zx_only.measures["zxzy"], h.measures["zxzy"]
+    np.testing.assert_array_equal(m[..., :2], full[..., :2])  # Z-X of every block: unchanged
+    np.testing.assert_allclose(m[:, -1, 2:], full[:, -1, 2:], rtol=1e-6)  # deepest Z-Y: round-off
+    assert np.isnan(m[:, :-1, 2:]).all()
     with pytest.raises(ValueError, match="arch"):
         shortcut_run(seed=0, shortcut="identity", arch="transformer", **kw)
 

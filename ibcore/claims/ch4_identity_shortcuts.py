@@ -26,8 +26,9 @@ from ibcore.verdicts import Preregistration, Verdict, make_verdict, sensitivity_
 ARCHS = ("mlp", "cnn", "vit", "mixer")
 CONTROLS = ("none", "stemless", "orthogonal")
 """Design controls of the MLP and CNN arms (:func:`shortcut_run`'s ``control``)."""
-PROBES = ("every-block", "deepest-zx")
-"""What :func:`shortcut_run` probes: every block (Z-X and Z-Y), or the deepest block's Z-X."""
+PROBES = ("every-block", "every-zx", "deepest-zx")
+"""What :func:`shortcut_run` probes: every block (Z-X and Z-Y); Z-X of every block and Z-Y of the
+deepest; or the deepest block's Z-X."""
 
 
 def snapshot_epochs(epochs: int, n: int, within_first: int = 0) -> list[float]:
@@ -86,8 +87,10 @@ def shortcut_run(
     ``shortcut='identity'``; the MLP needs ``width`` equal to the input dimension, the CNN pads the
     input's channels with zeros), ``orthogonal`` starts every projection shortcut at a random
     orthogonal matrix (needs ``shortcut='projection'``). The History's ``measures["zxzy"]`` is
-    S × depth × 4 (:data:`COLUMNS`); with ``probes='deepest-zx'`` (the runs whose other blocks no
-    figure or verdict reads) S × 1 × 4, Z-X of the deepest block only (Z-Y NaN). Activations are
+    S × depth × 4 (:data:`COLUMNS`); ``probes='every-zx'`` leaves out the Z-Y probes of all but
+    the deepest block (their Z-Y is NaN; every other number is as with ``'every-block'``); with
+    ``probes='deepest-zx'`` (the runs whose other blocks no figure or verdict reads) it is
+    S × 1 × 4, Z-X of the deepest block only (Z-Y NaN). Activations are
     not kept (the probed blocks are held until the run ends, then every snapshot's probes train
     side by side, :func:`~ibcore.measures.zxzy.zxzy_snapshots`); ``keep_deepest`` keeps the
     deepest block's on the probe inputs (float16, ``measures["deepest"]``, S × N × d) for
@@ -139,7 +142,7 @@ def shortcut_run(
             for b in model.blocks[1:]:
                 torch.nn.init.orthogonal_(b.shortcut.weight, generator=g)
     layers = model.layer_names
-    every = probes == "every-block"
+    every = probes != "deepest-zx"
     probed = layers if every else layers[-1:]
     snaps: list[dict[str, torch.Tensor]] = []  # the probed blocks at every snapshot
 
@@ -163,6 +166,7 @@ def shortcut_run(
         snaps, data.x_probe, data.y_probe if every else None, n_classes=data.n_classes,
         n_fit=n_fit, steps=probe_steps, hidden=probe_hidden, lr=probe_lr,
         batch_size=probe_batch, probe_seed=seed,
+        zy_layers=layers[-1:] if probes == "every-zx" else None,
     )  # fmt: skip
     h.measures["zxzy"] = np.stack([z.as_array() for z in r])
     h.meta["wall_s"] = h.meta.get("wall_s", 0.0) + time.perf_counter() - t0
@@ -558,6 +562,12 @@ PARAMS: dict[str, Param] = {
     "cnn_depth": Param(int, "CNN conv blocks (block 1 = stem)", low=2, high=64),
     "cnn_width": Param(int, "CNN channels", low=1, high=1024),
     "cnn_lr": Param(float, "CNN/ViT/Mixer Adam learning rate", low=1e-7, high=1.0),
+    "cnn_probes": Param(
+        str,
+        "the CNN's probes: Z-X and Z-Y of `every-block`, or Z-X of every block and Z-Y of the "
+        "deepest (`every-zx`, no verdict reads the others' Z-Y)",
+        choices=PROBES[:2],
+    ),
     "tf_seeds": Param(
         int,
         "how many of `seeds` the ViT and MLP-Mixer run (the first ones; 0 = skip)",
@@ -578,7 +588,7 @@ CHAPTER = Chapter(
     PARAMS,
     shared=dict(workers=1, dataset="digits", shortcuts=["identity", "projection", "none"],
         extra_shortcuts=["identity", "projection"], controls=["stemless", "orthogonal"], tf_depth=4, tf_width=16, cnn_depth=6,
-        cnn_width=8, cnn_lr=1e-3, width=64, lr=2e-4, min_change=0.05, first_epoch_snapshots=2,
+        cnn_width=8, cnn_lr=1e-3, cnn_probes="every-zx", width=64, lr=2e-4, min_change=0.05, first_epoch_snapshots=2,
         probe_budgets=["1500x64", "300x256"], device="auto"),
     presets={
         "smoke": dict(shortcuts=["identity", "projection"], depth=3, epochs=3, snapshots=4,
@@ -588,6 +598,7 @@ CHAPTER = Chapter(
             seeds=[1, 2, 3, 4, 5], cnn_seeds=5, tf_seeds=0),
         "paper": dict(dataset="cifar10", controls=["orthogonal"], depth=8, width=256, epochs=60, snapshots=16,
             probe_steps=2000, probe_hidden=256, probe_budgets=["8000x256", "2000x1024"],
+            cnn_probes="every-block",
             seeds=[1, 2, 3], cnn_seeds=3, cnn_depth=8,
             cnn_width=32, tf_seeds=3, tf_depth=8, tf_width=128),
     },

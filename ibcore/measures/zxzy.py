@@ -11,8 +11,9 @@ papers' probe architectures were not recovered: ours are documented defaults, al
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -95,6 +96,18 @@ def _standardise(z: torch.Tensor, fit: torch.Tensor, min_std: float) -> torch.Te
     return (z - mu) / sd
 
 
+def _mse_grad(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """d mean((out − target)²) / d out of every probe (``L × B × d``), in place of ``out``."""
+    return out.sub_(target).mul_(2.0 / out[0].numel())
+
+
+def _ce_grad(logits: torch.Tensor, rows: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """d mean(cross-entropy) / d logits of every probe (``L × B × K``): (softmax − one-hot) / B."""
+    p = torch.softmax(logits, dim=2)
+    p[:, rows, labels] -= 1.0
+    return p.div_(logits.shape[1])
+
+
 class StackedProbes(nn.Module):
     """``L`` independent MLPs ``d → hidden → out`` as one batched op (``hidden=0``: linear).
 
@@ -125,10 +138,50 @@ class StackedProbes(nn.Module):
                 setattr(self, name, nn.Parameter(getattr(self, name).detach().repeat(copies, 1, 1)))
         return self
 
+    def keep(self, rows: Sequence[int]) -> StackedProbes:
+        """Only the probes ``rows`` of these (their initial weights unchanged), in place."""
+        for name in ("w1", "b1", "w2", "b2"):
+            if hasattr(self, name):
+                setattr(self, name, nn.Parameter(getattr(self, name).detach()[list(rows)].clone()))
+        return self
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if self.hidden:
             z = torch.relu(torch.baddbmm(self.b1, z, self.w1))
         return torch.baddbmm(self.b2, z, self.w2)
+
+    def accumulate_grad(
+        self, z: torch.Tensor, loss_grad: Callable[[torch.Tensor], torch.Tensor]
+    ) -> None:
+        """Forward ``z`` (``L × B × d``) and write every parameter's gradient to its ``.grad``.
+
+        The gradients autograd would give for the loss whose gradient with respect to the
+        output ``loss_grad(out)`` returns (it may overwrite ``out``), computed by hand into
+        buffers reused from step to step: a probe's training step is then a few matmuls and no
+        autograd graph (chapter 4's probes are most of its run time on a CPU).
+        """
+        L, B, _ = z.shape
+        buf = self.__dict__.setdefault("_buf", {})
+        if buf.get("shape") != (L, B):
+            buf.clear()
+            buf["shape"] = (L, B)
+            for p in self.parameters():
+                p.grad = torch.zeros_like(p)
+            if self.hidden:
+                buf["h"] = z.new_empty(L, B, self.hidden)
+                buf["gh"] = z.new_empty(L, B, self.hidden)
+            buf["out"] = z.new_empty(L, B, self.w2.shape[2])
+        inp = z
+        if self.hidden:
+            inp = torch.baddbmm(self.b1, z, self.w1, out=buf["h"]).clamp_(min=0)
+        g = loss_grad(torch.baddbmm(self.b2, inp, self.w2, out=buf["out"]))
+        torch.sum(g, 1, keepdim=True, out=self.b2.grad)
+        torch.bmm(inp.transpose(1, 2), g, out=self.w2.grad)
+        if self.hidden:
+            gh = torch.bmm(g, self.w2.detach().transpose(1, 2), out=buf["gh"])
+            gh.mul_(inp > 0)  # the ReLU's gradient
+            torch.sum(gh, 1, keepdim=True, out=self.b1.grad)
+            torch.bmm(z.transpose(1, 2), gh, out=self.w1.grad)
 
 
 @dataclass
@@ -190,13 +243,16 @@ def zxzy_snapshots(
     probe_seed: int = 0,
     min_std: float = 1e-2,
     x_min_support: float = 0.01,
+    zy_layers: Sequence[str] | None = None,
 ) -> list[ZXZY]:
     """:func:`zxzy` of several snapshots of the same layers, all probes trained side by side.
 
     Chapter 4 (a run's snapshots, Lyu & Rodrigues 2024 §4). Every snapshot gets the probes that
     :func:`zxzy` alone would give it (the same initial weights and the same mini-batches), so the
     result equals one :func:`zxzy` call per snapshot up to round-off; one batched model trains
-    them all, which is what makes it faster. Returns one :class:`ZXZY` per snapshot.
+    them all, which is what makes it faster. ``zy_layers`` (default: all) names the layers whose
+    Z-Y is probed (the others' Z-Y is NaN); their probes start as they would with every layer
+    probed, so every other number is unchanged. Returns one :class:`ZXZY` per snapshot.
     """
     if x is None and y is None:
         raise ValueError("zxzy needs 'x' (for Z-X), 'y' (for Z-Y) or both")
@@ -225,6 +281,14 @@ def zxzy_snapshots(
             )
     if any(c[3] != n for c in checked):
         raise ValueError("parameter 'snapshots' has snapshots with different sample counts")
+    zy_rows = list(range(len(names)))
+    if zy_layers is not None:
+        unknown = [k for k in zy_layers if k not in names]
+        if unknown or not zy_layers:
+            raise ValueError(
+                f"parameter 'zy_layers' = {list(zy_layers)!r} must name some of the layers {names}"
+            )
+        zy_rows = [i for i, k in enumerate(names) if k in zy_layers]
     fit, score = _split(n, n_fit, fit_frac, split_seed)
     L, S = len(names), len(checked)
     dmax = max(dims)
@@ -251,36 +315,54 @@ def zxzy_snapshots(
         k = int(yt.max()) + 1 if n_classes is None else int(n_classes)
         if k < 2 or int(yt.max()) >= k:
             raise ValueError(f"parameter 'n_classes' = {n_classes} does not cover the labels")
-        probes["zy"] = StackedProbes(L, dmax, k, hidden, gen).tile(S)
+        probes["zy"] = StackedProbes(L, dmax, k, hidden, gen).keep(zy_rows).tile(S)
+    # the rows of Z (snapshot-major) whose Z-Y is probed
+    zy_index = torch.tensor([s * L + i for s in range(S) for i in zy_rows])
+    all_zy = len(zy_rows) == L
     params = [p for m in probes.values() for p in m.parameters()]
     opt = torch.optim.Adam(params, lr=lr, fused=True)  # one kernel per step, the same update
     nf = len(fit)
 
     def losses(idx: torch.Tensor) -> dict[str, torch.Tensor]:
-        zb = Z[:, idx]
+        zb = Z.index_select(1, idx)
         out = {}
         if "zx" in probes:
             err = (probes["zx"](zb) - xs[idx].unsqueeze(0)) ** 2  # SL × B × d_X
             out["zx"] = err.mean(dim=(1, 2))
         if "zy" in probes:
-            logits = probes["zy"](zb)  # SL × B × K
-            lab = yt[idx].unsqueeze(0).expand(S * L, -1)
+            logits = probes["zy"](zb[zy_index])  # S·len(zy_rows) × B × K
+            lab = yt[idx].unsqueeze(0).expand(len(zy_index), -1)
             ce = nn.functional.cross_entropy(logits.transpose(1, 2), lab, reduction="none")
             out["zy"] = ce.mean(1)
         return out
 
+    # training: the gradients of the per-probe mean losses above (each probe's own), by hand
+    bs = min(batch_size, nf)
+    zb = Z.new_empty(S * L, bs, dmax)
+    rows = torch.arange(bs)
     for _ in range(steps):
-        b = fit[torch.randint(nf, (min(batch_size, nf),), generator=gen)]
-        loss = sum(v.sum() for v in losses(b).values())  # each probe's gradient is its own
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
+        b = fit[torch.randint(nf, (bs,), generator=gen)]
+        torch.index_select(Z, 1, b, out=zb)
+        with torch.no_grad():
+            if "zx" in probes:
+                probes["zx"].accumulate_grad(zb, partial(_mse_grad, target=xs[b].unsqueeze(0)))
+            if "zy" in probes:
+                zy_b = zb if all_zy else zb[zy_index]
+                probes["zy"].accumulate_grad(zy_b, partial(_ce_grad, rows=rows, labels=yt[b]))
         opt.step()
     with torch.no_grad():
         te, tr = losses(score), losses(fit)
     nan = np.full(S * L, np.nan)
 
     def get(d: dict, k: str) -> np.ndarray:
-        return d[k].numpy().astype(np.float64) if k in d else nan.copy()
+        if k not in d:
+            return nan.copy()
+        v = d[k].numpy().astype(np.float64)
+        if k == "zy" and not all_zy:
+            full = nan.copy()
+            full[zy_index.numpy()] = v
+            return full
+        return v
 
     cols = [get(te, "zx"), get(tr, "zx"), get(te, "zy"), get(tr, "zy")]
     return [ZXZY(list(names), *(c[s * L : (s + 1) * L] for c in cols)) for s in range(S)]
