@@ -33,7 +33,7 @@ SATURATING = frozenset({"tanh", "softsign"})
 SHORTCUTS = ("none", "identity", "projection", "fixed", "hyper")
 
 SHORTCUT_KINDS: dict[str, str] = {
-    "none": "no shortcut: a plain net, S_l = 0 (NIS in Lyu & Rodrigues 2024)",
+    "none": "no shortcut: a plain net, S_l = 0 (a control beside the non-identity shortcuts of Lyu & Rodrigues 2024, not one of them)",
     "identity": "identity shortcut (IS), S_l(T) = T; needs h_{l-1} == h_l",
     "projection": "non-identity shortcut (NIS), a learned linear map S_l(T) = W_s T (no bias)",
     "fixed": "NIS with a fixed random projection (not trained)",

@@ -4,6 +4,13 @@ The rule (:func:`judge`): the one-sided 95 % Student-t bounds m ± t(0.95, n−1
 A claim needing ``value >= threshold`` is ``reproduced`` when the lower bound clears it, ``not
 reproduced`` when the upper one does not reach it, else (or n < 2, NaN) ``inconclusive``;
 ``smoke-only`` at scale smoke; mirrored for ``<=``. Not a bootstrap: too narrow at 5–10 seeds.
+The same test gives a one-sided p-value (``p < 0.05`` exactly when the bound clears the threshold).
+
+Every record has a *kind* (:data:`KINDS`): the chapter's one ``primary`` verdict, pre-registered
+on confirmatory seeds (:class:`Primary`) and Holm-corrected with the other chapters' primaries
+(:func:`holm`); ``secondary`` (exploratory) verdicts; and ``check`` records, which test what holds
+by construction or cannot fail in practice and read ``check holds`` / ``check fails``, never
+``reproduced``.
 """
 
 from __future__ import annotations
@@ -26,9 +33,18 @@ from ibcore.paths import REPO_ROOT, results_dir
 from ibcore.schema import check_choice
 
 STATUSES = ("reproduced", "not reproduced", "inconclusive", "smoke-only")
+CHECK_STATUSES = {"reproduced": "check holds", "not reproduced": "check fails",
+                  "inconclusive": "check unclear", "smoke-only": "smoke-only"}  # fmt: skip
+"""A check's status for each status of the rule: a check is never *reproduced*."""
+KINDS = ("primary", "secondary", "check")
+KIND_LABELS = {"primary": "primary (pre-registered)", "secondary": "secondary (exploratory)",
+               "check": "check"}  # fmt: skip
 DIRECTIONS = (">=", "<=")
+FAMILY_ALPHA = 0.05
+"""Family-wise error rate of the Holm correction over the chapters' primary verdicts."""
 _COLOURS = {"reproduced": "#116329", "not reproduced": "#cf222e", "inconclusive": "#875b00",
-            "smoke-only": "#57606a"}  # fmt: skip
+            "smoke-only": "#57606a", "check holds": "#0550ae", "check fails": "#6639ba",
+            "check unclear": "#57606a"}  # fmt: skip
 
 
 def git_commit() -> str:
@@ -70,9 +86,64 @@ class Preregistration:
     calibration_seeds: tuple[int, ...]
     reasoning: str
     null: str = ""
+    calibration_values: tuple[float, ...] = ()
+    """The metric on each calibration seed (shown beside the threshold); empty where the
+    threshold was fixed by principle before any run."""
 
     def __post_init__(self) -> None:
         check_choice("direction", self.direction, DIRECTIONS)
+
+
+@dataclass(frozen=True)
+class Primary:
+    """A chapter's primary verdict: the one answer to its paper's headline sentence (``quote``),
+    pre-registered with its metric, threshold, direction, confirmatory seeds, settings and null in
+    a commit older than its first run (all chapters; the five primaries form one Holm family).
+
+    ``settings``: the chapter parameters (and analysis settings) it is judged with; a run whose
+    scale, seeds or parameters differ is reported but marked not confirmatory. ``fails_if``: the
+    outcome of the runs that would read *not reproduced*."""
+
+    claim: str
+    chapter: str
+    paper: str
+    quote: str
+    statement: str
+    metric: str
+    threshold: float
+    direction: str
+    seeds: tuple[int, ...]
+    scale: str
+    settings: Mapping[str, Any]
+    null: str
+    reasoning: str
+    fails_if: str
+
+    def __post_init__(self) -> None:
+        check_choice("direction", self.direction, DIRECTIONS)
+        if len(self.seeds) < 5 or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"primary {self.claim!r} needs at least 5 distinct seeds")
+
+    def preregistration(self) -> Preregistration:
+        """The rule part of the record, as every verdict carries it."""
+        return Preregistration(self.claim, self.metric, self.threshold, self.direction, (),
+                               self.reasoning, self.null)  # fmt: skip
+
+    def confirmatory(self, params: Mapping[str, Any], seeds: Sequence[int]) -> str:
+        """'' when a run with ``params`` on ``seeds`` is the pre-registered one, else why not."""
+        if str(params.get("scale")) != self.scale:
+            return f"scale {params.get('scale')!r}, not the pre-registered {self.scale!r}"
+        if [int(s) for s in seeds] != list(self.seeds):
+            return "other seeds than the pre-registered confirmatory seeds"
+        for k, v in self.settings.items():
+            if k in params and _plain(params[k]) != _plain(v):
+                return f"parameter {k!r} = {params[k]!r}, not the pre-registered {v!r}"
+        return ""
+
+
+def _plain(v: Any) -> Any:
+    """``v`` with tuples as lists, for comparing a parameter with its registered value."""
+    return [_plain(x) for x in v] if isinstance(v, list | tuple) else v
 
 
 class Judgement(NamedTuple):
@@ -87,6 +158,8 @@ class Judgement(NamedTuple):
     other_bound: float
     n_pass: int
     """Seeds whose own value passes the threshold."""
+    p_value: float
+    """One-sided p-value of the t-test of 'the mean is on the failing side of the threshold'."""
 
 
 def confidence_bounds(
@@ -100,6 +173,36 @@ def confidence_bounds(
         return math.nan, math.nan
     half = float(t.ppf(confidence, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
     return float(v.mean()) - half, float(v.mean()) + half
+
+
+def p_value(values: Sequence[float], threshold: float, direction: str) -> float:
+    """One-sided p-value of Student's t-test of H0 'mean <= threshold' (``>=`` claims; mirrored
+    for ``<=``); ``p < 1 − CONFIDENCE`` exactly when :func:`judge`'s bound clears the threshold.
+    NaN for n < 2 or a non-finite value; with no spread, 0 if the mean passes strictly, else 1."""
+    from scipy.stats import t
+
+    check_choice("direction", direction, DIRECTIONS)
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if v.size < 2 or not np.isfinite(v).all():
+        return math.nan
+    gap = float(v.mean()) - threshold if direction == ">=" else threshold - float(v.mean())
+    se = float(v.std(ddof=1)) / math.sqrt(v.size)
+    if se == 0.0:
+        return 0.0 if gap > 0 else 1.0
+    return float(t.sf(gap / se, v.size - 1))
+
+
+def holm(p_values: Sequence[float], alpha: float = FAMILY_ALPHA) -> tuple[list[float], list[bool]]:
+    """Holm's step-down adjusted p-values and decisions (adjusted p <= ``alpha``) for one family
+    (the book's primary verdicts). A NaN p-value (no usable run) counts as 1."""
+    p = np.array([1.0 if not math.isfinite(float(x)) else float(x) for x in p_values])
+    m = p.size
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(np.argsort(p, kind="stable")):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted.tolist(), [bool(a <= alpha) for a in adjusted]
 
 
 def judge(values: Sequence[float], threshold: float, direction: str, scale: str) -> Judgement:
@@ -132,7 +235,8 @@ def judge(values: Sequence[float], threshold: float, direction: str, scale: str)
         status = "not reproduced"
     else:
         status = "inconclusive"
-    return Judgement(status, mean, spread, int(v.size), bound, other, n_pass)
+    p = p_value(v, threshold, direction)
+    return Judgement(status, mean, spread, int(v.size), bound, other, n_pass, p)
 
 
 @dataclass
@@ -171,6 +275,21 @@ class Verdict:
     """:func:`sensitivity_record`: ``{"settings": [...], "holds", "of"}``."""
     versions: dict[str, str] = field(default_factory=versions)
     """Python, torch and numpy of the run (:func:`versions`)."""
+    kind: str = "secondary"
+    """One of :data:`KINDS`."""
+    p_value: float = math.nan
+    """One-sided p-value of the rule's t-test (:func:`p_value`)."""
+    calibration_values: list[float] = field(default_factory=list)
+    unit: str = "seed"
+    """What one value of ``per_seed`` is: a seed, or (for a correlation over seeds) a cell."""
+    preregistration: dict[str, Any] = field(default_factory=dict)
+    """Primaries: the quote, seeds, settings, ``fails_if``, the pre-registration commit and date,
+    the first run's commit and date, and ``confirmatory`` ('' or why this run is not)."""
+
+    @property
+    def counts(self) -> bool:
+        """Whether the record is a verdict (primary or secondary), not a check."""
+        return self.kind != "check"
 
     def to_json(self) -> str:
         """The record as indented JSON (NaN written as null)."""
@@ -194,9 +313,9 @@ class Verdict:
 
     @property
     def robustness(self) -> str:
-        """'holds in k/m settings' of the sensitivity record, or '' when there is none."""
+        """'k of m' settings of the sensitivity record in which the status holds, or ''."""
         s = self.sensitivity
-        return f"{s['holds']}/{s['of']}" if s.get("of") else ""
+        return f"{s['holds']} of {s['of']}" if s.get("of") else ""
 
     def _repr_html_(self) -> str:
         # A translucent background and inherited text; the book's ibcore.css swaps the status
@@ -205,16 +324,29 @@ class Verdict:
         e = html.escape
         seeds = ", ".join(f"{x:.3g}" for x in self.per_seed)
         side = "lower" if self.direction == ">=" else "upper"
+        title = {"primary": "Primary verdict", "secondary": "Secondary verdict (exploratory)",
+                 "check": "Check"}.get(self.kind, "Verdict")  # fmt: skip
+        cal = ""
+        if self.calibration_values:
+            cal = " (calibration seeds gave " + ", ".join(
+                f"{x:.3g}" for x in self.calibration_values) + ")"  # fmt: skip
+        p = f"; one-sided p = {self.p_value:.2g}" if math.isfinite(self.p_value) else ""
         rows = [
-            f'<div class="ibv-head" style="font-weight:bold;color:{c}">Verdict — '
+            f'<div class="ibv-head" style="font-weight:bold;color:{c}">{e(title)} — '
             f"{e(self.status.upper())}"
             f' <span style="opacity:0.75;font-weight:normal">({e(self.claim)}, scale '
             f"{e(self.scale)})</span></div>",
+        ]
+        pre = self.preregistration
+        if pre.get("quote"):
+            rows.append(f"<div><i>“{e(pre['quote'])}”</i></div>")
+        rows += [
             f"<div>{e(self.statement)}</div>",
             f"<div><code>{e(self.metric)}</code> = <b>{self.value:.4g} ± {self.spread:.2g}</b> "
-            f"over {len(self.per_seed)} seed(s) [{e(seeds)}]; 95 % {side} bound "
-            f"<b>{self.bound:.4g}</b>; claim needs {e(self.direction)} {self.threshold:g}; "
-            f"{self.n_pass} of {len(self.per_seed)} seeds pass on their own</div>",
+            f"over {len(self.per_seed)} {e(self.unit)}(s) [{e(seeds)}]; 95 % {side} bound "
+            f"<b>{self.bound:.4g}</b>{p}; needs {e(self.direction)} {self.threshold:g}"
+            f"{e(cal)}; {self.n_pass} of {len(self.per_seed)} {e(self.unit)}s pass on their own"
+            "</div>",
         ]
         if self.null:
             rows.append(
@@ -223,25 +355,49 @@ class Verdict:
             )
         if self.sensitivity.get("of"):
             rows.append(
-                f"<div>Robust in {self.sensitivity['holds']}/{self.sensitivity['of']} analysis "
-                "settings (see the chapter's sensitivity table)</div>"
+                f"<div>The status holds in {self.robustness} analysis settings (see the "
+                "chapter's sensitivity table)</div>"
             )
-        cal = ", ".join(str(x) for x in self.calibration_seeds) or "none recorded"
-        pre = f"Pre-registered on calibration seeds {cal}"
-        rows.append(f'<div style="opacity:0.75">{e(pre)}' + (
-            f": {e(self.reasoning)}</div>" if self.reasoning else "</div>"))  # fmt: skip
+        if self.kind == "primary":
+            rows.append(f'<div class="ibv-muted">{e(primary_provenance(pre))}</div>')
+            if self.reasoning:
+                rows.append(f'<div class="ibv-muted">Threshold: {e(self.reasoning)}</div>')
+        else:
+            cals = ", ".join(str(x) for x in self.calibration_seeds) or "none recorded"
+            why = f"Threshold fixed on calibration seeds {cals}"
+            rows.append(f'<div class="ibv-muted">{e(why)}' + (
+                f": {e(self.reasoning)}</div>" if self.reasoning else "</div>"))  # fmt: skip
         if self.note:
-            rows.append(f'<div style="opacity:0.75">{e(self.note)}</div>')
+            rows.append(f'<div class="ibv-muted">{e(self.note)}</div>')
         rows.append(
-            f'<div style="opacity:0.75;font-size:85%">{e(self.paper)} · params {self.params_hash}'
+            f'<div class="ibv-muted" style="font-size:85%">{e(self.paper)} · params {self.params_hash}'
             f" · ibcore {e(self.ibcore_version)} · {e(self.device)} · {self.runtime_s:.0f} s</div>"
         )
         return (
             f'<div class="ibcore-verdict" id="verdict-{e(self.claim)}" '
-            f'data-status="{e(self.status)}" style="border-left:6px '
+            f'data-status="{e(self.status)}" data-kind="{e(self.kind)}" style="border-left:6px '
             f"solid {c};padding:0.6em 1em;margin:0.8em 0;background:rgba(127,127,127,0.10);"
             f'color:inherit">' + "".join(rows) + "</div>"
         )
+
+
+def primary_provenance(pre: Mapping[str, Any]) -> str:
+    """One sentence on a primary's pre-registration: its commit and date, the first run on its
+    confirmatory seeds, and whether this run is the confirmatory one."""
+    seeds = ", ".join(str(s) for s in pre.get("seeds", []))
+    out = f"Pre-registered on confirmatory seeds {seeds}"
+    if pre.get("prereg_commit"):
+        out += f" in commit {pre['prereg_commit']} ({pre.get('prereg_date', '?')})"
+    else:
+        out += " (pre-registration commit not recorded)"
+    if pre.get("first_run_commit"):
+        out += f"; first run on them at commit {pre['first_run_commit']} ({pre.get('first_run_date', '?')})"
+    why = pre.get("confirmatory", "")
+    out += ". " + ("This run is the confirmatory one." if not why
+                   else f"This run is not confirmatory: {why}.")  # fmt: skip
+    if pre.get("fails_if"):
+        out += f" It would read not reproduced if {pre['fails_if']}."
+    return out
 
 
 def _finite_or_none(obj: Any) -> Any:
@@ -280,11 +436,16 @@ def make_verdict(
     null: Mapping[str, Any] | None = None,
     sensitivity: Mapping[str, Any] | None = None,
     note: str = "",
+    kind: str = "secondary",
+    unit: str = "seed",
 ) -> Verdict:
     """Judge ``values`` (one per seed) and build the :class:`Verdict`; ``prereg`` supplies metric,
-    threshold and direction (a different ``threshold``, a reader's parameter, is noted)."""
+    threshold and direction (a different ``threshold``, a reader's parameter, is noted). A
+    ``check`` reads ``check holds`` / ``check fails`` (:data:`CHECK_STATUSES`); primaries are
+    built by :func:`make_primary`."""
     from ibcore import __version__
 
+    check_choice("kind", kind, KINDS)
     if prereg is not None:
         if prereg.claim != claim:
             raise ValueError(
@@ -307,17 +468,54 @@ def make_verdict(
         per = [float(x) for x in nul.get("per_seed", [])]
         nul["per_seed"] = per
         nul.setdefault("value", float(np.mean(per)) if per else math.nan)
+    status = CHECK_STATUSES[j.status] if kind == "check" else j.status
     return Verdict(
         claim=claim, chapter=chapter, paper=paper, statement=statement, metric=metric,
         value=j.mean, spread=j.spread, per_seed=[float(x) for x in values],
-        threshold=float(threshold), direction=direction, status=j.status, scale=scale,
+        threshold=float(threshold), direction=direction, status=status, scale=scale,
         parameters=dict(params), params_hash=params_hash(params), ibcore_version=__version__,
         device=str(device), runtime_s=float(runtime_s), note=note, n=j.n, bound=j.bound,
         n_pass=j.n_pass,
         calibration_seeds=list(prereg.calibration_seeds) if prereg else [],
         reasoning=prereg.reasoning if prereg else "", null=nul,
-        sensitivity=dict(sensitivity or {}),
+        sensitivity=dict(sensitivity or {}), kind=kind, p_value=j.p_value, unit=unit,
+        calibration_values=list(prereg.calibration_values) if prereg else [],
     )  # fmt: skip
+
+
+def make_primary(
+    primary: Primary,
+    *,
+    values: Sequence[float],
+    seeds: Sequence[int],
+    params: Mapping[str, Any],
+    device: str,
+    runtime_s: float,
+    record: Mapping[str, Any] | None = None,
+    null: Mapping[str, Any] | None = None,
+    sensitivity: Mapping[str, Any] | None = None,
+    note: str = "",
+) -> Verdict:
+    """The chapter's primary verdict from ``values`` (one per seed of ``seeds``, in order), judged
+    by the pre-registered rule of ``primary``; ``record`` holds the commits and dates of its
+    pre-registration and first run (all chapters). A run off the registered scale, seeds or
+    settings is judged the same way and marked not confirmatory."""
+    if len(values) != len(seeds):
+        raise ValueError(f"{len(values)} values for {len(seeds)} seeds: one value per seed")
+    v = make_verdict(
+        claim=primary.claim, chapter=primary.chapter, paper=primary.paper,
+        statement=primary.statement, values=values, params=params, device=device,
+        runtime_s=runtime_s, prereg=primary.preregistration(), null=null,
+        sensitivity=sensitivity, note=note, kind="primary",
+    )  # fmt: skip
+    v.preregistration = {
+        "quote": primary.quote, "seeds": [int(s) for s in primary.seeds],
+        "scale": primary.scale, "settings": dict(primary.settings),
+        "fails_if": primary.fails_if, **dict(record or {}),
+        "run_seeds": [int(s) for s in seeds],
+        "confirmatory": primary.confirmatory(params, seeds),
+    }  # fmt: skip
+    return v
 
 
 def sensitivity_record(
@@ -351,7 +549,7 @@ def load_verdicts(folder: str | Path | None = None) -> list[Verdict]:
         d = json.loads(p.read_text())
         if "claim" not in d or "status" not in d:
             continue
-        for k in ("value", "spread", "threshold", "bound"):
+        for k in ("value", "spread", "threshold", "bound", "p_value"):
             d[k] = _nan_for_none(d.get(k, math.nan))
         d["per_seed"] = _nan_for_none(d["per_seed"])
         known = set(Verdict.__dataclass_fields__)

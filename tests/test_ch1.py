@@ -1,4 +1,5 @@
-"""Chapter 1 (Orhan & Pitkow 2018): architectures, the cacheable runners, the toy chain, presets."""
+"""Chapter 1 (Orhan & Pitkow 2018): architectures, the cacheable runners, the verdict metrics
+(the primary included), the toy chain, presets."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from ibcore.claims.ch1_skip_singularities import (
     skip_matrices,
     skip_run,
 )
+from ibcore.claims.primaries import PRIMARIES
 from ibcore.measures.singularities import toy_chain, toy_chain_hessian, toy_chain_loss
-from ibcore.schema import ParameterError
+from ibcore.paths import REPO_ROOT
+from ibcore.schema import ParameterError, seeds_list
 from ibcore.train import History
 
 
@@ -170,14 +173,76 @@ def test_verdict_metrics_can_read_either_way():
     assert claim.dose_response(runs) == pytest.approx([-1.0, -1.0])
     # speed: never reaching the target counts as epochs + 1
     slow = np.full(E, 0.5)
-    runs["plain"] = [_fake(falling, acc=slow)] * 2
-    runs["plain_scaled"] = [_fake(falling, acc=slow)] * 2
+    for a in claim.PLAIN_ARCHS:
+        runs[a] = [_fake(falling, acc=slow)] * 2
     runs["residual"] = [_fake(falling, acc=np.r_[np.zeros(4), np.ones(E - 4)])] * 2
-    assert claim.speed_ratio(runs) == pytest.approx([E / 4] * 2)
+    assert claim.primary_speed_ratio(runs) == pytest.approx([E / 4] * 2)
     specs = claim.chapter_verdicts(runs)
     assert {s["claim"] for s in specs} == set(claim.PREREGISTERED) - {"ch1-hessian"}
+    assert "ch1-speed" not in claim.PREREGISTERED  # replaced by the primary
+    kinds = {s["claim"]: s["kind"] for s in specs}
+    assert kinds == {"ch1-branch-elimination": "secondary", "ch1-branch-rank": "secondary",
+                     "ch1-identity-init-slows": "secondary", "ch1-orthogonal-skip": "check",
+                     "ch1-degeneracy-dose": "check"}  # fmt: skip
     for s in specs:
         assert len(s["grid"]) == len(s["grid_values"]) >= 3
+
+
+def _reaching(at, E=20):
+    """A run whose training accuracy jumps to 1 at epoch ``at`` (never when ``at`` >= E)."""
+    return _fake(np.geomspace(2.0, 0.01, E), acc=(np.arange(E) >= at).astype(float))
+
+
+def test_primary_speed_ratio_is_the_fastest_plain_control_over_the_residual_net():
+    E = 20
+    # seed 0: plain at 12, scaled init never (epochs + 1 = 20), identity-like at 6, residual at 4
+    # seed 1: plain at 8, scaled init at 15, identity-like at 10, residual at 2
+    runs = {"plain": [_reaching(12), _reaching(8)],
+            "plain_scaled": [_reaching(E), _reaching(15)],
+            "plain_identity": [_reaching(6), _reaching(10)],
+            "residual": [_reaching(4), _reaching(2)],
+            "hyper": [_reaching(3), _reaching(E)]}  # fmt: skip
+    right = claim.primary_speed_ratio(runs)
+    assert right == pytest.approx([6 / 4, 8 / 2])
+    # the plausible wrong variants give other numbers
+    slowest = [max(12, E, 6) / 4, max(8, 15, 10) / 2]
+    no_identity = claim.primary_speed_ratio(runs, plain=("plain", "plain_scaled"))
+    mean_plain = [np.mean([12, E, 6]) / 4, np.mean([8, 15, 10]) / 2]
+    assert no_identity == pytest.approx([12 / 4, 8 / 2])
+    for wrong in (slowest, no_identity, mean_plain):
+        assert not np.allclose(wrong, right)
+    # a residual net that never gets there counts as epochs + 1; other targets and skip nets
+    assert claim.primary_speed_ratio(runs, skip="hyper") == pytest.approx([6 / 3, 8 / E])
+    runs["plain"][0] = _fake(np.ones(E), acc=np.r_[np.zeros(5), np.full(E - 5, 0.85)])
+    assert claim.primary_speed_ratio(runs, target=0.8)[0] == pytest.approx(5 / 4)
+    assert claim.primary_speed_ratio(runs, target=0.9)[0] == pytest.approx(6 / 4)
+    with pytest.raises(ValueError, match=r"parameter 'arch' = 'resnet' is not allowed"):
+        claim.primary_speed_ratio(runs, skip="resnet")
+    with pytest.raises(ValueError, match=r"parameter 'plain' must name"):
+        claim.primary_speed_ratio(runs, plain=())
+
+
+def test_chapter_primary_spec_null_and_sensitivity_grid():
+    E = 20
+    runs = {"plain": [_reaching(12), _reaching(8)],
+            "plain_scaled": [_reaching(E), _reaching(15)],
+            "plain_identity": [_reaching(6), _reaching(10)],
+            "residual": [_reaching(4), _reaching(2)],
+            "hyper": [_reaching(3), _reaching(5)]}  # fmt: skip
+    spec = claim.chapter_primary(runs)
+    assert spec["values"] == pytest.approx([1.5, 4.0])
+    assert spec["null"]["per_seed"] == pytest.approx([6, 8])
+    assert "identity-like init 6, 10" in spec["note"]
+    grid = spec["grid"]
+    assert {g["accuracy_target"] for g in grid} == {0.8, 0.9, 0.95}
+    assert {g["skip net"] for g in grid} == {"residual", "hyper"}
+    assert len(grid) == len(spec["grid_values"]) == 6
+    i = grid.index({"accuracy_target": 0.9, "skip net": "hyper"})
+    assert spec["grid_values"][i] == pytest.approx([2.0, 1.6])
+    # the pre-registered record is the one judged: metric, threshold, direction, seeds
+    assert claim.PRIMARY is PRIMARIES["01"] and claim.PRIMARY.claim == "ch1-primary"
+    assert (claim.PRIMARY.threshold, claim.PRIMARY.direction) == (1.25, ">=")
+    assert claim.PRIMARY.settings["accuracy_target"] == 0.9
 
 
 def test_hessian_gap_compares_matched_initialisations():
@@ -192,11 +257,66 @@ def test_hessian_gap_compares_matched_initialisations():
         return History(np.array([0, 1]), {}, {"hessian_eigs": e, "hessian_eigs_rescaled": e},
                        {}, np.zeros(1))  # fmt: skip
 
+    # degenerate fractions: plain 0.5, residual at He 0.2, plain at the scaled init 0.4 (its
+    # signal dies), residual at the scaled init 0.4
     hess = {"plain": [spec(10)], "residual_he": [spec(4)], "plain_scaled": [spec(8)],
             "residual": [spec(8)]}  # fmt: skip
-    assert claim.hessian_gap(hess, pairs=["he"]) == pytest.approx([0.3])
-    assert claim.hessian_gap(hess, pairs=["scaled"]) == pytest.approx([0.0])
-    assert claim.hessian_gap(hess) == pytest.approx([0.15])
+    right = claim.hessian_gap(hess)  # the verdict: the He pair alone
+    assert right == pytest.approx([0.3])
+    assert claim.hessian_gap(hess, pairs=["he"]) == pytest.approx(right)
+    wrong = {"scaled": [0.0], "he+scaled": [0.15], "unmatched": [0.1]}
+    for pairs, value in wrong.items():
+        assert claim.hessian_gap(hess, pairs=pairs.split("+")) == pytest.approx(value)
+        assert not np.allclose(value, right)
+    with pytest.raises(ValueError, match=r"parameter 'pairs' = 'identity' is not allowed"):
+        claim.hessian_gap(hess, pairs=["identity"])
+    # the chapter's verdict reads the He pair; the grid keeps the scaled pair and the average
+    E = 4
+    runs = {a: [_fake(np.geomspace(2.0, 0.1, E))] for a in ARCHITECTURES}
+    hess["plain"][0].meta["dataset"] = "digits"
+    (hs,) = [s for s in claim.chapter_verdicts(runs, hess) if s["claim"] == "ch1-hessian"]
+    assert hs["values"] == pytest.approx(right) and hs["kind"] == "secondary"
+    by_pairs = {g["pairs"]: v for g, v in zip(hs["grid"], hs["grid_values"], strict=True)
+                if g["eps_rel"] == 1e-4 and g["rescaled"] and g["epochs"] == "all"}  # fmt: skip
+    assert by_pairs["he"] == pytest.approx([0.3])
+    assert by_pairs["he+scaled"] == pytest.approx([0.15])
+    assert by_pairs["scaled"] == pytest.approx([0.0])
+
+
+def test_hessian_net_follows_the_chapter_dataset():
+    # the runner trains and measures on the data set it is given: 12 inputs and 2 classes
+    h = hessian_run(arch="plain", seed=0, hessian_epochs=(0,), dataset="szt12", depth=2, width=3,
+                    n_samples=50)  # fmt: skip
+    assert h.meta["dataset"] == "szt12"
+    assert h.meta["n_params"] == claim.hessian_n_params(12, 2, 2, 3) == 13 * 3 + 4 * 3 + 4 * 2
+    # the notebook's jobs carry the chapter's dataset, whatever the scale
+    for scale, ds in (("smoke", "digits"), ("smoke", "cifar10"), ("paper", "cifar100")):
+        P = chapter("01").resolve(scale, dataset=ds)
+        jobs = claim.hessian_jobs(P, "cpu")
+        assert len(jobs) == len(HESSIAN_ARCHS) * len(seeds_list(P["seeds"]))
+        assert {kw["dataset"] for _, kw in jobs} == {ds}
+        assert {kw["width"] for _, kw in jobs} == {P["hessian_width"]}
+    # every Hessian arm has the parameters hessian_n_params counts
+    for a in HESSIAN_ARCHS:
+        net = build_net(a, [12, 3, 3, 3, 2], seed=0)
+        n = sum(p.numel() for p in net.parameters() if p.requires_grad)
+        assert n == claim.hessian_n_params(12, 2, 3, 3), a
+    # the paper preset's Hessian net fits on CIFAR-100 (3072 inputs, 100 classes); a wider one
+    # is refused with one line naming the chapter's parameters
+    P = chapter("01").resolve("paper")
+    assert claim.check_hessian_size("cifar100", 3072, 100, P["hessian_depth"],
+                                    P["hessian_width"]) <= claim.HESSIAN_MAX_PARAMS  # fmt: skip
+    with pytest.raises(ValueError, match=r"parameters 'hessian_depth' = 30 and 'hessian_width' "
+                       r"= 16 give a Hessian net of 58756 parameters on 'cifar100'"):  # fmt: skip
+        claim.check_hessian_size("cifar100", 3072, 100, 30, 16)
+    with pytest.raises(ValueError, match=r"Hessian net of \d+ parameters on 'digits'"):
+        hessian_run(arch="plain", seed=0, depth=2, width=200, n_samples=50)
+
+
+def test_notebook_takes_the_hessian_on_the_chapter_dataset():
+    text = (REPO_ROOT / "notebooks" / "01_skip_singularities.md").read_text()
+    assert "claim.hessian_jobs(P" in text
+    assert "n_samples=P[" not in text  # no hand-built Hessian jobs that could drop `dataset`
 
 
 # ------------------------------------------------------------------ toy chain
@@ -257,9 +377,12 @@ def test_toy_chain_bad_input():
 @pytest.mark.parametrize("scale", ["smoke", "cpu", "paper"])
 def test_chapter1_presets_validate(scale):
     P = chapter("01").resolve(scale)
-    assert P["hessian_epochs"] and P["seeds"] >= 1
+    assert P["hessian_epochs"] and len(seeds_list(P["seeds"])) >= 1
     if scale == "cpu":
         assert (P["depth"], P["width"], P["dataset"]) == (20, 32, "digits")
+        # the cpu runs are the primary's confirmatory runs: its seeds, its settings
+        assert P["seeds"] == list(PRIMARIES["01"].seeds)
+        assert not PRIMARIES["01"].confirmatory(P, P["seeds"])
     if scale == "paper":
         assert P["dataset"] == "cifar100"
     assert set(ARCHITECTURES) >= {"plain", "residual", "hyper", "plain_scaled"}
@@ -270,3 +393,10 @@ def test_chapter1_bad_parameters():
         chapter("01").resolve("cpu", dataset="svhn")
     with pytest.raises(ParameterError, match=r"parameter 'hessian_samples' = 5000 is out of range"):
         chapter("01").resolve("cpu", hessian_samples=5000)
+
+
+def test_secondary_verdicts_carry_their_calibration_values():
+    for name, pre in claim.PREREGISTERED.items():
+        assert len(pre.calibration_values) == len(pre.calibration_seeds) == 2, name
+        for x in pre.calibration_values:  # the values are the ones its reasoning states
+            assert f"{x:.3f}".rstrip("0").rstrip(".") in pre.reasoning.replace(".000", ""), name

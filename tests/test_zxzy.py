@@ -299,11 +299,12 @@ def test_nis_is_judged_on_both_phases_and_the_raw_curve_decides():
     assert vs["ch4-nis-fits-then-compresses-none"].status == "reproduced"
     # the raw curve sees the one-snapshot rise of the IS net; a running median of 3 erases it
     assert vs["ch4-is-no-fitting"].value == pytest.approx(np.log(1 / 0.8), abs=1e-6)
-    assert vs["ch4-is-no-fitting"].status == "not reproduced"
+    assert vs["ch4-is-no-fitting"].status == "check fails"  # a check: never "reproduced"
+    assert vs["ch4-is-no-fitting"].kind == "check"
     smoothed = [r for r in vs["ch4-is-no-fitting"].sensitivity["settings"] if r["width"] == 3]
     assert all(r["value"] == pytest.approx(0.0, abs=1e-9) for r in smoothed)
     assert vs["ch4-is-vs-none-fitting"].value == pytest.approx(np.log(2) - np.log(1.25), abs=1e-6)
-    assert vs["ch4-stemless-is-no-fitting"].status == "reproduced"
+    assert vs["ch4-stemless-is-no-fitting"].status == "check holds"
     assert vs["ch4-orthogonal-nis-fits-then-compresses"].status == "reproduced"
     assert vs["ch4-stemless-is-skips-fitting"].calibration_seeds == [100, 101, 102]
 

@@ -1,16 +1,29 @@
-"""The book's verdicts page (all chapters): a forest plot of every verdict above a table linking
-to each one (``python -m ibcore.book.verdicts_page [RESULTS_DIR] OUT.md``)."""
+"""The book's verdicts page (all chapters): the five primary verdicts with their Holm-adjusted
+decisions, a forest plot of every verdict, and a table linking to each record
+(``python -m ibcore.book.verdicts_page [RESULTS_DIR] OUT.md``)."""
 
 from __future__ import annotations
 
 import io
+import json
 import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from ibcore.atomic import atomic_write_bytes, atomic_write_text
-from ibcore.verdicts import _COLOURS, Verdict, load_verdicts
+from ibcore.claims.primaries import PRIMARIES
+from ibcore.paths import results_dir
+from ibcore.verdicts import (
+    _COLOURS,
+    FAMILY_ALPHA,
+    KIND_LABELS,
+    Primary,
+    Verdict,
+    holm,
+    load_verdicts,
+)
 
 FOREST = "verdicts_forest.png"
 
@@ -71,6 +84,89 @@ def forest_png(vs: Sequence[Verdict]) -> bytes:
     return buf.getvalue()
 
 
+class FamilyRow(NamedTuple):
+    """One primary of the family: its registration, its record (None where its chapter has not
+    run), its one-sided p-value, Holm-adjusted p-value and decision."""
+
+    primary: Primary
+    verdict: Verdict | None
+    p: float
+    holm_p: float
+    holm: bool
+
+
+def family(vs: Sequence[Verdict]) -> list[FamilyRow]:
+    """The book's primaries in chapter order with Holm's correction at family-wise
+    :data:`~ibcore.verdicts.FAMILY_ALPHA` over all five registered ones. A primary whose chapter
+    has not run counts as p = 1, so a partial build can only be more conservative."""
+    by = {v.claim: v for v in vs if v.kind == "primary"}
+    found = [by.get(p.claim) for p in PRIMARIES.values()]
+    ps = [v.p_value if v is not None else math.nan for v in found]
+    adjusted, decisions = holm(ps, FAMILY_ALPHA)
+    return [FamilyRow(*row) for row in zip(PRIMARIES.values(), found, ps, adjusted, decisions,
+                                           strict=True)]  # fmt: skip
+
+
+def _holm_text(row: FamilyRow) -> str:
+    if row.verdict is None:
+        return "not run"
+    if row.verdict.scale == "smoke":
+        return "smoke-only"
+    return f"{'holds' if row.holm else 'does not hold'} (adjusted p = {row.holm_p:.2g})"
+
+
+def primaries_table(vs: Sequence[Verdict]) -> list[str]:
+    """The verdicts page's lead: one row per paper (its primary), with the Holm column."""
+    lines = [
+        "## One answer per paper",
+        "",
+        "Each chapter has one *primary* verdict: the sentence of its paper's abstract that carries "
+        "the claim, tested by a metric, threshold, direction, null and confirmatory seeds that "
+        "were committed before the first run on those seeds. The five primaries are one family: "
+        "a primary counts as reproduced for the book when its one-sided test also survives "
+        f"Holm's correction at a family-wise {FAMILY_ALPHA:.0%} (the *Holm* column). Every other "
+        "record on this page is *secondary (exploratory)*: it was chosen or tuned after "
+        "looking at earlier runs, is not corrected for the many comparisons the book makes, and "
+        "describes rather than confirms. A *check* tests something that holds by construction "
+        "or cannot fail in practice (a set-up that works, a control that behaves); it reads "
+        "*check holds* or *check fails* and never counts as a reproduction.",
+        "",
+        "| chapter | paper | primary claim | status | value ± spread | 95 % bound | needs | "
+        "seeds | one-sided p | Holm (family of 5) | confirmatory |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in family(vs):
+        p, v = row.primary, row.verdict
+        if v is None:
+            lines.append(f"| {p.chapter} | {p.paper} | {_cell(p.statement)} | not run | — | — | "
+                         f"{p.direction} {p.threshold:g} | — | — | not run | — |")  # fmt: skip
+            continue
+        c = _COLOURS.get(v.status, "#57606a")
+        conf = v.preregistration.get("confirmatory", "")
+        pv = f"{v.p_value:.2g}" if math.isfinite(v.p_value) else "—"
+        lines.append(
+            f'| {v.chapter} | {v.paper} | <a href="chapters/{v.chapter}.html#verdict-{v.claim}">'
+            f"{_cell(v.statement)}</a> | "
+            f'<span class="ibv-status" data-status="{v.status}" '
+            f'style="color:{c};font-weight:bold">{v.status}</span> | '
+            f"{v.value:.3g} ± {v.spread:.2g} | {v.bound:.3g} | {v.direction} {v.threshold:g} | "
+            f"{len(v.per_seed)} | {pv} | {_holm_text(row)} | "
+            f"{'yes' if not conf else _cell('no: ' + str(conf))} |"
+        )
+    lines += [
+        "",
+        "The pre-registration commit and date of each primary, the first run on its seeds and "
+        "the outcome that would have read *not reproduced* are on its card in the chapter.",
+        "",
+    ]
+    return lines
+
+
+def _cell(text: str) -> str:
+    """``text`` safe inside a Markdown table cell (a ``|`` would split the row)."""
+    return str(text).replace("|", "\\|")
+
+
 def render_page(folder: str | Path | None = None, figure: str | None = FOREST) -> str:
     """The verdicts page (MyST Markdown) from every verdict under ``folder``."""
     vs = load_verdicts(folder)
@@ -88,6 +184,8 @@ def render_page(folder: str | Path | None = None, figure: str | None = FOREST) -
     if not vs:
         lines.append("No verdicts yet: run `make book` to execute the chapters.")
         return "\n".join(lines) + "\n"
+    lines += primaries_table(vs)
+    lines += ["## Every record", ""]
     if figure:
         lines += [
             f"```{{figure}} {figure}",
@@ -100,22 +198,24 @@ def render_page(folder: str | Path | None = None, figure: str | None = FOREST) -
             "",
         ]
     lines += [
-        "| chapter | claim | status | metric | value ± spread | 95 % bound | needs | seeds "
-        "(pass) | null | robust | calibration seeds | scale |",
+        "| chapter | kind | claim | status | metric | value ± spread | 95 % bound | needs "
+        "(calibration) | seeds (pass) | null | status holds in | scale |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for v in vs:
+    order = {"primary": 0, "secondary": 1, "check": 2}
+    for v in sorted(vs, key=lambda v: (v.chapter, order.get(v.kind, 1), v.claim)):
         c = _COLOURS.get(v.status, "#57606a")
         null = f"{float(v.null['value']):.3g}" if v.null else "—"
         robust = f"{v.robustness} settings" if v.robustness else "—"
-        cal = ", ".join(str(s) for s in v.calibration_seeds) or "—"
+        cal = ", ".join(f"{x:.3g}" for x in v.calibration_values)
+        needs = f"{v.direction} {v.threshold:g}" + (f" ({cal})" if cal else "")
         lines.append(
-            f'| {v.chapter} | <a href="chapters/{v.chapter}.html#verdict-{v.claim}">'
-            f"{v.statement}</a> | "
+            f"| {v.chapter} | {KIND_LABELS.get(v.kind, v.kind)} | "
+            f'<a href="chapters/{v.chapter}.html#verdict-{v.claim}">{_cell(v.statement)}</a> | '
             f'<span class="ibv-status" data-status="{v.status}" '
-            f'style="color:{c};font-weight:bold">{v.status}</span> | `{v.metric}` | '
-            f"{v.value:.3g} ± {v.spread:.2g} | {v.bound:.3g} | {v.direction} {v.threshold:g} | "
-            f"{len(v.per_seed)} ({v.n_pass}) | {null} | {robust} | {cal} | {v.scale} |"
+            f'style="color:{c};font-weight:bold">{v.status}</span> | `{_cell(v.metric)}` | '
+            f"{v.value:.3g} ± {v.spread:.2g} | {v.bound:.3g} | {_cell(needs)} | "
+            f"{len(v.per_seed)} ({v.n_pass}) | {null} | {robust} | {v.scale} |"
         )
     lines += ["", "Parameters, commit, device and run time of each verdict:", ""]
     lines += ["| claim | params hash | commit | device | run time |", "|---|---|---|---|---|"]
@@ -126,12 +226,35 @@ def render_page(folder: str | Path | None = None, figure: str | None = FOREST) -
     return "\n".join(lines) + "\n"
 
 
+FAMILY = "primaries-holm.json"
+"""The family record written beside the verdicts: each primary's p-value and Holm decision."""
+
+
+def family_record(vs: Sequence[Verdict]) -> dict[str, object]:
+    """The Holm family as data (:data:`FAMILY`): alpha, and per primary its status, p-value,
+    Holm-adjusted p-value and decision (None where its chapter has not run)."""
+    return {
+        "alpha": FAMILY_ALPHA,
+        "method": "Holm step-down, one-sided t-tests, missing primaries counted as p = 1",
+        "primaries": [
+            {"claim": r.primary.claim, "chapter": r.primary.chapter,
+             "status": r.verdict.status if r.verdict else None,
+             "p_value": r.p if math.isfinite(r.p) else None, "holm_p": r.holm_p,
+             "holm_holds": r.holm if r.verdict is not None and r.verdict.scale != "smoke" else None}
+            for r in family(vs)
+        ],
+    }  # fmt: skip
+
+
 def write_page(results: str | Path | None, out: str | Path) -> Path:
-    """Write the verdicts page to ``out`` and its forest plot beside it; returns ``out``."""
+    """Write the verdicts page to ``out`` and its forest plot beside it, and the Holm family
+    record (:data:`FAMILY`) beside the verdicts; returns ``out``."""
     out = Path(out)
     vs = load_verdicts(results)
     if vs:
         atomic_write_bytes(out.parent / FOREST, forest_png(vs))
+        folder = Path(results) if results is not None else results_dir()
+        atomic_write_text(folder / FAMILY, json.dumps(family_record(vs), indent=2) + "\n")
     atomic_write_text(out, render_page(results, FOREST if vs else None))
     return out
 

@@ -15,13 +15,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from ibcore.data import DATASETS, load_dataset
+from ibcore.claims.primaries import PRIMARIES
+from ibcore.data import DATASETS, LABELS, Dataset, load_dataset
 from ibcore.env import runner
 from ibcore.measures.zxzy import COLUMNS, detect_phases, zx_information, zxzy, zxzy_snapshots
 from ibcore.models import SHORTCUTS, build_cnn, build_mlp, build_token_net
 from ibcore.schema import Chapter, Param, ParameterError, check_choice, common_params
 from ibcore.train import History, train
-from ibcore.verdicts import Preregistration, Verdict, make_verdict, sensitivity_record
+from ibcore.verdicts import (
+    CHECK_STATUSES,
+    Preregistration,
+    Verdict,
+    make_verdict,
+    sensitivity_record,
+)
 
 ARCHS = ("mlp", "cnn", "vit", "mixer")
 CONTROLS = ("none", "stemless", "orthogonal")
@@ -29,6 +36,29 @@ CONTROLS = ("none", "stemless", "orthogonal")
 PROBES = ("every-block", "every-zx", "deepest-zx")
 """What :func:`shortcut_run` probes: every block (Z-X and Z-Y); Z-X of every block and Z-Y of the
 deepest; or the deepest block's Z-X."""
+NIS_KINDS = ("projection", "fixed")
+"""The non-identity shortcut kinds (NIS, Lyu & Rodrigues 2024): a learned or a frozen random
+projection. The no-shortcut net (``none``) is not one: it is judged on its own
+(``*-is-vs-none-fitting``), never averaged into NIS."""
+
+
+def nis_kinds(kinds: Sequence[str]) -> list[str]:
+    """The NIS kinds (:data:`NIS_KINDS`) among ``kinds``, in their order (chapter 4)."""
+    return [k for k in kinds if k in NIS_KINDS]
+
+
+def permute_labels(data: Dataset, seed: int) -> Dataset:
+    """``data`` with its train and test labels permuted per seed (the null twin of chapter 4 on a
+    data set that has no permuted version of its own, e.g. CIFAR-10 at ``paper`` scale); the probe
+    labels follow the test labels they are taken from."""
+    rng = np.random.default_rng([seed, 0x5EED])
+    ytr = data.y_train[torch.from_numpy(rng.permutation(len(data.y_train)))]
+    yte = data.y_test[torch.from_numpy(rng.permutation(len(data.y_test)))]
+    n = len(data.y_probe)
+    if n > len(yte) or not torch.equal(data.y_probe, data.y_test[:n]):
+        raise ValueError("permute_labels needs probe labels that are the first test labels")
+    return Dataset(f"{data.name}-permuted", data.x_train, ytr, data.x_test, yte, data.n_classes,
+                   data.x_probe, yte[:n], meta={**data.meta, "labels": "permuted"})  # fmt: skip
 
 
 def snapshot_epochs(epochs: int, n: int, within_first: int = 0) -> list[float]:
@@ -82,7 +112,8 @@ def shortcut_run(
     ``arch='vit'``/``'mixer'``: ``build_token_net`` (patch 2 on 8×8 digits, 4 on 32×32 images,
     ``width`` = token dimension, 4 heads). Block 1 is the stem, blocks 2..depth carry the shortcut. Probes are recorded on all of the data set's inputs (train then
     test): they are fitted on the network's training inputs and scored on its test inputs.
-    ``labels='permuted'`` trains the null twin on permuted digit labels. ``control`` (MLP and
+    ``labels='permuted'`` trains the null twin on permuted labels (the same split; on a
+    torchvision set through :func:`permute_labels`). ``control`` (MLP and
     CNN) takes a design choice out: ``stemless`` gives block 1 the identity shortcut too (needs
     ``shortcut='identity'``; the MLP needs ``width`` equal to the input dimension, the CNN pads the
     input's channels with zeros), ``orthogonal`` starts every projection shortcut at a random
@@ -105,12 +136,13 @@ def shortcut_run(
             f"parameter 'control' = {control!r} needs arch 'mlp' or 'cnn' and shortcut "
             f"{need!r}, got arch {arch!r} and shortcut {shortcut!r}"
         )
+    check_choice("labels", labels, LABELS)
     kw: dict[str, Any] = {"probe": "all"} if dataset == "digits" else {}
-    if labels != "true":  # the null twin: same split, init and batch order, labels permuted
-        if dataset != "digits":
-            raise ValueError("parameter 'labels' = 'permuted' needs dataset 'digits'")
+    if labels != "true" and dataset == "digits":  # the null twin: same split, init and batches
         kw["labels"] = labels
     data = load_dataset(dataset, seed=seed, **kw)
+    if labels != "true" and dataset != "digits":  # torchvision sets: permuted here
+        data = permute_labels(data, seed)
     if dataset != "digits":  # torchvision sets: record on the probe images, random split
         n_fit = None
     else:
@@ -245,8 +277,9 @@ def curve_phase_table(
 
 
 CALIBRATION_SEEDS = (0,)
-"""The calibration runs of the phase threshold and the learning rates used seed 0 (and only it),
-so the final runs of every architecture use seeds from 1 on."""
+"""The calibration runs of the phase threshold and the learning rates used seed 0 (and only it);
+the final `cpu` runs of every architecture use the primary's confirmatory seeds
+(``PRIMARIES["04"].seeds``), which no calibration touched."""
 
 PHASE_CALIBRATION = (
     {"run": "MLP, depth 6, lr 10⁻³", "identity": (0.00, 0.43), "projection": (0.00, 0.39),
@@ -265,50 +298,137 @@ deepest block, running median of 3, whole-epoch snapshots 0, 1, 2, 4, 6, 9, 13, 
 and shortcut kind (fitting rise, compression fall) in nats of −ln ZX; None where a value was not
 kept or the kind was not run. The chapter renders it; it is not rerun."""
 
+CALIBRATION_ROW = {"MLP": 1, "CNN": 2, "vit": 3, "mixer": 4}
+"""The row of :data:`PHASE_CALIBRATION` that calibrated each architecture's verdicts."""
+
 CONTROL_CALIBRATION_SEEDS = (100, 101, 102)
 """The design controls (stemless IS, orthogonal NIS; MLP and CNN) were calibrated on these seeds,
 before their final runs on the chapter's seeds."""
 
+CONTROL_CALIBRATION = {
+    "MLP": {"stemless": (0.030, 0.007, 0.016), "orthogonal": (0.000, 0.000, 0.000),
+            "orthogonal_fall_min": 0.32, "projection": (0.016, 0.002, 0.054)},
+    "CNN": {"stemless": (0.012, 0.027, 0.018), "orthogonal": (0.020, 0.006, 0.033),
+            "orthogonal_fall_min": 0.12, "projection": (0.212, 0.129, 0.197)},
+}  # fmt: skip
+"""Deepest-block fitting rises (raw curve) of the control calibration runs, one per seed of
+:data:`CONTROL_CALIBRATION_SEEDS`, as their pre-registrations' reasoning states them (and the
+smallest orthogonal fall); the source of those verdicts' ``calibration_values``."""
+
 ARCH_PREFIXES = {"MLP": "ch4", "CNN": "ch4-cnn", "vit": "ch4-vit", "mixer": "ch4-mixer"}
+
+PRIMARY_ARCH = "CNN"
+"""The architecture whose NIS − IS skip is the chapter's primary verdict (``ch4-primary``): its
+``*-is-skips-fitting`` is not a secondary of its own."""
+
+CHECKS = frozenset(
+    {f"{p}-is-no-fitting" for p in ARCH_PREFIXES.values()}
+    | {"ch4-stemless-is-no-fitting", "ch4-cnn-stemless-is-no-fitting", "ch4-zy-init-gap"}
+)
+"""Verdicts that cannot fail in practice (calibration rises 0.00–0.03 against 0.05; the
+projection's default initialisation): ``check`` records. A compression fall judged without a
+null (``>= 0`` by construction) is a check too (:func:`verdict_kind`)."""
+
+
+def verdict_kind(claim: str, vs_null: bool = False) -> str:
+    """'check' or 'secondary': the kind of one of chapter 4's verdicts (:data:`CHECKS`; a
+    ``*-is-compresses`` fall is a check unless judged against its permuted-label null)."""
+    if claim in CHECKS or (claim.endswith("-is-compresses") and not vs_null):
+        return "check"
+    return "secondary"
+
+
+def _round(x: float) -> float:
+    return round(float(x), 3)
+
+
+def _calibration_values(arch: str, claim: str) -> tuple[float, ...]:
+    """The metric of ``claim`` on the calibration seed (:data:`PHASE_CALIBRATION`), where the
+    record holds what it needs; () otherwise."""
+    row = PHASE_CALIBRATION[CALIBRATION_ROW[arch]]
+    prefix = ARCH_PREFIXES[arch]
+    rise = {k: row[k][0] for k in ("identity", "projection", "none")}
+    fall = {k: row[k][1] for k in ("identity", "projection", "none")}
+    name = claim.removeprefix(prefix + "-")
+    out: float | None = None
+    if name == "is-no-fitting":
+        out = rise["identity"]
+    elif name == "is-compresses" and prefix != "ch4":  # the MLP's is judged against its null
+        out = fall["identity"]
+    elif name in ("nis-fits-projection", "nis-fits-none"):
+        out = rise[name.rsplit("-", 1)[1]]
+    elif name.startswith("nis-fits-then-compresses-") and name.rsplit("-", 1)[1] in rise:
+        k = name.rsplit("-", 1)[1]
+        if rise[k] is not None and fall[k] is not None:
+            out = min(rise[k], fall[k])
+    elif name == "is-vs-none-fitting" and rise["none"] is not None:
+        out = rise["none"] - rise["identity"]
+    elif name == "is-skips-fitting":  # NIS = projection (the only NIS kind calibrated)
+        out = rise["projection"] - rise["identity"]
+    return () if out is None else (_round(out),)
+
+
+def _control_calibration_values(arch: str, name: str) -> tuple[float, ...]:
+    c = CONTROL_CALIBRATION[arch]
+    if name == "stemless-is-no-fitting":
+        return tuple(c["stemless"])
+    if name == "stemless-is-skips-fitting":  # NIS (projection) − stemless IS, per seed
+        return tuple(_round(p - s) for p, s in zip(c["projection"], c["stemless"], strict=True))
+    if name == "orthogonal-nis-fits":
+        return tuple(c["orthogonal"])
+    if name == "orthogonal-nis-fits-then-compresses":
+        return tuple(_round(min(r, c["orthogonal_fall_min"])) for r in c["orthogonal"])
+    return ()
 
 
 def _phase_prereg() -> dict[str, Preregistration]:
     thr = 0.05  # the preset's min_change: a 5 % relative change of the probe's MSE
     why = "5 % of the MSE (0.05 nats of -ln ZX); calibration (seed 0, deepest block) in the chapter"
+    nis = "NIS (mean over its projection kinds, projection and fixed; not the no-shortcut net)"
     out = {}
     for arch, prefix in ARCH_PREFIXES.items():
-        out[f"{prefix}-is-no-fitting"] = Preregistration(
+
+        def pre(claim: str, metric: str, threshold: float, direction: str, reasoning: str,
+                arch: str = arch) -> Preregistration:  # fmt: skip
+            return Preregistration(claim, metric, threshold, direction, CALIBRATION_SEEDS,
+                                   reasoning,
+                                   calibration_values=_calibration_values(arch, claim))  # fmt: skip
+
+        out[f"{prefix}-is-no-fitting"] = pre(
             f"{prefix}-is-no-fitting", f"{arch} IS deepest-block fitting rise [nats of -ln ZX]",
-            thr, "<=", CALIBRATION_SEEDS, why,
+            thr, "<=", why,
         )  # fmt: skip
-        out[f"{prefix}-is-compresses"] = Preregistration(
+        out[f"{prefix}-is-compresses"] = pre(
             f"{prefix}-is-compresses", f"{arch} IS deepest-block compression fall [nats of -ln ZX]",
-            thr, ">=", CALIBRATION_SEEDS, why,
+            thr, ">=", why,
         )  # fmt: skip
         for kind in ("projection", "fixed", "none"):
-            out[f"{prefix}-nis-fits-{kind}"] = Preregistration(
-                f"{prefix}-nis-fits-{kind}", f"{arch} {kind} deepest-block fitting rise "
-                "[nats of -ln ZX]", thr, ">=", CALIBRATION_SEEDS, why,
+            who = f"{kind} (no-shortcut net)" if kind == "none" else kind
+            out[f"{prefix}-nis-fits-{kind}"] = pre(
+                f"{prefix}-nis-fits-{kind}", f"{arch} {who} deepest-block fitting rise "
+                "[nats of -ln ZX]", thr, ">=", why,
             )  # fmt: skip
-            out[f"{prefix}-nis-fits-then-compresses-{kind}"] = Preregistration(
-                f"{prefix}-nis-fits-then-compresses-{kind}", f"{arch} {kind} deepest-block "
+            out[f"{prefix}-nis-fits-then-compresses-{kind}"] = pre(
+                f"{prefix}-nis-fits-then-compresses-{kind}", f"{arch} {who} deepest-block "
                 "min(fitting rise, compression fall) [nats of -ln ZX]", thr, ">=",
-                CALIBRATION_SEEDS, why + "; both phases must clear it",
+                why + "; both phases must clear it",
             )  # fmt: skip
-        out[f"{prefix}-is-vs-none-fitting"] = Preregistration(
+        out[f"{prefix}-is-vs-none-fitting"] = pre(
             f"{prefix}-is-vs-none-fitting", f"{arch} deepest-block fitting rise, no shortcut − "
-            "IS, paired per seed [nats of -ln ZX]", thr, ">=", CALIBRATION_SEEDS,
+            "IS, paired per seed [nats of -ln ZX]", thr, ">=",
             "the contrast the paper's hedge allows: shortcut against none, on the same seeds",
         )  # fmt: skip
-        out[f"{prefix}-is-skips-fitting"] = Preregistration(
-            f"{prefix}-is-skips-fitting", f"{arch} deepest-block fitting rise, NIS (mean over "
-            "kinds) − IS, paired per seed [nats of -ln ZX]", thr, ">=", CALIBRATION_SEEDS,
-            "the NIS rise must exceed the IS rise by a phase threshold (a difference, so it can "
-            "go below zero); fixed before the final runs of this metric",
-        )  # fmt: skip
-        out[f"{prefix}-is-generalises"] = Preregistration(
-            f"{prefix}-is-generalises", f"{arch} IS test acc - NIS test acc (worst NIS kind)",
-            -0.01, ">=", CALIBRATION_SEEDS, "at least as good as NIS, one point of slack",
+        if arch != PRIMARY_ARCH:  # the CNN's is the primary verdict (PRIMARIES["04"])
+            out[f"{prefix}-is-skips-fitting"] = pre(
+                f"{prefix}-is-skips-fitting", f"{arch} deepest-block fitting rise, {nis} − IS, "
+                "paired per seed [nats of -ln ZX]", thr, ">=",
+                "the NIS rise must exceed the IS rise by a phase threshold (a difference, so it "
+                "can go below zero); fixed before the final runs of this metric",
+            )  # fmt: skip
+        out[f"{prefix}-is-generalises"] = pre(
+            f"{prefix}-is-generalises", f"{arch} IS test acc − NIS test acc (best NIS kind), per "
+            "seed", -0.01, ">=", "at least as good as the best NIS kind (the stricter reading), "
+            "one point of slack",
         )  # fmt: skip
     cwhy = (
         "the phase threshold (5 % of the MSE); calibration, seeds 100-102, raw curve, deepest "
@@ -326,15 +446,18 @@ def _phase_prereg() -> dict[str, Preregistration]:
     for prefix, arch, why in (("ch4", "MLP", cwhy), ("ch4-cnn", "CNN", cnn_why)):
         for claim, metric, direction in (
             ("stemless-is-no-fitting", "stemless IS deepest-block fitting rise", "<="),
-            ("stemless-is-skips-fitting", "deepest-block fitting rise, NIS (mean over kinds) − "
-             "stemless IS, paired per seed", ">="),
+            ("stemless-is-skips-fitting", f"deepest-block fitting rise, {nis} − stemless IS, "
+             "paired per seed", ">="),
             ("orthogonal-nis-fits", "orthogonal-projection NIS deepest-block fitting rise", ">="),
             ("orthogonal-nis-fits-then-compresses", "orthogonal-projection NIS deepest-block "
              "min(fitting rise, compression fall)", ">="),
         ):  # fmt: skip
             name = f"{prefix}-{claim}"
-            out[name] = Preregistration(name, f"{arch} {metric} [nats of -ln ZX]", thr,
-                                        direction, CONTROL_CALIBRATION_SEEDS, why)  # fmt: skip
+            out[name] = Preregistration(
+                name, f"{arch} {metric} [nats of -ln ZX]", thr, direction,
+                CONTROL_CALIBRATION_SEEDS, why,
+                calibration_values=_control_calibration_values(arch, claim),
+            )  # fmt: skip
     out["ch4-is-compresses"] = Preregistration(
         "ch4-is-compresses",
         "MLP IS deepest-block compression fall, true − permuted labels, paired per seed "
@@ -370,11 +493,17 @@ the phase threshold ``min_change`` (also the verdict's threshold)."""
 Table = Mapping[str, Mapping[str, np.ndarray]]
 
 
+def judged_status(status: str) -> str:
+    """The rule's status behind a verdict's status (a check's 'check holds' is 'reproduced'):
+    what its sensitivity record's rows are compared with (chapter 4)."""
+    return {v: k for k, v in CHECK_STATUSES.items()}.get(status, status)
+
+
 def _phase_specs(
     kinds: Sequence[str], prefix: str, arch: str, has_null: bool, controls: Sequence[str]
 ) -> list[tuple[str, str, Any, bool]]:
     """(claim, statement, per-seed value of a table set, judged against the null) of one family."""
-    nis = [k for k in kinds if k != "identity"]
+    nis = nis_kinds(kinds)
     specs: list[tuple[str, str, Any, bool]] = []
     if "identity" in kinds:
         specs.append((f"{prefix}-is-no-fitting", f"{arch} IS: no initial fitting phase (deepest "
@@ -387,14 +516,17 @@ def _phase_specs(
         else:
             specs.append((f"{prefix}-is-compresses", f"{arch} IS compresses: Z-X information "
                           "falls", lambda t: t["identity"]["compression_fall"], False))  # fmt: skip
-    for k in nis:
-        specs.append((f"{prefix}-nis-fits-{k}", f"{arch} NIS ({k} shortcut) has a fitting phase",
+    for k in kinds:
+        if k == "identity":
+            continue
+        who = "the no-shortcut net (none)" if k == "none" else f"NIS ({k} shortcut)"
+        specs.append((f"{prefix}-nis-fits-{k}", f"{arch} {who} has a fitting phase",
                       lambda t, k=k: t[k]["fitting_rise"], False))  # fmt: skip
         specs.append((f"{prefix}-nis-fits-then-compresses-{k}",
-                      f"{arch} NIS ({k} shortcut) fits, then compresses (both phases)",
+                      f"{arch} {who} fits, then compresses (both phases)",
                       lambda t, k=k: np.minimum(t[k]["fitting_rise"], t[k]["compression_fall"]),
                       False))  # fmt: skip
-    if "identity" in kinds and nis:
+    if "identity" in kinds and nis and arch != PRIMARY_ARCH:  # the CNN's is ch4-primary
         specs.append((f"{prefix}-is-skips-fitting", f"{arch}: the identity shortcut skips the "
                       f"fitting phase that NIS ({', '.join(nis)}) has",
                       lambda t: _skip_gap(t, nis), False))  # fmt: skip
@@ -408,8 +540,8 @@ def _phase_specs(
                       lambda t: t["stemless"]["fitting_rise"], False))  # fmt: skip
         if nis:
             specs.append((f"{prefix}-stemless-is-skips-fitting", f"{arch}: the stemless IS net "
-                          "skips the fitting phase that NIS has (NIS rise − its rise)",
-                          lambda t: _skip_gap(t, nis, "stemless"), False))  # fmt: skip
+                          f"skips the fitting phase that NIS ({', '.join(nis)}) has (NIS rise − "
+                          "its rise)", lambda t: _skip_gap(t, nis, "stemless"), False))  # fmt: skip
     if "orthogonal" in controls:
         specs.append((f"{prefix}-orthogonal-nis-fits", f"{arch} NIS with orthogonal-initialised "
                       "projections has a fitting phase",
@@ -438,13 +570,16 @@ def family_verdicts(
     (``min_change``); ``common`` the keywords every verdict shares (chapter, params, device, ...);
     ``controls`` the MLP's design controls (``stemless``, ``orthogonal``: runs on the same seeds).
     IS: no fitting rise, a compression fall (against ``null``, the IS nets on permuted labels
-    paired per seed, where given); every NIS kind: a fitting rise, and a rise then a fall; the
-    NIS rise above the IS rise, and the no-shortcut net's above the IS net's; the controls'
-    versions of these; IS test accuracy at least that of the worst NIS kind minus 0.01. Each
-    phase verdict reads the raw curve (:data:`VERDICT_WIDTH`) and carries its status under every
-    setting of :data:`PHASE_GRID` (probe ``probe`` = (steps, hidden)) and, where ``budgets``
-    gives every run it reads re-probed with another (steps, hidden) (:func:`probe_budget_run`:
-    {budget: {kind, control or "null": deepest-block Z-X per seed}}), under that budget too.
+    paired per seed, where given); every other kind: a fitting rise, and a rise then a fall; the
+    NIS rise (the mean over the projection kinds of :data:`NIS_KINDS`) above the IS rise, except
+    in the CNN, where it is the primary verdict (:func:`primary_values`); the no-shortcut net's
+    rise above the IS net's, on its own; the controls' versions of these; IS test accuracy at
+    least that of the best NIS kind minus 0.01. Checks (:func:`verdict_kind`) are built as
+    ``kind="check"``. Each phase verdict reads the raw curve (:data:`VERDICT_WIDTH`) and carries
+    its status under every setting of :data:`PHASE_GRID` (probe ``probe`` = (steps, hidden))
+    and, where ``budgets`` gives every run it reads re-probed with another (steps, hidden)
+    (:func:`probe_budget_run`: {budget: {kind, control or "null": deepest-block Z-X per seed}}),
+    under that budget too.
     """
     out: list[Verdict] = []
     if not fam:
@@ -482,7 +617,7 @@ def family_verdicts(
         else:
             extra = dict(threshold=thr)
         v = make_verdict(claim=claim, values=fn(base), prereg=pre, statement=statement,
-                         **extra, **common)  # fmt: skip
+                         kind=verdict_kind(claim, vs_null), **extra, **common)  # fmt: skip
         settings = [{"probe": label, **g} for g in PHASE_GRID]
         values = [fn(grid[(g["width"], g["min_change"])]) for g in PHASE_GRID]
         thresholds = [v.threshold if vs_null else g["min_change"] for g in PHASE_GRID]
@@ -496,18 +631,19 @@ def family_verdicts(
             values.append(vals)
             thresholds.append(v.threshold)
         v.sensitivity = sensitivity_record(
-            settings, values, thresholds, v.direction, v.scale, v.status
+            settings, values, thresholds, v.direction, v.scale, judged_status(v.status)
         )
         out.append(v)
-    if "identity" in fam and len(fam) > 1:
+    nis = nis_kinds(list(fam))
+    if "identity" in fam and nis:
         acc = {k: np.array([h.metrics["test_acc"][-1] for h in hs]) for k, hs in fam.items()}
-        gap = np.min([acc["identity"] - acc[k] for k in acc if k != "identity"], axis=0)
         out.append(
             make_verdict(
                 claim=f"{prefix}-is-generalises",
-                values=gap,
+                values=generalisation_gap(acc, nis),
                 prereg=PREREGISTERED[f"{prefix}-is-generalises"],
-                metric=f"{arch} IS test acc - NIS test acc (worst NIS kind)",
+                metric=f"{arch} IS test acc − NIS test acc (best NIS kind of {', '.join(nis)}), "
+                "per seed",
                 statement=f"{arch} IS generalises at least as well as NIS",
                 **common,
             )
@@ -515,8 +651,88 @@ def family_verdicts(
     return out
 
 
+def generalisation_gap(acc: Mapping[str, np.ndarray], nis: Sequence[str]) -> np.ndarray:
+    """Per seed, the IS test accuracy minus that of the *best* NIS kind of ``nis`` (the minimum
+    over the kinds of IS − NIS): the stricter reading of "maintaining their generalization"
+    (Lyu & Rodrigues 2024, chapter 4). The no-shortcut net is not a NIS kind."""
+    bad = [k for k in nis if k not in NIS_KINDS]
+    if bad or not nis:
+        raise ValueError(f"parameter 'nis' = {list(nis)}: needs NIS kinds of {NIS_KINDS}")
+    return np.min([np.asarray(acc["identity"]) - np.asarray(acc[k]) for k in nis], axis=0)
+
+
 def _skip_gap(stats: Table, nis: Sequence[str], is_kind: str = "identity") -> np.ndarray:
+    """Per seed, the NIS fitting rise (mean over the projection kinds ``nis``; never the
+    no-shortcut net) minus that of ``is_kind`` (chapter 4, Lyu & Rodrigues 2024 §4)."""
+    bad = [k for k in nis if k not in NIS_KINDS]
+    if bad or not nis:
+        raise ValueError(f"parameter 'nis' = {list(nis)}: needs NIS kinds of {NIS_KINDS}")
     return np.mean([stats[k]["fitting_rise"] for k in nis], axis=0) - stats[is_kind]["fitting_rise"]
+
+
+def _paired(runs: Mapping[str, Sequence[History]], kinds: Sequence[str]) -> dict[str, list]:
+    """The runs of ``kinds`` ordered by the seeds of the first kind (their ``meta["seed"]``);
+    unchanged where a run records no seed. One clear line when the seeds do not pair."""
+    missing = [k for k in kinds if k not in runs or not runs[k]]
+    if missing:
+        raise ValueError(f"the primary needs runs of {list(kinds)}; missing {missing}")
+    seeds = {k: [h.meta.get("seed") for h in runs[k]] for k in kinds}
+    if any(s is None for ss in seeds.values() for s in ss):
+        if len({len(runs[k]) for k in kinds}) != 1:
+            raise ValueError("the primary pairs runs by seed: every kind needs as many runs")
+        return {k: list(runs[k]) for k in kinds}
+    ref = seeds[kinds[0]]
+    out = {}
+    for k in kinds:
+        if sorted(seeds[k]) != sorted(ref) or len(set(seeds[k])) != len(seeds[k]):
+            raise ValueError(f"the primary pairs runs by seed: {k} has seeds {seeds[k]}, "
+                             f"{kinds[0]} has {ref}")  # fmt: skip
+        by = dict(zip(seeds[k], runs[k], strict=True))
+        out[k] = [by[s] for s in ref]
+    return out
+
+
+PRIMARY_KINDS = ("identity", "projection")
+"""The arms of the primary: the IS CNN and the CNN with the paper's non-identity shortcut, the
+ResNet's 1×1 projection (``PRIMARIES["04"]``)."""
+
+
+def primary_values(
+    cnn_runs: Mapping[str, Sequence[History]],
+    *,
+    width: int = VERDICT_WIDTH,
+    min_change: float = 0.05,
+) -> dict[str, np.ndarray]:
+    """The primary's metric (``ch4-primary``, Lyu & Rodrigues 2024 §4): per seed, the residual
+    CNN's deepest-block fitting rise of −ln ZX (:func:`phase_table`, raw curve by default) of the
+    projection shortcut minus that of the identity shortcut, the runs paired by seed. Returns
+    ``{"seeds", "identity", "projection", "difference"}``; the other kinds of ``cnn_runs`` (the
+    no-shortcut net) are not read."""
+    r = _paired(cnn_runs, PRIMARY_KINDS)
+    t = {k: phase_table(r[k], -1, width=width, min_change=min_change) for k in PRIMARY_KINDS}
+    rise = {k: t[k]["fitting_rise"] for k in PRIMARY_KINDS}
+    return {
+        "seeds": np.array([h.meta.get("seed", -1) for h in r["identity"]]),
+        **rise,
+        "difference": rise["projection"] - rise["identity"],
+    }
+
+
+def primary_sensitivity(
+    cnn_runs: Mapping[str, Sequence[History]],
+    scale: str,
+    status: str,
+    probe: tuple[int, int] = (300, 64),
+) -> dict[str, Any]:
+    """The primary's status under every detector setting of :data:`PHASE_GRID` (running-median
+    width and ``min_change``; the threshold is ``min_change``, as the pre-registered 0.05 is the
+    chapter's phase threshold; chapter 4, Lyu & Rodrigues 2024 §4). ``probe`` (steps, hidden)
+    labels the rows, as in the secondaries' records."""
+    settings = [{"probe": f"{probe[0]}x{probe[1]}", **g} for g in PHASE_GRID]
+    values = [primary_values(cnn_runs, width=g["width"], min_change=g["min_change"])["difference"]
+              for g in PHASE_GRID]  # fmt: skip
+    thresholds = [g["min_change"] for g in PHASE_GRID]
+    return sensitivity_record(settings, values, thresholds, ">=", scale, status)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -595,7 +811,7 @@ CHAPTER = Chapter(
             probe_steps=40, probe_hidden=32, seeds=[1], cnn_seeds=1, cnn_depth=2, tf_seeds=1,
             tf_depth=2, probe_budgets=["80x32"]),
         "cpu": dict(workers=2, depth=8, epochs=30, snapshots=7, probe_steps=300, probe_hidden=64,
-            seeds=[1, 2, 3, 4, 5], cnn_seeds=5, tf_seeds=0),
+            seeds=list(PRIMARIES["04"].seeds), cnn_seeds=5, tf_seeds=0),
         "paper": dict(dataset="cifar10", controls=["orthogonal"], depth=8, width=256, epochs=60, snapshots=16,
             probe_steps=2000, probe_hidden=256, probe_budgets=["8000x256", "2000x1024"],
             cnn_probes="every-block",
@@ -631,3 +847,59 @@ def arm_seeds(seeds: Sequence[int], n: int, name: str) -> list[int]:
             "every architecture runs the chapter's own seeds"
         )
     return list(seeds)[:n]
+
+
+def _blocks(names: Sequence[str]) -> str:
+    return ("blocks " + ", ".join(names)) if names else "no block"
+
+
+def curve_summary(
+    fam: Mapping[str, Sequence[History]], arch: str, min_change: float, n_classes: int = 10
+) -> str:
+    """Markdown sentences on what one architecture's Z-X / Z-Y curves show, built from its runs
+    (chapter 4, Lyu & Rodrigues 2024 §4): per shortcut kind, the blocks whose seed-mean Z-X curve
+    has a fitting or a compression phase (:func:`detect_phases` as the figures' triangles mark
+    them: running median of 3), the deepest block's −ln ZX and ln K − ZY at the first and last
+    snapshot (``n_classes`` = K), and the range over seeds of its raw fitting rise; then which
+    kind's deepest block starts and ends with the most information about X."""
+    from ibcore.measures.zxzy import zy_information
+
+    if not fam:
+        return f"The {arch} was not run."
+    c_zx, c_zy = COLUMNS.index("zx_test"), COLUMNS.index("zy_test")
+    parts, start, end = [], {}, {}
+    for kind, hs in fam.items():
+        m = np.stack([h.measures["zxzy"] for h in hs])  # seeds × S × blocks × 4
+        names = hs[0].meta.get("layers", [f"h{j + 1}" for j in range(m.shape[2])])
+        info = zx_information(m[..., c_zx])
+        fit, comp = [], []
+        for j, name in enumerate(names):
+            p = detect_phases(hs[0].epochs, info[:, :, j], min_change=min_change)
+            (fit if p.fit_epochs is not None else []).append(name)
+            (comp if p.compress_epochs is not None else []).append(name)
+        deep = info[:, :, -1].mean(0)
+        start[kind], end[kind] = float(deep[0]), float(deep[-1])
+        rise = phase_table(hs, -1, width=VERDICT_WIDTH, min_change=min_change)["fitting_rise"]
+        zy = m[:, :, -1, c_zy]
+        zy_txt = ""
+        if np.isfinite(zy).all():
+            zi = zy_information(zy, n_classes).mean(0)
+            zy_txt = f"; its Z-Y information {zi[0]:.2f} → {zi[-1]:.2f} nats"
+        parts.append(
+            f"**{kind}**: a fitting phase in {_blocks(fit)}, a compression phase in "
+            f"{_blocks(comp)}; deepest block −ln ZX {deep[0]:.2f} → {deep[-1]:.2f} nats"
+            f"{zy_txt}; its raw fitting rise "
+            + (
+                f"{rise[0]:.3f} nats (one seed)"
+                if len(rise) == 1
+                else f"per seed from {rise.min():.3f} to {rise.max():.3f} nats"
+            )  # fmt: skip
+        )
+    first = max(start, key=start.get)
+    last = max(end, key=end.get)
+    return (
+        f"In the {arch} (seed-mean curves; the phases as Figure 1's triangles mark them, at "
+        f"min_change {min_change:g}): " + "; ".join(parts) + f". At the first snapshot the deepest "
+        f"block holds the most information about X in the {first} net ({start[first]:.2f} nats), "
+        f"at the last in the {last} net ({end[last]:.2f} nats)."
+    )
