@@ -238,7 +238,7 @@ def test_each_primary_is_unchanged_since_its_preregistration_commit():
             _git("merge-base", "--is-ancestor", commit, "HEAD")
         except subprocess.CalledProcessError:
             pytest.fail(f"{p.claim}: pre-registration commit {commit} is not in this history")
-        then: dict = {}
+        then: dict = {"__file__": primaries.__file__, "__name__": "registered"}
         exec(_git("show", f"{commit}:ibcore/claims/primaries.py"), then)  # noqa: S102
         assert then["PRIMARIES"][p.chapter[:2]] == p, f"{p.claim} changed after {commit}"
         date = _git("show", "-s", "--format=%cI", commit)
