@@ -59,7 +59,7 @@ cache-prune: $(STAMP)
 	$(PY) -m ibcore.cache prune
 
 clean:
-	rm -rf book/_build book/chapters book/verdicts.md book/status.md book/verdicts_forest.png build results .cache
+	rm -rf book/_build book/chapters book/verdicts.md book/conclusions.md book/status.md book/verdicts_forest.png build results .cache
 
 distclean: clean
 	rm -rf $(VENV)

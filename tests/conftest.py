@@ -45,7 +45,9 @@ def smoke_book(tmp_path_factory):
     shutil.copytree(
         REPO_ROOT / "book",
         book,
-        ignore=shutil.ignore_patterns("_build", "chapters", "verdicts.md", "status.md"),
+        ignore=shutil.ignore_patterns(
+            "_build", "chapters", "verdicts.md", "conclusions.md", "status.md"
+        ),
     )
     env = {"IBCORE_RESULTS": str(root / "results"), "IBCORE_CACHE": str(root / "cache"),
            "IBCORE_PROGRESS": "0"}  # fmt: skip

@@ -12,20 +12,11 @@ import pytest
 
 from ibcore import verdicts
 from ibcore.book.verdicts_page import family, render_page
-from ibcore.claims import primaries
+from ibcore.claims import MODULES, primaries
 from ibcore.claims.primaries import CONFIRMATORY_BLOCK, PRIMARIES
 from ibcore.paths import REPO_ROOT
 from ibcore.schema import SCALES, seeds_list
 from ibcore.verdicts import holm, judge, make_primary, make_verdict, p_value
-
-MODULES = {
-    "00": "ch0_information_plane",
-    "01": "ch1_skip_singularities",
-    "02": "ch2_adaptive_estimators",
-    "03": "ch3_batch_entropy",
-    "04": "ch4_identity_shortcuts",
-}
-
 
 # --- the rule's p-value ------------------------------------------------------------------------
 

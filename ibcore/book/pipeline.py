@@ -156,8 +156,10 @@ def build_book(
     env: Mapping[str, str] | None = None,
     results: Path | None = None,
 ) -> Path:
-    """Execute every chapter into ``<book>/chapters/``, write the verdicts page from ``results``
-    and build the HTML book (``make book``); returns the folder of ``index.html``."""
+    """Execute every chapter into ``<book>/chapters/``, write the verdicts and conclusions pages
+    from ``results`` and build the HTML book (``make book``); returns the folder of
+    ``index.html``."""
+    from ibcore.book.conclusions import write_conclusions
     from ibcore.book.verdicts_page import write_page
 
     chapters = book / "chapters"
@@ -179,6 +181,7 @@ def build_book(
         rows.append({"chapter": nb.stem, "seconds": time.perf_counter() - t0, "ok": True})
     write_status(rows, book / "status.md", parameters)
     write_page(res, book / "verdicts.md")
+    write_conclusions(res, book / "conclusions.md")
     return jupyter_book(book, out)
 
 
