@@ -112,7 +112,7 @@ def _holm_text(row: FamilyRow) -> str:
         return "not run"
     if row.verdict.scale == "smoke":
         return "smoke-only"
-    return f"{'holds' if row.holm else 'does not hold'} (adjusted p = {row.holm_p:.2g})"
+    return "**holds**" if row.holm else "does not hold"
 
 
 def primaries_table(vs: Sequence[Verdict]) -> list[str]:
@@ -131,27 +131,30 @@ def primaries_table(vs: Sequence[Verdict]) -> list[str]:
         "or cannot fail in practice (a set-up that works, a control that behaves); it reads "
         "*check holds* or *check fails* and never counts as a reproduction.",
         "",
-        "| chapter | paper | primary claim | status | value ± spread | 95 % bound | needs | "
-        "seeds | one-sided p | Holm (family of 5) | confirmatory |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| chapter | primary claim | status | mean ± spread (95 % bound) | needs | seeds | "
+        "p (Holm-adjusted) | after Holm |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in family(vs):
         p, v = row.primary, row.verdict
+        where = f"{int(p.chapter[:2])} · {p.paper}"
         if v is None:
-            lines.append(f"| {p.chapter} | {p.paper} | {_cell(p.statement)} | not run | — | — | "
-                         f"{p.direction} {p.threshold:g} | — | — | not run | — |")  # fmt: skip
+            lines.append(f"| {where} | {_cell(p.statement)} | not run | — | "
+                         f"{_SIGN[p.direction]} {p.threshold:g} | — | — | not run |")  # fmt: skip
             continue
         c = _COLOURS.get(v.status, "#57606a")
         conf = v.preregistration.get("confirmatory", "")
-        pv = f"{v.p_value:.2g}" if math.isfinite(v.p_value) else "—"
+        pv = f"{v.p_value:.2g} ({row.holm_p:.2g})" if math.isfinite(v.p_value) else "—"
+        seeds = f"{len(v.per_seed)}" + (
+            " confirmatory" if not conf else f" (not confirmatory: {conf})"
+        )
         lines.append(
-            f'| {v.chapter} | {v.paper} | <a href="chapters/{v.chapter}.html#verdict-{v.claim}">'
+            f'| {where} | <a href="chapters/{v.chapter}.html#verdict-{v.claim}">'
             f"{_cell(v.statement)}</a> | "
             f'<span class="ibv-status" data-status="{v.status}" '
             f'style="color:{c};font-weight:bold">{v.status}</span> | '
-            f"{v.value:.3g} ± {v.spread:.2g} | {v.bound:.3g} | {v.direction} {v.threshold:g} | "
-            f"{len(v.per_seed)} | {pv} | {_holm_text(row)} | "
-            f"{'yes' if not conf else _cell('no: ' + str(conf))} |"
+            f"{v.value:.3g} ± {v.spread:.2g} ({v.bound:.3g}) | {_SIGN[v.direction]} "
+            f"{v.threshold:g} | {_cell(seeds)} | {pv} | {_holm_text(row)} |"
         )
     lines += [
         "",
@@ -225,6 +228,8 @@ def render_page(folder: str | Path | None = None, figure: str | None = FOREST) -
         )
     return "\n".join(lines) + "\n"
 
+
+_SIGN = {">=": "≥", "<=": "≤"}
 
 FAMILY = "primaries-holm.json"
 """The family record written beside the verdicts: each primary's p-value and Holm decision."""
