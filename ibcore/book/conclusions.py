@@ -16,6 +16,8 @@ from ibcore.atomic import atomic_write_text
 from ibcore.book.verdicts_page import FamilyRow, family
 from ibcore.verdicts import CONFIDENCE, Verdict, load_verdicts
 
+_SIGN = {">=": "≥", "<=": "≤"}
+
 TOGETHER = {
     "compression against permuted-label nulls": (
         ("ch0-primary", "chapter 0, EBAB, the tanh net's last hidden layer"),
@@ -61,7 +63,7 @@ def _primary_sentence(row: FamilyRow) -> str:
     text = (
         f"Its primary verdict — *{p.statement.rstrip('.')}* — reads **{v.status}** at scale "
         f"`{v.scale}`, {where}: {v.value:.3g} ± {v.spread:.2g} over {len(v.per_seed)} seeds, 95 % "
-        f"{side} bound {v.bound:.3g} against the threshold {v.direction} {v.threshold:g}"
+        f"{side} bound {v.bound:.3g} against the threshold {_SIGN[v.direction]} {v.threshold:g}"
         + (f", one-sided p = {v.p_value:.2g}" if math.isfinite(v.p_value) else "")
         + f".{holm}"
     )
@@ -81,10 +83,13 @@ def _others(vs: Sequence[Verdict]) -> str:
     parts = []
     if sec:
         c = Counter(v.status for v in sec)
+        # name every record of a short list; of a long one, only those that reproduced
+        named = sec if len(sec) <= 6 else [v for v in sec if v.status == "reproduced"]
         parts.append(
             f"Of its {len(sec)} secondary (exploratory) verdicts, "
             + ", ".join(f"{n} read {s}" for s, n in sorted(c.items()))
-            + ": " + "; ".join(f"`{v.claim}` {v.status}" for v in sec) + "."
+            + (": " + "; ".join(f"`{v.claim}` {v.status}" for v in named) if named else "")
+            + ("" if named is sec else " (the others are on the verdicts page)") + "."
         )  # fmt: skip
     if chk:
         bad = [v for v in chk if v.status != "check holds"]

@@ -131,30 +131,30 @@ def primaries_table(vs: Sequence[Verdict]) -> list[str]:
         "or cannot fail in practice (a set-up that works, a control that behaves); it reads "
         "*check holds* or *check fails* and never counts as a reproduction.",
         "",
-        "| chapter | primary claim | status | mean ± spread (95 % bound) | needs | seeds | "
-        "p (Holm-adjusted) | after Holm |",
-        "|---|---|---|---|---|---|---|---|",
+        "| chapter | primary claim | status | after Holm | the numbers |",
+        "|---|---|---|---|---|",
     ]
     for row in family(vs):
         p, v = row.primary, row.verdict
         where = f"{int(p.chapter[:2])} · {p.paper}"
         if v is None:
-            lines.append(f"| {where} | {_cell(p.statement)} | not run | — | "
-                         f"{_SIGN[p.direction]} {p.threshold:g} | — | — | not run |")  # fmt: skip
+            lines.append(f"| {where} | {_cell(p.statement)} | not run | not run | needs "
+                         f"{_SIGN[p.direction]} {p.threshold:g} |")  # fmt: skip
             continue
         c = _COLOURS.get(v.status, "#57606a")
         conf = v.preregistration.get("confirmatory", "")
-        pv = f"{v.p_value:.2g} ({row.holm_p:.2g})" if math.isfinite(v.p_value) else "—"
-        seeds = f"{len(v.per_seed)}" + (
-            " confirmatory" if not conf else f" (not confirmatory: {conf})"
-        )
+        seeds = f"{len(v.per_seed)} " + ("confirmatory seeds" if not conf
+                                         else f"seeds, not confirmatory ({conf})")  # fmt: skip
+        pv = (f"; one-sided p = {v.p_value:.2g}, Holm-adjusted {row.holm_p:.2g}"
+              if math.isfinite(v.p_value) else "")  # fmt: skip
+        numbers = (f"{v.value:.3g} ± {v.spread:.2g}, 95 % bound {v.bound:.3g}, needs "
+                   f"{_SIGN[v.direction]} {v.threshold:g}; {seeds}{pv}")  # fmt: skip
         lines.append(
             f'| {where} | <a href="chapters/{v.chapter}.html#verdict-{v.claim}">'
             f"{_cell(v.statement)}</a> | "
             f'<span class="ibv-status" data-status="{v.status}" '
-            f'style="color:{c};font-weight:bold">{v.status}</span> | '
-            f"{v.value:.3g} ± {v.spread:.2g} ({v.bound:.3g}) | {_SIGN[v.direction]} "
-            f"{v.threshold:g} | {_cell(seeds)} | {pv} | {_holm_text(row)} |"
+            f'style="color:{c};font-weight:bold">{v.status}</span> | {_holm_text(row)} | '
+            f"{_cell(numbers)} |"
         )
     lines += [
         "",
