@@ -342,9 +342,18 @@ def _round(x: float) -> float:
     return round(float(x), 3)
 
 
+CALIBRATION_AFTER = {"ch4-is-compresses": 0.188, "ch4-is-generalises": 0.031,
+                     "ch4-cnn-is-generalises": 0.011}  # fmt: skip
+"""Metrics the calibration record does not hold, computed on the calibration seed 0 with the
+`cpu` preset after their thresholds had been fixed (shown beside the threshold, never used to
+set it)."""
+
+
 def _calibration_values(arch: str, claim: str) -> tuple[float, ...]:
-    """The metric of ``claim`` on the calibration seed (:data:`PHASE_CALIBRATION`), where the
-    record holds what it needs; () otherwise."""
+    """The metric of ``claim`` on the calibration seed (:data:`PHASE_CALIBRATION`, or
+    :data:`CALIBRATION_AFTER`), where the record holds what it needs; () otherwise."""
+    if claim in CALIBRATION_AFTER:
+        return (CALIBRATION_AFTER[claim],)
     row = PHASE_CALIBRATION[CALIBRATION_ROW[arch]]
     prefix = ARCH_PREFIXES[arch]
     rise = {k: row[k][0] for k in ("identity", "projection", "none")}
@@ -468,6 +477,7 @@ def _phase_prereg() -> dict[str, Preregistration]:
         "a fall cannot be negative, so it is judged against its null twin: it must be larger "
         "with the labels than without a learning signal",
         "the IS nets on permuted labels (same split, initialisation and batch order)",
+        (CALIBRATION_AFTER["ch4-is-compresses"],),
     )
     out["ch4-zy-init-gap"] = Preregistration(
         "ch4-zy-init-gap",
