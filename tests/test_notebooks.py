@@ -47,10 +47,15 @@ def test_smoke_execution_outputs(smoke_book, nb):
 
 def test_smoke_verdicts_are_marked_smoke_only(smoke_book):
     root, _, _ = smoke_book
-    records = [json.loads(p.read_text()) for p in (root / "results").glob("*.json")]
+    found = [json.loads(p.read_text()) for p in (root / "results").glob("*.json")]
+    records = [r for r in found if "claim" in r]
     assert records, "no verdict JSON written"
     assert {r["status"] for r in records} == {"smoke-only"}
     assert all(r["scale"] == "smoke" for r in records)
+    assert {r["kind"] for r in records} == {"primary", "secondary", "check"}
+    assert sum(r["kind"] == "primary" for r in records) == 5
+    family = [r for r in found if "primaries" in r]  # the Holm family beside the verdicts
+    assert len(family) == 1 and all(p["holm_holds"] is None for p in family[0]["primaries"])
 
 
 def test_smoke_book_html(smoke_book):
