@@ -40,6 +40,8 @@ KINDS = ("primary", "secondary", "check")
 KIND_LABELS = {"primary": "primary (pre-registered)", "secondary": "secondary (exploratory)",
                "check": "check"}  # fmt: skip
 DIRECTIONS = (">=", "<=")
+DIRECTION_SIGNS = {">=": "≥", "<=": "≤"}
+"""How a direction is printed on the book's pages."""
 FAMILY_ALPHA = 0.05
 """Family-wise error rate of the Holm correction over the chapters' primary verdicts."""
 _COLOURS = {"reproduced": "#116329", "not reproduced": "#cf222e", "inconclusive": "#875b00",

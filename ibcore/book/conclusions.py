@@ -14,9 +14,7 @@ from pathlib import Path
 
 from ibcore.atomic import atomic_write_text
 from ibcore.book.verdicts_page import FamilyRow, family
-from ibcore.verdicts import CONFIDENCE, Verdict, load_verdicts
-
-_SIGN = {">=": "≥", "<=": "≤"}
+from ibcore.verdicts import CONFIDENCE, DIRECTION_SIGNS, Verdict, load_verdicts
 
 TOGETHER = {
     "compression against permuted-label nulls": (
@@ -63,7 +61,7 @@ def _primary_sentence(row: FamilyRow) -> str:
     text = (
         f"Its primary verdict — *{p.statement.rstrip('.')}* — reads **{v.status}** at scale "
         f"`{v.scale}`, {where}: {v.value:.3g} ± {v.spread:.2g} over {len(v.per_seed)} seeds, 95 % "
-        f"{side} bound {v.bound:.3g} against the threshold {_SIGN[v.direction]} {v.threshold:g}"
+        f"{side} bound {v.bound:.3g} against the threshold {DIRECTION_SIGNS[v.direction]} {v.threshold:g}"
         + (f", one-sided p = {v.p_value:.2g}" if math.isfinite(v.p_value) else "")
         + f".{holm}"
     )

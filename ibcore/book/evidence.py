@@ -8,9 +8,7 @@ import html
 import math
 from collections.abc import Sequence
 
-from ibcore.verdicts import _COLOURS, KIND_LABELS, Verdict
-
-_SIGN = {">=": "≥", "<=": "≤"}
+from ibcore.verdicts import _COLOURS, DIRECTION_SIGNS, KIND_LABELS, Verdict
 
 
 def _num(x: float) -> str:
@@ -26,7 +24,7 @@ def records_table(records: Sequence[Verdict], caption: str = "") -> str:
     for v in records:
         c = _COLOURS.get(v.status, "#57606a")
         cal = ", ".join(_num(x) for x in v.calibration_values)
-        needs = f"{_SIGN.get(v.direction, v.direction)} {v.threshold:g}"
+        needs = f"{DIRECTION_SIGNS.get(v.direction, v.direction)} {v.threshold:g}"
         if cal:
             needs += f" (calibration {cal})"
         holds = f"{v.robustness}" if v.robustness else "—"

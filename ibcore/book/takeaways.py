@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ibcore.verdicts import Verdict
-
-_SIGN = {">=": "≥", "<=": "≤"}
+from ibcore.verdicts import DIRECTION_SIGNS, Verdict
 
 
 def _short(statement: str) -> str:
@@ -30,7 +28,7 @@ def takeaway(primary: Verdict | None, records: Sequence[Verdict], setting: str) 
             f"At scale `{primary.scale}` ({setting}; {seeds}), the primary verdict — "
             f"{_short(primary.statement)} — reads **{primary.status}**: {primary.value:.3g} ± "
             f"{primary.spread:.2g} (95 % {side} bound {primary.bound:.3g}, needs "
-            f"{_SIGN[primary.direction]} {primary.threshold:g})."
+            f"{DIRECTION_SIGNS[primary.direction]} {primary.threshold:g})."
         )
     others = [v for v in records if v is not primary and v.kind == "secondary"]
     checks = [v for v in records if v.kind == "check"]
@@ -53,12 +51,17 @@ def takeaway(primary: Verdict | None, records: Sequence[Verdict], setting: str) 
 
 def show_takeaway(name: str, primary: Verdict | None, records: Sequence[Verdict],
                   setting: str) -> str:  # fmt: skip
-    """Display the takeaway under the verdicts and glue it as ``name`` for the box at the top of
-    the chapter (myst-nb ``{glue:md}``); returns its text."""
+    """Display :func:`takeaway` under the verdicts and glue it for the box at the top of the
+    chapter (:func:`glue_takeaway`); returns its text."""
+    return glue_takeaway(name, takeaway(primary, records, setting))
+
+
+def glue_takeaway(name: str, text: str) -> str:
+    """Display ``text`` as the chapter's takeaway and glue it as ``name`` for the box at the top
+    of the chapter (myst-nb ``{glue:md}``); returns it."""
     from IPython.display import Markdown, display
     from myst_nb import glue
 
-    text = takeaway(primary, records, setting)
     glue(name, Markdown(text), display=False)
     display(Markdown(f"**Takeaway.** {text}"))
     return text

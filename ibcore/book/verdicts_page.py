@@ -17,6 +17,7 @@ from ibcore.claims.primaries import PRIMARIES
 from ibcore.paths import results_dir
 from ibcore.verdicts import (
     _COLOURS,
+    DIRECTION_SIGNS,
     FAMILY_ALPHA,
     KIND_LABELS,
     Primary,
@@ -139,7 +140,7 @@ def primaries_table(vs: Sequence[Verdict]) -> list[str]:
         where = f"{int(p.chapter[:2])} · {p.paper}"
         if v is None:
             lines.append(f"| {where} | {_cell(p.statement)} | not run | not run | needs "
-                         f"{_SIGN[p.direction]} {p.threshold:g} |")  # fmt: skip
+                         f"{DIRECTION_SIGNS[p.direction]} {p.threshold:g} |")  # fmt: skip
             continue
         c = _COLOURS.get(v.status, "#57606a")
         conf = v.preregistration.get("confirmatory", "")
@@ -148,7 +149,7 @@ def primaries_table(vs: Sequence[Verdict]) -> list[str]:
         pv = (f"; one-sided p = {v.p_value:.2g}, Holm-adjusted {row.holm_p:.2g}"
               if math.isfinite(v.p_value) else "")  # fmt: skip
         numbers = (f"{v.value:.3g} ± {v.spread:.2g}, 95 % bound {v.bound:.3g}, needs "
-                   f"{_SIGN[v.direction]} {v.threshold:g}; {seeds}{pv}")  # fmt: skip
+                   f"{DIRECTION_SIGNS[v.direction]} {v.threshold:g}; {seeds}{pv}")  # fmt: skip
         lines.append(
             f'| {where} | <a href="chapters/{v.chapter}.html#verdict-{v.claim}">'
             f"{_cell(v.statement)}</a> | "
@@ -228,8 +229,6 @@ def render_page(folder: str | Path | None = None, figure: str | None = FOREST) -
         )
     return "\n".join(lines) + "\n"
 
-
-_SIGN = {">=": "≥", "<=": "≤"}
 
 FAMILY = "primaries-holm.json"
 """The family record written beside the verdicts: each primary's p-value and Holm decision."""
