@@ -529,7 +529,8 @@ def sensitivity_record(
     status: str,
 ) -> dict[str, Any]:
     """A verdict's status under each analysis setting (``settings[i]`` gave ``values[i]``);
-    ``holds`` counts those equal to ``status``. ``threshold`` may be one per setting."""
+    ``holds`` counts those equal to ``status`` (for a check, those whose rule status reads as it:
+    ``reproduced`` is ``check holds``). ``threshold`` may be one per setting."""
     if len(settings) != len(values):
         raise ValueError(f"{len(settings)} settings but {len(values)} value lists")
     thresholds = [threshold] * len(settings) if np.isscalar(threshold) else list(threshold)
@@ -539,7 +540,7 @@ def sensitivity_record(
     for st, vs, thr in zip(settings, values, thresholds, strict=True):
         j = judge(vs, float(thr), direction, scale)
         rows.append({**dict(st), "value": j.mean, "bound": j.bound, "status": j.status})
-    holds = sum(r["status"] == status for r in rows)
+    holds = sum(status in (r["status"], CHECK_STATUSES.get(r["status"])) for r in rows)
     return {"settings": rows, "holds": int(holds), "of": len(rows)}
 
 

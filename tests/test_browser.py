@@ -193,6 +193,17 @@ def test_page_in_chromium(site, browser, name):
             assert downloads.get("executed notebook (.ipynb)", "").endswith(f"/{stem}.ipynb")
             assert downloads.get("student notebook (.ipynb)", "").endswith(f"/{stem}.student.ipynb")
 
+        # Tables render as tables: no markdown table rule left as text on any page.
+        prose = page.evaluate(
+            "() => [...document.querySelectorAll('main p, main li, main td, main .cell_output')]"
+            ".map(e => e.innerText).join('\\n')"
+        )
+        assert not re.search(r"\|\s*:?-{3,}:?\s*\|", prose), f"{name}: a table left as raw text"
+        # No warning, local path or NumPy repr in any output.
+        outputs = "\n".join(page.locator("main .cell_output, main .output").all_inner_texts())
+        leak = _LEAK.search(outputs)
+        assert not leak, f"{name}: output leaks {leak.group(0)!r}"
+
         # Internal links resolve, #anchors included.
         hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
     finally:
@@ -206,6 +217,69 @@ def test_page_in_chromium(site, browser, name):
         elif anchor and body and not re.search(rf'id="{re.escape(anchor)}"', body):
             bad.append(f"{href} (no #{anchor})")
     assert not bad, f"{name}: broken internal links: {bad}"
+
+
+_LEAK = re.compile(
+    r"\w*Warning\b|/home/|/tmp/|/work/|/root/|/usr/|site-packages|np\.float\d+\(|array\(\[|"
+    r"<Figure size|<matplotlib"
+)
+
+# What a reader sees of a chapter: closed dropdowns and collapsed outputs are the evidence layer.
+_STORY_JS = """() => {
+  const main = document.querySelector('main');
+  const hidden = e => !!e.closest('details:not([open])');
+  const prose = [...main.querySelectorAll('p, li')].filter(e => !hidden(e) && !e.closest(
+    '.cell_output, .output, .ibcore-verdict, table, .cell_input, .bibliography, li p, '
+    + '.toctree-wrapper, .admonition.dropdown'));
+  const plain = e => {  // a formula counts as one word, as in the source
+    const c = e.cloneNode(true);
+    c.querySelectorAll('mjx-container, .math').forEach(m => m.replaceWith(' x '));
+    return c.textContent;
+  };
+  const words = prose.map(e => plain(e).split(/\\s+/).filter(Boolean).length)
+                     .reduce((a, b) => a + b, 0);
+  const visible = sel => [...main.querySelectorAll(sel)].filter(e => !hidden(e));
+  const imgs = visible('img').map(i => ({src: i.getAttribute('src'), natural: i.naturalWidth,
+                                         shown: i.getBoundingClientRect().width}));
+  const texts = prose.map(e => e.innerText).join('\\n');
+  const figs = [...texts.matchAll(/\\bFigures? (\\d+)/g)].map(m => Number(m[1]));
+  const top = [...main.querySelectorAll('.admonition')].find(
+    a => a.querySelector('.admonition-title')?.innerText.trim() === 'Takeaway');
+  const bottom = [...main.querySelectorAll('.cell_output p')].filter(
+    p => p.innerText.startsWith('Takeaway.'));
+  const card = main.querySelector('.ibcore-verdict');
+  const y = e => e.getBoundingClientRect().top + window.scrollY;
+  return {words, imgs, figs, cards: visible('.ibcore-verdict').length,
+          top: top ? top.innerText.replace('Takeaway', '').trim() : '',
+          topY: top ? y(top) : -1, bottomY: bottom.length ? y(bottom.at(-1)) : -1,
+          cardY: card ? y(card) : -1};
+}"""
+
+# Figures are drawn at 100 dpi with 11 pt tick labels (seaborn's notebook context): shown at
+# 0.78 of their natural width or more, the labels are 12 px (9 pt) or larger on the page.
+MIN_FIGURE_SCALE = 0.78
+STORY_WORDS = 2000
+STORY_CARDS = 3
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_story_page(site, browser, name):
+    """A chapter's story: about 2,000 words, at most three cards, a takeaway at the top and
+    under the verdict, legible figures, figures referenced in order of appearance."""
+    page, _, _ = _open(browser, site + name)
+    try:
+        r = page.evaluate(_STORY_JS)
+    finally:
+        page.close()
+    assert r["words"] <= STORY_WORDS, f"{name}: {r['words']} words of story prose"
+    assert 1 <= r["cards"] <= STORY_CARDS, f"{name}: {r['cards']} verdict cards shown"
+    assert len(r["top"]) > 80, f"{name}: no takeaway at the top: {r['top']!r}"
+    assert 0 < r["topY"] < r["cardY"] < r["bottomY"], f"{name}: takeaway top and bottom: {r}"
+    small = [i for i in r["imgs"] if i["natural"] and i["shown"] / i["natural"] < MIN_FIGURE_SCALE]
+    assert not small, f"{name}: figures shrunk below legible size: {small}"
+    first_seen = list(dict.fromkeys(r["figs"]))
+    assert first_seen == sorted(first_seen), f"{name}: figures referenced out of order {first_seen}"
+    assert first_seen == list(range(1, len(first_seen) + 1)), f"{name}: figure numbers {first_seen}"
 
 
 _CONTRAST_JS = """() => {
@@ -239,19 +313,24 @@ _CONTRAST_JS = """() => {
 }"""
 
 
+def _themed(browser, url: str, scheme: str):
+    """``url`` opened in ``scheme`` (light or dark), its colours settled."""
+    page = browser.new_page()
+    page.emulate_media(color_scheme=scheme)
+    page.goto(url, wait_until="networkidle")
+    # the theme follows the system scheme by default; set it as its switch would
+    page.evaluate(f"() => {{ localStorage.setItem('theme', '{scheme}'); "
+                  f"document.documentElement.dataset.theme = '{scheme}'; }}")  # fmt: skip
+    page.add_style_tag(content="* { transition: none !important; }")  # read settled colours
+    page.wait_for_timeout(300)
+    return page
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("where", ["chapter", "verdicts"])
 def test_verdicts_are_readable_in_light_and_dark_mode(site, browser, scheme, where):
-    page = browser.new_page()
+    page = _themed(browser, site + (CHAPTERS[0] if where == "chapter" else "verdicts.html"), scheme)
     try:
-        page.emulate_media(color_scheme=scheme)
-        page.goto(site + (CHAPTERS[0] if where == "chapter" else "verdicts.html"),
-                  wait_until="networkidle")  # fmt: skip
-        # the theme follows the system scheme by default; set it as its switch would
-        page.evaluate(f"() => {{ localStorage.setItem('theme', '{scheme}'); "
-                      f"document.documentElement.dataset.theme = '{scheme}'; }}")  # fmt: skip
-        page.add_style_tag(content="* { transition: none !important; }")  # read settled colours
-        page.wait_for_timeout(300)
         target = ".ibcore-verdict" if where == "chapter" else ".ibv-status"
         page.locator(target).first.scroll_into_view_if_needed()
         page.screenshot(path=str(SCREENSHOTS / f"verdicts-{where}-{scheme}.png"))
@@ -262,3 +341,53 @@ def test_verdicts_are_readable_in_light_and_dark_mode(site, browser, scheme, whe
             assert b["text"] >= 4.5 and b["head"] >= 4.5 and b["code"] >= 4.5, b
     finally:
         page.close()
+
+
+_TEXT_CONTRAST_JS = """(selectors) => {
+  const rgba = s => { const v = s.match(/[\\d.]+/g).map(Number); return v.length > 3 ? v : [...v, 1]; };
+  const lum = c => { const f = x => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+                     return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const backdrop = el => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    let out = document.documentElement.dataset.theme === 'dark' ? [18, 18, 18] : [255, 255, 255];
+    for (const c of layers.reverse()) out = out.map((v, i) => c[i] * c[3] + v * (1 - c[3]));
+    return out;
+  };
+  const out = [];
+  for (const sel of selectors)
+    for (const e of document.querySelectorAll(sel)) {
+      if (!e.innerText.trim() || e.closest('details:not([open])')) continue;
+      out.push({sel, text: e.innerText.trim().slice(0, 40),
+                ratio: ratio(rgba(getComputedStyle(e).color), backdrop(e))});
+    }
+  return out;
+}"""
+
+# Text that a reader must read in both themes: cards, the records table, the pre-rendered
+# controls and their note on a chapter; the status words and labels of the verdicts forest.
+_TEXT = {
+    "chapter": [".ibcore-verdict .ibv-head", ".ibcore-records td", ".ibcore-frames label",
+                ".ibcore-frames-note", ".ibv-muted"],
+    "verdicts": [".ibf-label", ".ibf-status", ".ibf-meta", ".ibv-status"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("where", ["chapter", "verdicts"])
+def test_text_contrast_in_light_and_dark_mode(site, browser, scheme, where):
+    page = _themed(browser, site + (CHAPTERS[0] if where == "chapter" else "verdicts.html"), scheme)
+    try:
+        found = page.evaluate(_TEXT_CONTRAST_JS, _TEXT[where])
+    finally:
+        page.close()
+    seen = {f["sel"] for f in found}
+    must = {".ibcore-frames label"} if where == "chapter" else {".ibf-label", ".ibf-status"}
+    assert must <= seen, f"{where}: nothing found for {must - seen}"
+    low = [f for f in found if f["ratio"] < 4.5]
+    assert not low, f"{where} ({scheme}): text below 4.5:1: {low[:5]}"

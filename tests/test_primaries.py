@@ -136,7 +136,7 @@ def test_the_verdicts_page_leads_with_the_family_and_its_holm_column(tmp_path):
     assert [r.primary.claim for r in rows] == [p.claim for p in PRIMARIES.values()]
     assert rows[0].verdict is not None and all(r.verdict is None for r in rows[1:])
     assert rows[0].holm_p == pytest.approx(min(1.0, 5 * rows[0].p))  # four missing count as 1
-    page = render_page(tmp_path, figure=None)
+    page = render_page(tmp_path, forest=False)
     assert page.index("One answer per paper") < page.index("Every record")
     assert "after Holm" in page and "Holm-adjusted" in page and "check holds" in page
     assert "not confirmatory (other seeds" in page

@@ -114,12 +114,11 @@ def test_verdicts_page(tmp_path):
         and ">smoke-only</span>" in page
     )
     assert '<a href="chapters/09_test.html#verdict-ch9-a">x rises</a>' in page
-    assert "verdicts_forest.png" in page
+    assert 'href="#record-ch9-a"' in page and 'id="record-ch9-a"' in page  # forest -> table
     out = tmp_path / "site" / "v.md"
     assert page_main([str(tmp_path), str(out)]) == 0
     assert out.read_text() == page
-    png = (out.parent / "verdicts_forest.png").read_bytes()
-    assert png.startswith(b"\x89PNG") and len(png) > 2000
+    assert not (out.parent / "verdicts_forest.png").exists()  # the forest is HTML on the page
     assert (
         write_page(tmp_path / "none", tmp_path / "empty.md").read_text().count("No verdicts yet")
         == 1
@@ -160,6 +159,16 @@ def test_sensitivity_record_counts_the_settings_where_the_status_holds():
     assert rec["holds"] == 2 and rec["of"] == 3
     assert [r["status"] for r in rec["settings"]] == ["reproduced", "reproduced", "not reproduced"]
     assert rec["settings"][0]["n_bins"] == 20
+
+
+def test_a_checks_sensitivity_record_counts_its_own_status_words():
+    """A check's status reads "check holds"; its settings are judged by the rule ("reproduced")."""
+    settings = [{"w": 1}, {"w": 3}, {"w": 5}]
+    values = [[1.0, 1.1, 0.9], [1.0, 1.2, 1.1], [0.1, 0.2, 0.1]]
+    held = verdicts.sensitivity_record(settings, values, 0.5, ">=", "cpu", "check holds")
+    assert held["holds"] == 2 and held["of"] == 3
+    failed = verdicts.sensitivity_record(settings, values, 0.5, ">=", "cpu", "check fails")
+    assert failed["holds"] == 1
 
 
 def test_a_book_build_clears_old_verdicts_only(tmp_path):

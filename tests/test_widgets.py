@@ -72,6 +72,17 @@ def test_static_frames_thin_a_long_slider_and_refuse_too_many_options():
         widgets.static_frames(lambda a: None, a=3)
 
 
+def test_static_frames_show_no_empty_text_panel():
+    # The theme draws every <pre> as a grey panel: a control whose frames print nothing has
+    # none, and one whose current frame printed nothing has it hidden until a frame prints.
+    silent = widgets.static_frames(lambda epoch: None, epoch=widgets.slider([0, 1]))
+    assert "<pre" not in silent and 'class="ibcore-frames-note"' in silent
+    some = widgets.static_frames(lambda arch: print(arch) if arch == "res" else None,
+                                 arch=["plain", "res"])  # fmt: skip
+    assert '<pre class="ibcore-frames-text" hidden></pre>' in some
+    assert "pre.hidden=!d.texts[i]" in some and _frames(some)["texts"] == ["", "res\n"]
+
+
 def test_interactive_builds_controls_and_redraws_on_change():
     import ipywidgets as w
 

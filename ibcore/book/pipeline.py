@@ -160,6 +160,7 @@ def build_book(
     from ``results`` and build the HTML book (``make book``); returns the folder of
     ``index.html``."""
     from ibcore.book.conclusions import write_conclusions
+    from ibcore.book.teacher import TEACHER_TIMES, write_teacher_times
     from ibcore.book.verdicts_page import write_page
 
     chapters = book / "chapters"
@@ -180,6 +181,7 @@ def build_book(
             raise
         rows.append({"chapter": nb.stem, "seconds": time.perf_counter() - t0, "ok": True})
     write_status(rows, book / "status.md", parameters)
+    write_teacher_times(rows, book / TEACHER_TIMES, parameters)  # the teacher page's times
     write_page(res, book / "verdicts.md")
     write_conclusions(res, book / "conclusions.md")
     return jupyter_book(book, out)

@@ -1,18 +1,21 @@
 """The book's verdicts page (all chapters): the five primary verdicts with their Holm-adjusted
-decisions, a forest plot of every verdict, and a table linking to each record
+decisions, a forest of every verdict (HTML rows grouped by chapter, each a short statement and
+a small inline SVG, so the page reads at phone width; styled by ``book/_assets/forest.css``),
+and a table linking to each record
 (``python -m ibcore.book.verdicts_page [RESULTS_DIR] OUT.md``)."""
 
 from __future__ import annotations
 
-import io
+import html
 import json
 import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from ibcore.atomic import atomic_write_bytes, atomic_write_text
+from ibcore.atomic import atomic_write_text
 from ibcore.claims.primaries import PRIMARIES
 from ibcore.paths import results_dir
 from ibcore.verdicts import (
@@ -26,63 +29,260 @@ from ibcore.verdicts import (
     load_verdicts,
 )
 
-FOREST = "verdicts_forest.png"
+SHAPES: dict[str, str] = {
+    "reproduced": "filled circle",
+    "not reproduced": "cross",
+    "inconclusive": "open diamond",
+    "smoke-only": "open circle",
+    "check holds": "filled square",
+    "check fails": "filled triangle",
+    "check unclear": "open square",
+}
+"""The forest's marker for each status: status reads by shape as well as colour."""
+FOREST_COLOURS: dict[str, str] = {**_COLOURS, "smoke-only": "#0b6e75"}
+"""The forest's colour for each status: :data:`ibcore.verdicts._COLOURS`, except smoke-only,
+which shares check unclear's grey there (never on one page in practice: a smoke build has no
+other status). Dark-mode counterparts are in ``book/_assets/forest.css``."""
+_GREY = "#57606a"
+LIMIT = 10.0
+"""Spreads from the threshold at the ends of the forest's axis; a mean further out sits at the
+end, with a chevron."""
+_W, _H, _PAD = 160, 24, 11  # the row plot's viewBox and the room left for chevrons
+_KIND_ORDER = {"primary": 0, "secondary": 1, "check": 2}
+_TRAILING = {"a", "an", "and", "as", "at", "by", "for", "in", "its", "of", "on", "or", "than",
+             "that", "the", "their", "to", "with"}  # fmt: skip
 
 
 def _scale(v: Verdict) -> float:
-    """The unit of a verdict's row on the forest plot (positive): its spread, or |threshold|."""
+    """The unit of a verdict's row on the forest (positive): its spread, or |threshold|."""
     return next((s for s in (v.spread, abs(v.threshold)) if math.isfinite(s) and s > 0), 1.0)
 
 
-def _norm(v: Verdict, x: float) -> float:
-    """``x`` on the verdict's normalised axis: 0 = threshold, + = the passing side, 1 = a spread."""
+def normalised(v: Verdict, x: float) -> float:
+    """``x`` on the verdict's normalised axis: 0 = threshold, + = the passing side (for either
+    direction), 1 = one spread."""
     sign = 1.0 if v.direction == ">=" else -1.0
     return sign * (x - v.threshold) / _scale(v)
 
 
-def forest_png(vs: Sequence[Verdict]) -> bytes:
-    """Every verdict on one normalised axis: value (dot), 95 % bound (bar to it), null (cross)."""
-    import matplotlib
+def axis_position(z: float) -> float:
+    """Where ``z`` (normalised, :func:`normalised`) sits on the forest's axis, in [-1, 1]:
+    sign(z)·log(1 + |z|)/log(1 + LIMIT), so about linear within a spread of the threshold and
+    compressed further out; clipped at ±:data:`LIMIT`."""
+    return math.copysign(math.log1p(min(abs(z), LIMIT)) / math.log1p(LIMIT), z)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    lim = 12.0  # values further out are drawn at the edge, as a triangle pointing outwards
+def _split_clause(text: str) -> str:
+    """``text`` up to its first ':', ';' or dash outside parentheses (all of it if none)."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and (ch in ":;" or (ch in "—–" and text[i - 1 : i] == " ")):
+            return text[:i].rstrip()
+    return text
 
-    def clip(x: float) -> tuple[float, bool]:
-        return max(-lim, min(lim, x)), abs(x) > lim
 
-    fig, ax = plt.subplots(figsize=(8.5, 0.34 * len(vs) + 1.4), constrained_layout=True)
-    ys, labels = [], []
-    y, last = 0.0, None
-    for v in vs:
-        if last is not None and v.chapter != last:
-            y += 0.6  # a gap between chapters
-        last = v.chapter
-        c = _COLOURS.get(v.status, "#57606a")
-        x, out = clip(_norm(v, v.value))
-        b, _ = clip(_norm(v, v.bound) if math.isfinite(v.bound) else x)
-        ax.plot([b, x], [y, y], color=c, lw=2.2, solid_capstyle="butt")
-        ax.plot([b], [y], marker="|", color=c, ms=11, mew=2)
-        ax.plot([x], [y], marker=(">" if x > 0 else "<") if out else "o", color=c, ms=7)
-        if v.null and math.isfinite(float(v.null.get("value", math.nan))):
-            ax.plot([clip(_norm(v, float(v.null["value"])))[0]], [y], marker="x", color="0.35",
-                    ms=7)  # fmt: skip
-        ys.append(y)
-        labels.append(f"{v.claim}  (n={len(v.per_seed)})")
-        y += 1.0
-    ax.axvline(0.0, color="0.3", lw=1, ls="--")
-    ax.set_xlim(-lim * 1.05, lim * 1.05)
-    ax.set_yticks(ys, labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("(value − threshold) / spread; right = the claim's side; | 95 % bound, "
-                  "× null, ▸ off the axis", fontsize=8)  # fmt: skip
-    handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=s) for s, c in _COLOURS.items()]
-    ax.legend(handles=handles, fontsize=7, loc="lower right", frameon=True)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+def short_statement(text: str, limit: int = 80) -> str:
+    """A row label from a verdict's statement: whole if it fits in ``limit`` characters, else
+    less its parenthetical remarks (from the last), then its first clause (if one of at least
+    20 characters), then cut at a word boundary with an ellipsis; capitalised."""
+    s = " ".join(str(text).split())
+    while len(s) > limit and (shorter := re.sub(r"\s+\([^()]*\)(?!.*\s\()", "", s)) != s:
+        s = shorter
+    if len(s) > limit and len(head := _split_clause(s)) >= 20:
+        s = head
+    if len(s) > limit:
+        words = s[: limit - 1].split(" ")  # room for the ellipsis
+        if s[limit - 1] != " " and len(words) > 1:
+            words.pop()  # cut inside it
+        while len(words) > 1 and words[-1].lower() in _TRAILING:
+            words.pop()
+        s = " ".join(words).rstrip(" ,;:–—-") + "…"
+    return s[:1].upper() + s[1:]
+
+
+def holds_in(v: Verdict) -> str:
+    """'holds in k of m settings' for a verdict with a sensitivity record, else ''."""
+    return f"holds in {v.robustness} settings" if v.robustness else ""
+
+
+def _record_order(v: Verdict) -> tuple[str, int, str]:
+    return v.chapter, _KIND_ORDER.get(v.kind, 1), v.claim
+
+
+def forest_groups(vs: Sequence[Verdict]) -> list[tuple[str, list[Verdict]]]:
+    """The forest's rows: per chapter (in chapter order) its verdicts, primary first, then the
+    secondaries and the checks, each by claim."""
+    groups: dict[str, list[Verdict]] = {}
+    for v in sorted(vs, key=_record_order):
+        groups.setdefault(v.chapter, []).append(v)
+    return list(groups.items())
+
+
+def _glyph(shape: str, x: float, y: float, r: float = 4.5) -> str:
+    """SVG of a status marker centred on (x, y); open shapes are filled with the page colour."""
+
+    def poly(*pts: tuple[float, float]) -> str:
+        return "M" + " L".join(f"{a:.1f} {b:.1f}" for a, b in pts) + " Z"
+
+    open_ = 'class="ibf-open" fill="#fff" stroke-width="1.8"'
+    if shape == "filled circle":
+        return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" stroke="none"/>'
+    if shape == "open circle":
+        return f'<circle {open_} cx="{x:.1f}" cy="{y:.1f}" r="{r - 0.9:.1f}"/>'
+    if shape == "cross":
+        d = r * 0.85
+        return (f'<path fill="none" stroke-width="2.6" stroke-linecap="round" d="M{x - d:.1f} '
+                f"{y - d:.1f} L{x + d:.1f} {y + d:.1f} M{x - d:.1f} {y + d:.1f} L{x + d:.1f} "
+                f'{y - d:.1f}"/>')  # fmt: skip
+    if shape == "open diamond":
+        r += 0.8
+        return f'<path {open_} d="{poly((x, y - r), (x + r, y), (x, y + r), (x - r, y))}"/>'
+    if shape in ("filled square", "open square"):
+        a = r - 0.6
+        style = open_ if shape == "open square" else 'stroke="none"'
+        return (f'<rect {style} x="{x - a:.1f}" y="{y - a:.1f}" width="{2 * a:.1f}" '
+                f'height="{2 * a:.1f}"/>')  # fmt: skip
+    if shape == "filled triangle":  # pointing down
+        d = poly((x - r - 0.6, y - r + 0.6), (x + r + 0.6, y - r + 0.6), (x, y + r + 0.6))
+        return f'<path stroke="none" d="{d}"/>'
+    raise ValueError(f"unknown shape {shape!r}")
+
+
+def _null_glyph(x: float, y: float) -> str:
+    """The null's marker: a grey open triangle pointing up."""
+    return (f'<path class="ibf-null" fill="none" stroke="currentColor" stroke-opacity="0.75" '
+            f'stroke-width="1.5" d="M{x:.1f} {y - 4.5:.1f} L{x + 4.5:.1f} {y + 3.5:.1f} '
+            f'L{x - 4.5:.1f} {y + 3.5:.1f} Z"/>')  # fmt: skip
+
+
+def legend_glyph(shape: str, colour: str = "") -> str:
+    """A status marker (or ``"null"``) as a small inline SVG for the forest's legend, in
+    ``colour`` (default: the text's)."""
+    body = _null_glyph(8, 8.5) if shape == "null" else _glyph(shape, 8, 8)
+    paint = f' class="ibf-glyph ibf-c" style="color:{colour}"' if colour else ' class="ibf-glyph"'
+    return (f'<svg{paint} viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" '
+            f'fill="currentColor" stroke="currentColor">{body}</svg>')  # fmt: skip
+
+
+def _x(z: float) -> float:
+    return _W / 2 + (_W / 2 - _PAD) * axis_position(z)
+
+
+def _numbers(v: Verdict) -> str:
+    """The row plot's title: the numbers behind it."""
+    unit = v.unit if len(v.per_seed) == 1 else f"{v.unit}s"
+    text = (f"mean {v.value:.3g} ± {v.spread:.2g} over {len(v.per_seed)} {unit}; 95 % bound "
+            f"{v.bound:.3g}; needs {DIRECTION_SIGNS.get(v.direction, v.direction)} "
+            f"{v.threshold:g}")  # fmt: skip
+    if v.null and math.isfinite(float(v.null.get("value", math.nan))):
+        text += f"; null {float(v.null['value']):.3g}"
+    return text
+
+
+def row_svg(v: Verdict) -> str:
+    """A verdict's row plot (inline SVG): the claim's side shaded, the threshold dashed, the
+    null (grey triangle), the bar from the 95 % bound to the mean and the status marker."""
+    c, mid, y = FOREST_COLOURS.get(v.status, _GREY), _W / 2, _H / 2
+    title = html.escape(_numbers(v))
+    parts = [
+        f'<svg class="ibf-plot" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
+        f'aria-label="{title}"><title>{title}</title>',
+        f'<rect x="{mid}" y="1" width="{mid - _PAD}" height="{_H - 2}" fill="currentColor" '
+        'fill-opacity="0.08"/>',
+        f'<path fill="none" stroke="currentColor" stroke-opacity="0.4" d="M{_PAD} {y} '
+        f"L{_W - _PAD} {y}"
+        + "".join(f" M{_x(z):.1f} {y - 3} L{_x(z):.1f} {y + 3}" for z in (-LIMIT, -1, 1, LIMIT))
+        + '"/>',
+        f'<path fill="none" stroke="currentColor" stroke-opacity="0.8" stroke-dasharray="2 2" '
+        f'd="M{mid} 1 L{mid} {_H - 1}"/>',
+    ]
+    null = float(v.null.get("value", math.nan)) if v.null else math.nan
+    if math.isfinite(null):
+        parts.append(_null_glyph(_x(normalised(v, null)), y))
+    parts.append(f'<g class="ibf-c" style="color:{c}" fill="currentColor" stroke="currentColor">')
+    if math.isfinite(v.value):
+        z = normalised(v, v.value)
+        xv = _x(z)
+        if math.isfinite(v.bound):
+            xb = _x(normalised(v, v.bound))
+            parts.append(f'<path fill="none" stroke-width="2.4" d="M{xb:.1f} {y} L{xv:.1f} {y} '
+                         f'M{xb:.1f} {y - 5} L{xb:.1f} {y + 5}"/>')  # fmt: skip
+        if abs(z) > LIMIT:  # off the axis: a chevron outside its end
+            a, b = (_W - _PAD + 3, _W - 2) if z > 0 else (_PAD - 3, 2)
+            parts.append(f'<path fill="none" stroke-width="1.8" d="M{a} {y - 4} L{b} {y} '
+                         f'L{a} {y + 4}"/>')  # fmt: skip
+        parts.append(_glyph(SHAPES.get(v.status, "filled circle"), xv, y))
+    parts.append("</g></svg>")
+    return "".join(parts)
+
+
+def forest_row(v: Verdict) -> str:
+    """One verdict as an HTML row: its short statement (linked to its row of the table of every
+    record; a badge and bold type for a primary), its status word and sensitivity, and
+    :func:`row_svg`."""
+    e = html.escape
+    c = FOREST_COLOURS.get(v.status, _GREY)
+    primary = v.kind == "primary"
+    badge = '<span class="ibf-badge">primary</span> ' if primary else ""
+    meta = [f'<span class="ibf-status ibf-c" style="color:{c}">{e(v.status)}</span>']
+    meta += [holds_in(v)] if v.robustness else []
+    return (
+        f'<div class="ibf-row{" ibf-primary" if primary else ""}" data-status="{e(v.status)}" '
+        f'data-kind="{e(v.kind)}"><div class="ibf-text">{badge}'
+        f'<a class="ibf-label" href="#record-{e(v.claim)}" title="{e(v.statement)}">'
+        f"{e(short_statement(v.statement))}</a></div>"
+        f'<div class="ibf-meta">{" · ".join(meta)}</div>{row_svg(v)}</div>'
+    )
+
+
+def _chapter_title(chapter: str, vs: Sequence[Verdict]) -> str:
+    """'Chapter 0 · Shwartz-Ziv & Tishby 2017': the chapter's number and its paper."""
+    num = chapter.partition("_")[0]
+    title = f"Chapter {int(num)}" if num.isdigit() else chapter
+    paper = next((v.paper for v in vs if v.paper), "")
+    return f"{title} · {paper}" if paper else title
+
+
+def forest_section(vs: Sequence[Verdict]) -> list[str]:
+    """The verdicts page's forest: a legend, then per chapter a heading and one HTML row per
+    verdict (:func:`forest_row`); the text reflows at phone width (``book/_assets/forest.css``)."""
+    statuses = [s for s in SHAPES if any(v.status == s for v in vs)]
+    legend = "".join(
+        f'<span class="ibf-key" data-status="{html.escape(s)}">'
+        f"{legend_glyph(SHAPES[s], FOREST_COLOURS[s])}{html.escape(s)}</span>"
+        for s in statuses
+    )
+    legend += (f'<span class="ibf-key">{legend_glyph("null")}null</span>'
+               '<span class="ibf-key"><svg class="ibf-glyph" viewBox="0 0 16 16" width="16" '
+               'height="16" aria-hidden="true"><path stroke="currentColor" stroke-width="2" '
+               'd="M2 8 L14 8 M2 3 L2 13"/></svg>to the 95 % bound</span>')  # fmt: skip
+    lines = [
+        "## Every verdict at a glance",
+        "",
+        "One row per record, grouped by chapter, the primary first. Each statement links to its "
+        "record's row in the table below (hover it for the whole sentence, the plot for the "
+        "numbers). The plots share one scale: how far the mean over seeds lies from the "
+        "threshold (dashed), in spreads (standard deviations over seeds), the claim's side on "
+        "the right (shaded) whichever its direction; the bar runs to the 95 % bound. The scale "
+        f"is compressed away from the threshold (ticks at 1 and {LIMIT:g} spreads); a chevron "
+        f"marks a mean beyond {LIMIT:g}.",
+        "",
+        f'<div class="ibf-legend">{legend}</div>',
+        "",
+    ]
+    for chapter, rows in forest_groups(vs):
+        lines += [
+            f"### {_chapter_title(chapter, rows)}",
+            "",
+            '<div class="ibf">'
+            '<div class="ibf-scale" aria-hidden="true"><span class="ibf-ends">'
+            "<span>← fails</span><span>passes →</span></span></div>",
+            *(forest_row(v) for v in rows),
+            "</div>",
+            "",
+        ]
+    return lines
 
 
 class FamilyRow(NamedTuple):
@@ -171,8 +371,10 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
-def render_page(folder: str | Path | None = None, figure: str | None = FOREST) -> str:
-    """The verdicts page (MyST Markdown) from every verdict under ``folder``."""
+def render_page(folder: str | Path | None = None, forest: bool = True) -> str:
+    """The verdicts page (MyST Markdown) from every verdict under ``folder``: the primaries,
+    the forest (:func:`forest_section`, unless ``forest`` is false) and the table of every
+    record, each row anchored ``record-<claim>``."""
     vs = load_verdicts(folder)
     lines = [
         "# Verdicts",
@@ -189,25 +391,15 @@ def render_page(folder: str | Path | None = None, figure: str | None = FOREST) -
         lines.append("No verdicts yet: run `make book` to execute the chapters.")
         return "\n".join(lines) + "\n"
     lines += primaries_table(vs)
+    if forest:
+        lines += forest_section(vs)
     lines += ["## Every record", ""]
-    if figure:
-        lines += [
-            f"```{{figure}} {figure}",
-            ":name: verdicts-forest",
-            "",
-            "Every verdict on one axis: the dot is the mean over seeds, the bar runs to its 95 % "
-            "bound, the dashed line is the threshold, a cross marks the null where the metric "
-            "is compared with one; coloured by status, grouped by chapter.",
-            "```",
-            "",
-        ]
     lines += [
         "| chapter | kind | claim | status | metric | value ± spread | 95 % bound | needs "
         "(calibration) | seeds (pass) | null | status holds in | scale |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    order = {"primary": 0, "secondary": 1, "check": 2}
-    for v in sorted(vs, key=lambda v: (v.chapter, order.get(v.kind, 1), v.claim)):
+    for v in sorted(vs, key=_record_order):
         c = _COLOURS.get(v.status, "#57606a")
         null = f"{float(v.null['value']):.3g}" if v.null else "—"
         robust = f"{v.robustness} settings" if v.robustness else "—"
@@ -215,6 +407,7 @@ def render_page(folder: str | Path | None = None, figure: str | None = FOREST) -
         needs = f"{v.direction} {v.threshold:g}" + (f" ({cal})" if cal else "")
         lines.append(
             f"| {v.chapter} | {KIND_LABELS.get(v.kind, v.kind)} | "
+            f'<span id="record-{v.claim}"></span>'
             f'<a href="chapters/{v.chapter}.html#verdict-{v.claim}">{_cell(v.statement)}</a> | '
             f'<span class="ibv-status" data-status="{v.status}" '
             f'style="color:{c};font-weight:bold">{v.status}</span> | `{_cell(v.metric)}` | '
@@ -251,15 +444,14 @@ def family_record(vs: Sequence[Verdict]) -> dict[str, object]:
 
 
 def write_page(results: str | Path | None, out: str | Path) -> Path:
-    """Write the verdicts page to ``out`` and its forest plot beside it, and the Holm family
-    record (:data:`FAMILY`) beside the verdicts; returns ``out``."""
+    """Write the verdicts page to ``out`` and the Holm family record (:data:`FAMILY`) beside
+    the verdicts; returns ``out``."""
     out = Path(out)
     vs = load_verdicts(results)
     if vs:
-        atomic_write_bytes(out.parent / FOREST, forest_png(vs))
         folder = Path(results) if results is not None else results_dir()
         atomic_write_text(folder / FAMILY, json.dumps(family_record(vs), indent=2) + "\n")
-    atomic_write_text(out, render_page(results, FOREST if vs else None))
+    atomic_write_text(out, render_page(results))
     return out
 
 

@@ -176,20 +176,26 @@ def static_frames(draw: Callable[..., Any], max_frames: int = MAX_FRAMES, **cont
     first = sum(p * _stride(axes, j) for j, p in enumerate(start))
     data = {"frames": frames, "texts": texts, "sizes": [len(o) for _, _, o in axes],
             "labels": [[k for k, _ in o] for _, _, o in axes]}  # fmt: skip
+    # The printed text of a frame goes to a <pre>, hidden while the frame printed nothing and left
+    # out when no frame prints (the theme gives every <pre> a grey panel, empty or not).
+    pre = ""
+    if any(texts):
+        hidden = "" if texts[first] else " hidden"
+        pre = f'<pre class="ibcore-frames-text"{hidden}>{html.escape(texts[first])}</pre>'
     return (
         f'<div class="ibcore-frames" id="{uid}">'
         f'<div class="ibcore-frames-controls">{" ".join(ctl)}</div>'
-        f'<img alt="pre-rendered frame" src="data:image/png;base64,{frames[first]}">'
-        f'<pre class="ibcore-frames-text">{html.escape(texts[first])}</pre>'
-        f"<small>pre-rendered: {len(frames)} frames of this run; a live kernel draws every "
-        f"setting</small></div>"
+        f'<img alt="pre-rendered frame" src="data:image/png;base64,{frames[first]}">{pre}'
+        f'<small class="ibcore-frames-note">pre-rendered: {len(frames)} frames of this run; '
+        f"a live kernel draws every setting</small></div>"
         f"<script>(function(){{var r=document.getElementById('{uid}'),d={json.dumps(data)};"
         "var cs=r.querySelectorAll('[data-axis]'),img=r.querySelector('img'),"
         "pre=r.querySelector('pre');function upd(){var i=0,s=1;"
         "for(var j=d.sizes.length-1;j>=0;j--){var c=r.querySelector('[data-axis=\"'+j+'\"]');"
         "i+=s*parseInt(c.value);s*=d.sizes[j];"
         "var l=r.querySelector('[data-label=\"'+j+'\"]');if(l){l.textContent=d.labels[j][c.value];}}"
-        "img.src='data:image/png;base64,'+d.frames[i];pre.textContent=d.texts[i];}"
+        "img.src='data:image/png;base64,'+d.frames[i];"
+        "if(pre){pre.textContent=d.texts[i];pre.hidden=!d.texts[i];}}"
         "cs.forEach(function(c){c.addEventListener('input',upd);});upd();})();</script>"
     )
 
