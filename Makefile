@@ -14,11 +14,13 @@ ARGS ?=
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv test lint book run clean distclean cache-prune
+.PHONY: help venv test lint book run clean distclean cache-prune data
 
 help:
 	@echo "make test            run the whole test suite (creates .venv if needed)"
 	@echo "make book            execute every chapter (default parameters) and build book/_build/html"
+	@echo "make book SCALE=full the book toward the papers' scale (Fashion-MNIST: make data), into build/full/"
+	@echo "make data            Fashion-MNIST into data/ (Debian's dataset-fashion-mnist; ARGS=--download to fetch)"
 	@echo "make run NB=00 ARGS=\"-p seeds 5\"   rerun one chapter with parameters"
 	@echo "make sweep NB=00 GRID=\"activation=tanh,relu seeds=0-9\" [ARGS=\"-p scale smoke\"] [SCHEDULER=tcp://host:8786] [JOBS=2]"
 	@echo "                     run a parameter grid of a chapter (local processes, or a Dask cluster)"
@@ -28,6 +30,8 @@ help:
 	@echo "                     student notebooks as downloads, Binder files and the PDF (needs chromium);"
 	@echo "                     launch buttons only with IBBOOK_REPOSITORY=OWNER/NAME"
 	@echo "make bench [FULL=1]  run the benchmarks (bench/; quick, or full size), print medians, write bench/results.json"
+	@echo "make mutants [SCOPE=default|verdicts|metrics|full] [JOBS=2]"
+	@echo "                     mutation testing of the verdict and metric code (mutmut; bench/README.md)"
 	@echo "make cache-prune     remove cached runs that no current code can reach"
 	@echo "make clean           remove built notebooks, the book build, results and the cache"
 
@@ -48,8 +52,11 @@ test: lint
 	$(PY) -m pytest -ra
 
 book: $(STAMP)
-	$(PY) -m ibcore.book.pipeline book
-	@echo "open book/_build/html/index.html"
+	$(PY) -m ibcore.book.pipeline book $(if $(SCALE),--scale $(SCALE))
+	@echo "open $(if $(filter full,$(SCALE)),build/full/book,book)/_build/html/index.html"
+
+data: $(STAMP)
+	$(PY) -m ibcore.book.getdata $(ARGS)
 
 run: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make run NB=00 ARGS=\"-p seeds 5\""; exit 2; }
@@ -59,7 +66,7 @@ cache-prune: $(STAMP)
 	$(PY) -m ibcore.cache prune
 
 clean:
-	rm -rf book/_build book/chapters book/verdicts.md book/conclusions.md book/status.md book/verdicts_forest.png build results .cache
+	rm -rf book/_build book/chapters book/verdicts.md book/conclusions.md book/status.md book/_generated book/verdicts_forest.png build results .cache
 
 distclean: clean
 	rm -rf $(VENV)
@@ -90,3 +97,13 @@ lab: $(STAMP)
 	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet \
 		--disable-pip-version-check -c requirements/constraints.txt -e ".[lab]"
 	$(PY) -m ibcore.book.lab $(ARGS)
+
+# Mutation testing of the verdict rule and the metric functions (bench/mutants.py, mutmut from the
+# extra `mutants`, exact pins in requirements/constraints.txt): not part of `make test` or CI. It
+# runs in a scratch copy (build/mutmut/) and prints the kill rate and every surviving mutant.
+# SCOPE=verdicts|metrics|default|full (bench/README.md); JOBS: mutants tested side by side.
+.PHONY: mutants
+mutants: $(STAMP)
+	@$(PY) -c "import mutmut" 2>/dev/null || $(PY) -m pip install --quiet \
+		--disable-pip-version-check -c requirements/constraints.txt -e ".[mutants]"
+	IBCORE_PROGRESS=0 $(PY) bench/mutants.py --scope $(or $(SCOPE),default) --jobs $(or $(JOBS),2)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-SCALES = ("smoke", "cpu", "paper")
+SCALES = ("smoke", "cpu", "full", "paper")
 
 
 class ParameterError(ValueError):
@@ -197,7 +197,10 @@ def seeds_list(seeds: int | Sequence[int]) -> list[int]:
 # Names every IPython namespace holds besides the user's own (skipped by from_namespace).
 _IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
 
-SCALE_DOC = "preset: smoke (seconds, CI), cpu (minutes on a laptop) or paper (GPU)"
+SCALE_DOC = (
+    "preset: smoke (seconds, CI), cpu (minutes on a laptop), full (toward the paper: about half "
+    "an hour on 2 cores, real images) or paper (GPU)"
+)
 
 
 def common_params() -> dict[str, Param]:
@@ -283,9 +286,9 @@ class Chapter:
             return "" if v is None else str(v)
 
         rows = [
-            "| parameter | meaning | `smoke` | `cpu` (default) | `paper` |",
-            "|---|---|---|---|---|",
-            f"| `scale` | {SCALE_DOC} | | | |",
+            "| parameter | meaning | `smoke` | `cpu` (default) | `full` | `paper` |",
+            "|---|---|---|---|---|---|",
+            f"| `scale` | {SCALE_DOC} | | | | |",
         ]
         for name, spec in self.params.items():
             vals = [fmt(self.preset(s).get(name)) for s in SCALES]

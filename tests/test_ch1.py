@@ -374,7 +374,7 @@ def test_toy_chain_bad_input():
 # ------------------------------------------------------------------ presets
 
 
-@pytest.mark.parametrize("scale", ["smoke", "cpu", "paper"])
+@pytest.mark.parametrize("scale", ["smoke", "cpu", "full", "paper"])
 def test_chapter1_presets_validate(scale):
     P = chapter("01").resolve(scale)
     assert P["hessian_epochs"] and len(seeds_list(P["seeds"])) >= 1

@@ -171,7 +171,7 @@ def test_lbe_run_without_mnist_files_names_the_offline_data_set():
 
 
 def test_chapter_3_presets_validate():
-    smoke, cpu, paper = (chapter("03").resolve(s) for s in ("smoke", "cpu", "paper"))
+    smoke, cpu, full, paper = (chapter("03").resolve(s) for s in ("smoke", "cpu", "full", "paper"))
     assert (cpu["depth"], cpu["width"], cpu["lr"], cpu["batch_size"]) == (50, 128, 3e-4, 128)
     assert (cpu["lbe_alpha"], cpu["lbe_alpha_min"], cpu["lbe_beta"]) == (1.0, 0.2, 1.0)
     assert (cpu["authors_alpha"], cpu["authors_alpha_min"], cpu["authors_beta"]) == (2.0, 0.2, 0.1)
@@ -185,7 +185,8 @@ def test_chapter_3_presets_validate():
     assert paper["plain_epochs"] == 5 * paper["epochs"]
     assert smoke["depth"] < cpu["depth"] and smoke["epochs"] < cpu["epochs"]
     assert chapter("03").resolve("cpu", sweep_depths=[10, 40])["sweep_depths"] == [10, 40]
-    for scale in (smoke, cpu, paper):
+    assert (full["dataset"], full["depth"], full["plain_epochs"]) == ("fashionmnist", 500, 10)
+    for scale in (smoke, cpu, full, paper):
         ch3.check_budgets(scale)  # every preset's budgets fit together
         runs = ch3.main_members(scale)
         assert list(runs) == ["plain", "authors", "tuned"]  # longest first
@@ -200,7 +201,7 @@ def test_chapter_3_presets_validate():
 
 def test_calibration_seeds_are_never_final_seeds_and_thresholds_are_fixed():
     cal = set(ch3.CALIBRATION_SEEDS) | {ch3.SELECTION_SEED}
-    for scale in ("smoke", "cpu", "paper"):
+    for scale in ("smoke", "cpu", "full", "paper"):
         p = chapter("03").resolve(scale)
         assert not cal & set(seeds_list(p["seeds"])), scale
         assert not cal & set(seeds_list(p["sweep_seeds"])), scale

@@ -80,7 +80,7 @@ def test_bad_parameter_stops_the_notebook_with_one_clear_line(tmp_path):
     with pytest.raises(PapermillExecutionError) as exc:
         pipeline.execute(NOTEBOOKS[0], out, {"scale": "fast"})
     assert (
-        "parameter 'scale' = 'fast' is not allowed; choose one of ('smoke', 'cpu', 'paper')"
+        "parameter 'scale' = 'fast' is not allowed; choose one of ('smoke', 'cpu', 'full', 'paper')"
         in str(exc.value)
     )
     assert not out.exists()  # nothing half-written at the target path

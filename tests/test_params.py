@@ -7,7 +7,7 @@ from ibcore.schema import Param, ParameterError, resolve, seeds_list
 @pytest.mark.parametrize(
     "values, message",
     [
-        (dict(scale="fast"), r"parameter 'scale' = 'fast' is not allowed; choose one of \('smoke', 'cpu', 'paper'\)"),
+        (dict(scale="fast"), r"parameter 'scale' = 'fast' is not allowed; choose one of \('smoke', 'cpu', 'full', 'paper'\)"),
         (dict(activation="sigmoid"), r"parameter 'activation' = 'sigmoid' is not allowed; choose one of \('tanh', 'relu'"),
         (dict(seeds=0), r"parameter 'seeds' = 0 is out of range; it must be >= 1"),
         (dict(seeds="3"), r"parameter 'seeds' must be of type int, got str '3'"),
@@ -35,7 +35,7 @@ def test_none_takes_the_preset_and_ints_become_floats():
 
 
 @pytest.mark.parametrize("key", sorted(MODULES))
-@pytest.mark.parametrize("scale", ["smoke", "cpu", "paper"])
+@pytest.mark.parametrize("scale", ["smoke", "cpu", "full", "paper"])
 def test_every_preset_validates(key, scale):
     ch = chapter(key)
     p = ch.resolve(scale)

@@ -52,11 +52,11 @@ def test_parameter_table_is_generated_from_the_schema_and_resolved_once(nb):
 def test_table_lists_every_parameter_with_its_value_at_every_scale():
     ch = chapter("00")
     rows = ch.table().splitlines()
-    assert rows[0].split("|")[3:6] == [" `smoke` ", " `cpu` (default) ", " `paper` "]
+    assert rows[0].split("|")[3:7] == [" `smoke` ", " `cpu` (default) ", " `full` ", " `paper` "]
     body = {r.split("|")[1].strip(" `"): r.split("|") for r in rows[2:]}
     assert set(body) == set(ch.names)
-    assert body["epochs"][3:6] == [" 150 ", " 1500 ", " 8000 "]
-    assert body["n_bins"][3:6] == [" 30 "] * 3  # a shared value appears at every scale
+    assert body["epochs"][3:7] == [" 150 ", " 1500 ", " 8000 ", " 8000 "]
+    assert body["n_bins"][3:7] == [" 30 "] * 4  # a shared value appears at every scale
 
 
 def test_from_namespace_refuses_a_name_the_chapter_lacks_and_skips_ipython_names():

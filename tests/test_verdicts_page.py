@@ -230,3 +230,32 @@ def test_the_page_renders_through_myst_as_html():
                    settings_overrides={"output_encoding": "unicode", "report_level": 4})["body"]  # fmt: skip
     assert body.count('<div class="ibf-row') == 2 and "<svg" in body and "&lt;svg" not in body
     assert 'id="record-ch0-p"' in body and 'href="#record-ch0-p"' in body
+
+
+def _primary(chapter: str, status: str, scale: str, value: float) -> Verdict:
+    return _v(f"ch{chapter[1]}-primary", chapter, kind="primary", status=status, scale=scale,
+              value=value, bound=value - 0.1, per_seed=[value] * 3)  # fmt: skip
+
+
+def test_the_ladder_sets_each_primary_beside_itself_at_the_other_scale():
+    from ibcore.book.verdicts_page import ladder
+
+    cpu = [_primary("00_a", "reproduced", "cpu", 0.5), _primary("01_b", "inconclusive", "cpu", 0.1)]
+    full = [_primary("00_a", "not reproduced", "full", -0.2), _primary("01_b", "inconclusive",
+                                                                         "full", 0.2)]  # fmt: skip
+    text = "\n".join(ladder({"cpu": cpu, "full": full}))
+    rows = {r.split("|")[1].strip(): r for r in text.splitlines() if r.startswith("| 0")}
+    assert "reproduced: +0.5 (bound +0.4, 3 seeds)" in rows["00"]
+    assert "not reproduced: -0.2 (bound -0.3, 3 seeds)" in rows["00"]
+    assert rows["00"].rstrip(" |").endswith("reproduced → not reproduced")
+    assert rows["01"].rstrip(" |").endswith("the same status")
+    assert "changes with scale in chapter 00 (reproduced → not reproduced)." in text
+
+
+def test_the_ladder_says_when_full_has_not_run():
+    from ibcore.book.verdicts_page import ladder
+
+    text = "\n".join(ladder({"cpu": [_primary("00_a", "reproduced", "cpu", 0.5)]}))
+    row = next(r for r in text.splitlines() if r.startswith("| 00"))
+    assert "| not run |" in row and "make book SCALE=full" in text
+    assert "changes" not in text

@@ -182,9 +182,40 @@ def build_book(
         rows.append({"chapter": nb.stem, "seconds": time.perf_counter() - t0, "ok": True})
     write_status(rows, book / "status.md", parameters)
     write_teacher_times(rows, book / TEACHER_TIMES, parameters)  # the teacher page's times
-    write_page(res, book / "verdicts.md")
+    other = REPO_ROOT / "results" if Path(res) == FULL_RESULTS else FULL_RESULTS
+    write_page(res, book / "verdicts.md", other=other)  # the ladder reads the other scale's
     write_conclusions(res, book / "conclusions.md")
     return jupyter_book(book, out)
+
+
+FULL_BOOK = REPO_ROOT / "build" / "full" / "book"
+"""The ``full`` book's own source copy: its chapters, pages and HTML never mix with ``cpu``'s."""
+FULL_RESULTS = REPO_ROOT / "results" / "full"
+"""The ``full`` book's verdict records (the ``cpu`` verdicts page reads them for its ladder)."""
+GENERATED = ("chapters", "_build", "_generated", "verdicts.md", "conclusions.md", "status.md")
+
+
+def full_book_source(book: Path = BOOK, dest: Path = FULL_BOOK) -> Path:
+    """A fresh copy of the book's hand-written sources (not its generated pages) at ``dest``."""
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(book, dest, ignore=lambda d, names: [n for n in names if n in GENERATED
+                                                         and Path(d) == book])  # fmt: skip
+    return dest
+
+
+def check_data(scale: str | None) -> str:
+    """'' when every chapter's data at ``scale`` is on disk, else one line saying how to get it."""
+    from ibcore.book.getdata import HOW, missing
+    from ibcore.claims import chapter
+
+    needs = (
+        {chapter(nb.stem[:2]).resolve(scale).get("dataset") for nb in notebooks()}
+        if scale
+        else set()
+    )
+    if "fashionmnist" in needs and missing():
+        return HOW
+    return ""
 
 
 def build_facts() -> dict[str, str]:
@@ -312,6 +343,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"verdicts: {os.environ.get('IBCORE_RESULTS') or REPO_ROOT / 'results'}")
         return 0
     params = {"scale": a.scale} if a.scale else None
+    how = check_data(a.scale)
+    if how:
+        print(f"make book SCALE={a.scale}: {how}", file=sys.stderr)
+        return 2
+    if a.scale == "full" and a.book == BOOK:  # its own book folder and results, beside cpu's
+        FULL_RESULTS.mkdir(parents=True, exist_ok=True)
+        build_book(full_book_source(), a.out, params, results=FULL_RESULTS)
+        return 0
     build_book(a.book, a.out, params)
     return 0
 

@@ -11,7 +11,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -371,7 +371,61 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
-def render_page(folder: str | Path | None = None, forest: bool = True) -> str:
+LADDER_SCALES = ("cpu", "full")
+
+
+def _ladder_cell(v: Verdict | None) -> str:
+    if v is None:
+        return "not run"
+    seeds = len(v.per_seed)
+    return (f"{v.status}: {v.value:+.3g} (bound {v.bound:+.3g}, {seeds} "
+            f"{v.unit}{'s' if seeds != 1 else ''})")  # fmt: skip
+
+
+def ladder(by_scale: Mapping[str, Sequence[Verdict]]) -> list[str]:
+    """The scale ladder: each chapter's primary verdict at every scale of ``by_scale`` side by
+    side (status, value, bound, seeds), and in words where its status changes with scale."""
+    scales = list(LADDER_SCALES)
+    prim = {s: {v.chapter: v for v in by_scale.get(s, ()) if v.kind == "primary"} for s in scales}
+    chapters = sorted({c for s in scales for c in prim[s]})
+    lines = [
+        "## The scale ladder",
+        "",
+        "Each paper's primary verdict at the book's `cpu` scale (scikit-learn's digits and the "
+        "12-bit task, minutes on a laptop) and at `full` (toward the paper: Fashion-MNIST and "
+        "the papers' epochs, about half an hour per chapter on 2 cores; `make book SCALE=full`), "
+        "each from its own build and seeds.",
+        "",
+        "| chapter | " + " | ".join(f"`{s}`" for s in scales) + " | with scale |",
+        "|---|" + "---|" * len(scales) + "---|",
+    ]
+    changed = []
+    for c in chapters:
+        cells = [prim[s].get(c) for s in scales]
+        have = [v.status for v in cells if v is not None]
+        if len(have) < len(scales):
+            word = "—"
+        elif len(set(have)) == 1:
+            word = "the same status"
+        else:
+            word = " → ".join(have)
+            changed.append(f"chapter {c[:2]} ({word})")
+        lines.append(f"| {c[:2]} | " + " | ".join(_cell(_ladder_cell(v)) for v in cells)
+                     + f" | {word} |")  # fmt: skip
+    lines.append("")
+    if "full" not in by_scale:
+        lines.append("The `full` book has not been built here: `make data`, then "
+                     "`make book SCALE=full` fills the `full` column.")  # fmt: skip
+    elif changed:
+        lines.append("The status changes with scale in " + "; ".join(changed) + ".")
+    else:
+        lines.append("No primary verdict changes status between the scales that ran.")
+    return [*lines, ""]
+
+
+def render_page(
+    folder: str | Path | None = None, forest: bool = True, other: str | Path | None = None
+) -> str:
     """The verdicts page (MyST Markdown) from every verdict under ``folder``: the primaries,
     the forest (:func:`forest_section`, unless ``forest`` is false) and the table of every
     record, each row anchored ``record-<claim>``."""
@@ -391,6 +445,13 @@ def render_page(folder: str | Path | None = None, forest: bool = True) -> str:
         lines.append("No verdicts yet: run `make book` to execute the chapters.")
         return "\n".join(lines) + "\n"
     lines += primaries_table(vs)
+    here = vs[0].scale
+    if here in LADDER_SCALES:
+        by_scale = {here: vs}
+        theirs = load_verdicts(other) if other is not None and Path(other).is_dir() else []
+        if theirs and theirs[0].scale in LADDER_SCALES and theirs[0].scale != here:
+            by_scale[theirs[0].scale] = theirs
+        lines += ladder(by_scale)
     if forest:
         lines += forest_section(vs)
     lines += ["## Every record", ""]
@@ -443,15 +504,18 @@ def family_record(vs: Sequence[Verdict]) -> dict[str, object]:
     }  # fmt: skip
 
 
-def write_page(results: str | Path | None, out: str | Path) -> Path:
+def write_page(
+    results: str | Path | None, out: str | Path, other: str | Path | None = None
+) -> Path:
     """Write the verdicts page to ``out`` and the Holm family record (:data:`FAMILY`) beside
-    the verdicts; returns ``out``."""
+    the verdicts; ``other`` is the other scale's results folder, for the ladder; returns
+    ``out``."""
     out = Path(out)
     vs = load_verdicts(results)
     if vs:
         folder = Path(results) if results is not None else results_dir()
         atomic_write_text(folder / FAMILY, json.dumps(family_record(vs), indent=2) + "\n")
-    atomic_write_text(out, render_page(results))
+    atomic_write_text(out, render_page(results, other=other))
     return out
 
 

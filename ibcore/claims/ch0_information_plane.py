@@ -319,6 +319,7 @@ CHAPTER = Chapter(
         "smoke": dict(activation="tanh", epochs=150, snapshots=12, seeds=2),
         "cpu": dict(activation="tanh", epochs=1500, snapshots=40, seeds=list(PRIMARY.seeds),
             workers=2),
+        "full": dict(activation="tanh", epochs=8000, snapshots=100, seeds=10, workers=2),
         "paper": dict(activation="tanh", epochs=8000, snapshots=400, seeds=50),
     },
 )

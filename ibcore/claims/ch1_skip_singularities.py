@@ -720,8 +720,9 @@ PREREGISTERED = {
 PARAMS: dict[str, Param] = {
     "dataset": Param(
         str,
-        "`digits` (offline), `cifar10` or `cifar100` (need the torchvision files)",
-        choices=("digits", "cifar10", "cifar100"),
+        "`digits` (offline), `fashionmnist` (`make data`), `cifar10` or `cifar100` (need the "
+        "torchvision files)",
+        choices=("digits", "fashionmnist", "cifar10", "cifar100"),
     ),
     "depth": Param(int, "hidden layers of the deep nets", low=2, high=200),
     "width": Param(int, "units per hidden layer", low=2, high=4096),
@@ -756,6 +757,9 @@ CHAPTER = Chapter(
             hessian_width=4, hessian_samples=100, hessian_epochs=[0, 4], toy_steps=3000),
         "cpu": dict(workers=2, depth=20, width=32, epochs=30, measure_every=5,
             seeds=list(PRIMARIES["01"].seeds), hessian_depth=10, hessian_width=8, hessian_samples=250, hessian_epochs=[0, 30], toy_steps=20_000),
+        "full": dict(dataset="fashionmnist", workers=2, depth=30, width=128, epochs=10,
+            measure_every=2, seeds=3, hessian_depth=10, hessian_width=4, hessian_samples=500,
+            hessian_epochs=[0, 10], toy_steps=20_000),
         "paper": dict(dataset="cifar100", depth=30, width=128, epochs=100, batch_size=256,
             measure_every=10, seeds=3, hessian_depth=30, hessian_width=4, hessian_samples=1000,
             hessian_epochs=[0, 1, 5, 20, 100], toy_steps=20_000),

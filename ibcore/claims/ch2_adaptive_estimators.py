@@ -1108,6 +1108,9 @@ CHAPTER = Chapter(
             kde_samples=256),
         "cpu": dict(activations=["tanh", "relu", "softplus"], epochs=1500, snapshots=40,
             seeds=list(PRIMARIES["02"].seeds), group_size=45, workers=2),
+        "full": dict(activations=["tanh", "relu", "elu", "softplus", "swish", "leaky_relu"],
+            epochs=8000, snapshots=100, seeds=6,
+            group_size=36, workers=2),
         "paper": dict(epochs=8000, snapshots=400, seeds=20, kde_samples=4096, group_size=30),
     },
 )
