@@ -520,7 +520,10 @@ class EnsembleMLP(nn.Module):
     def forward(
         self, x: torch.Tensor, return_hidden: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
-        """``x``: K × B × d_in (or B × d_in, shared). Returns logits K × B × d_out (and hidden)."""
+        """``x``: K × B × d_in (or B × d_in, or B images, shared). Returns logits K × B × d_out
+        (and hidden)."""
+        if x.dim() == 4:  # B × C × H × W images, flattened as :class:`MLP` does
+            x = x.flatten(1)
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(self.K, -1, -1)
         # list(...) rather than slicing: slicing a ParameterList builds a new module every call
@@ -531,7 +534,8 @@ class EnsembleMLP(nn.Module):
         h = x.transpose(1, 2)
         for w, b in zip(ws[:-1], bs[:-1], strict=True):
             h = self._act(torch.baddbmm(b.transpose(1, 2), w, h))
-            hidden.append(h.transpose(1, 2))
+            if return_hidden:  # else every layer's activations would stay alive to the end
+                hidden.append(h.transpose(1, 2))
         logits = torch.baddbmm(bs[-1].transpose(1, 2), ws[-1], h).transpose(1, 2).contiguous()
         return (logits, hidden) if return_hidden else logits
 

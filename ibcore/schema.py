@@ -223,6 +223,8 @@ class Chapter:
     shared: Mapping[str, Any]
     presets: Mapping[str, Mapping[str, Any]]
     notes: Mapping[str, str] = field(default_factory=dict)
+    differs: Mapping[str, str] = field(default_factory=dict)
+    """Per scale (``cpu``, ``full``): what still differs from the paper's setting, in words."""
 
     def __post_init__(self) -> None:
         if set(self.presets) != set(SCALES):
@@ -296,6 +298,31 @@ class Chapter:
             doc = spec.doc + (f" ({note})" if note else "")
             rows.append(f"| `{name}` | {doc} | " + " | ".join(vals) + " |")
         return "\n".join(rows)
+
+    def scale_table(self) -> str:
+        """The scale ladder of the chapter's setting (Markdown): data, size, training and seeds
+        at ``cpu``, ``full`` and ``paper``, and what still differs from the paper."""
+        shown = ("dataset", "activation", "activations", "depth", "width", "cnn_depth",
+                 "cnn_width", "epochs", "plain_epochs", "seeds", "cnn_seeds", "tf_seeds")  # fmt: skip
+        scales = ("cpu", "full", "paper")
+        rows = ["| | `cpu` (default) | `full` | `paper` |", "|---|---|---|---|"]
+        for name in (n for n in shown if n in self.params):
+            vals = [self.preset(s).get(name) for s in scales]
+            if name.endswith("seeds"):  # how many, whether given as a count or a list
+                vals = [len(seeds_list(v)) if v is not None else "" for v in vals]
+            cells = [", ".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
+                     for v in vals]  # fmt: skip
+            rows.append(f"| `{name}` | " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        gaps = [self.differs.get(s, "") for s in scales]
+        rows.append("| still differs from the paper | " + " | ".join(g.replace("|", "\\|")
+                                                                      for g in gaps) + " |")  # fmt: skip
+        return "\n".join(rows)
+
+    def show_scales(self) -> Any:
+        """:meth:`scale_table` as a Markdown display object (each chapter's setup)."""
+        from IPython.display import Markdown
+
+        return Markdown(self.scale_table())
 
     def show_table(self) -> Any:
         """:meth:`table` as a Markdown display object (a notebook's parameter table)."""

@@ -54,3 +54,17 @@ def test_szt_ensemble_run_equals_szt_runs_fixed_order_no_l2():
             np.testing.assert_allclose(a.activations[k], b.activations[k], atol=1e-5)
         np.testing.assert_allclose(a.metrics["train_loss"], b.metrics["train_loss"], atol=1e-5)
         assert b.meta["seed"] == seed and b.meta["ensemble"]["K"] == 2
+
+
+def test_an_ensemble_flattens_images_as_a_single_net_does():
+    """Chapter 3 at ``full`` trains vanilla nets on Fashion-MNIST images (B × 1 × 28 × 28)."""
+    import torch
+
+    from ibcore.models import EnsembleMLP, build_mlp
+
+    nets = [build_mlp([12, 5, 3], "relu", seed=s) for s in (0, 1)]
+    ens = EnsembleMLP(nets)
+    x = torch.randn(4, 1, 3, 4)
+    out = ens(x)
+    for k, net in enumerate(nets):
+        torch.testing.assert_close(out[k], net(x.flatten(1)))

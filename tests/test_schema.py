@@ -9,7 +9,7 @@ import pytest
 
 from ibcore.book import pipeline
 from ibcore.claims import MODULES, chapter, module
-from ibcore.schema import SCALES, ParameterError, check_choice
+from ibcore.schema import SCALES, ParameterError, check_choice, seeds_list
 
 NOTEBOOKS = pipeline.notebooks()
 
@@ -122,3 +122,22 @@ def test_the_calibration_check_catches_a_clash():
 
     pre = Preregistration("c", "m", 0.0, ">=", (1,), "r")
     assert set(seeds_list(3)) & set(pre.calibration_seeds) == {1}
+
+
+def test_every_chapter_states_its_scales_and_what_still_differs():
+    """The scale ladder of a chapter's setting: cpu, full and paper side by side, seeds counted,
+    and in words what each scale still lacks of the paper's setting."""
+    for key in ("00", "01", "02", "03", "04"):
+        ch = chapter(key)
+        rows = ch.scale_table().splitlines()
+        assert rows[0] == "| | `cpu` (default) | `full` | `paper` |"
+        body = {
+            r.split("|")[1].strip(" `"): [c.strip() for c in r.split("|")[2:5]] for r in rows[2:]
+        }
+        assert body["seeds"] == [
+            str(len(seeds_list(ch.preset(s)["seeds"]))) for s in ("cpu", "full", "paper")
+        ]
+        assert all(body["still differs from the paper"]), key
+    ch3 = {r.split("|")[1].strip(" `"): r for r in chapter("03").scale_table().splitlines()}
+    assert "| digits | fashionmnist | mnist |" in ch3["dataset"]
+    assert "| 50 | 500 | 500 |" in ch3["depth"]

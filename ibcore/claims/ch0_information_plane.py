@@ -314,6 +314,11 @@ PARAMS: dict[str, Param] = {
 CHAPTER = Chapter(
     "00",
     PARAMS,
+    differs={
+        "cpu": "1,500 of the paper's 8,000 epochs; 40 snapshots; 10 seeds where the paper averages 50",
+        "full": "100 of the paper's 400 snapshots; 10 seeds of 50",
+        "paper": "the paper's setting",
+    },
     shared=dict(n_bins=30, lr=4e-4, l2=0.0, split="shuffled", device="auto", workers=1),
     presets={
         "smoke": dict(activation="tanh", epochs=150, snapshots=12, seeds=2),

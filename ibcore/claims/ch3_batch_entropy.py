@@ -813,6 +813,11 @@ def sweep_params(params: Mapping[str, Any], depth: int) -> dict[str, Any]:
 CHAPTER = Chapter(
     "03",
     PARAMS,
+    differs={
+        "cpu": "digits (an epoch is 12 Adam steps), not MNIST; 50 of 500 layers",
+        "full": "Fashion-MNIST (an epoch is 469 steps); width 64 of 1,000; 938 Adam steps for the LBE arms, 5× for the plain net; 3 seeds",
+        "paper": "the authors' 500 × 1000 MNIST setting",
+    },
     shared=dict(workers=1, dataset="digits", lr=3e-4, batch_size=128, lbe_alpha=1.0, lbe_alpha_min=0.2,
         lbe_beta=1.0, authors_alpha=2.0, authors_alpha_min=0.2, authors_beta=0.1, record_every=6,
         eval_every=3, device="auto"),

@@ -812,6 +812,11 @@ PARAMS: dict[str, Param] = {
 CHAPTER = Chapter(
     "04",
     PARAMS,
+    differs={
+        "cpu": "digits; an 8-block MLP and a 6-block, 8-channel CNN instead of the papers' ResNets; no ViT or MLP-Mixer",
+        "full": "Fashion-MNIST; a small CNN, ViT and MLP-Mixer (one seed for the token models), not the papers' models; 5 epochs",
+        "paper": "CIFAR-10 with small models; the papers' probe architectures not recovered",
+    },
     shared=dict(workers=1, dataset="digits", shortcuts=["identity", "projection", "none"],
         extra_shortcuts=["identity", "projection"], controls=["stemless", "orthogonal"], tf_depth=4, tf_width=16, cnn_depth=6,
         cnn_width=8, cnn_lr=1e-3, cnn_probes="every-zx", width=64, lr=2e-4, min_change=0.05, first_epoch_snapshots=2,
