@@ -259,3 +259,14 @@ def test_the_ladder_says_when_full_has_not_run():
     row = next(r for r in text.splitlines() if r.startswith("| 00"))
     assert "| not run |" in row and "make book SCALE=full" in text
     assert "changes" not in text
+
+
+def test_the_ladder_marks_a_run_that_was_not_the_registered_one():
+    from ibcore.book.verdicts_page import ladder
+
+    pilot = _primary("00_a", "not reproduced", "full", -1.6)
+    pilot.preregistration = {"confirmatory": "scale 'full', not the pre-registered 'cpu'"}
+    text = "\n".join(ladder({"cpu": [_primary("00_a", "reproduced", "cpu", 0.5)], "full": [pilot]}))
+    row = next(r for r in text.splitlines() if r.startswith("| 00"))
+    assert "not reproduced: -1.6 (bound -1.7, 3 seeds) · not confirmatory" in row
+    assert "reproduced: +0.5 (bound +0.4, 3 seeds) |" in row

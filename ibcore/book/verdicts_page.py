@@ -378,8 +378,10 @@ def _ladder_cell(v: Verdict | None) -> str:
     if v is None:
         return "not run"
     seeds = len(v.per_seed)
+    why = (v.preregistration or {}).get("confirmatory")  # '' when the run was the registered one
     return (f"{v.status}: {v.value:+.3g} (bound {v.bound:+.3g}, {seeds} "
-            f"{v.unit}{'s' if seeds != 1 else ''})")  # fmt: skip
+            f"{v.unit}{'s' if seeds != 1 else ''})"
+            + (" · not confirmatory" if why else ""))  # fmt: skip
 
 
 def ladder(by_scale: Mapping[str, Sequence[Verdict]]) -> list[str]:
