@@ -1809,3 +1809,18 @@ def test_ch2_and_ch4_notes_and_null_names_on_the_records():
     hess = {a: [_hess([1, 2], [0, 0])] * 3 for a in ch1.HESSIAN_ARCHS}  # no data set recorded
     (h,) = [s for s in ch1.chapter_verdicts(runs, hess) if s["claim"] == "ch1-hessian"]
     assert h["note"].startswith("on digits; ")
+
+
+def test_ch2_cell_spearman_counts_a_peak_at_initialisation_by_default():
+    # three nets of one cell from initialisation (fraction 0), epochs 0, 5, 20: C = 9 - 4 = 5
+    # (peak at epoch 0), 6 - 4 = 2, 7 - 4 = 3 against accuracies 0.7, 0.8, 0.9: ranks 3, 1, 2
+    # against 1, 2, 3, rho = 1 - 6 (4 + 1 + 1) / 24 = -0.5; leaving out epoch 0 (C = 1, 2, 3): 1
+    nets = [_member("tanh", s, {"ebab": _plane2(h5)}, acc=a)
+            for s, (h5, a) in enumerate((([9.0, 5.0, 4.0], 0.7), ([3.0, 6.0, 4.0], 0.8),
+                                         ([3.0, 7.0, 4.0], 0.9)))]  # fmt: skip
+    for n in nets:
+        n.epochs = np.array([0, 5, 20])
+    assert ch2.cell_spearman(nets, ["h5"], fraction=0.0).tolist() == pytest.approx([-0.5])
+    assert ch2.cell_spearman(nets, ["h5"], peak_from=1, fraction=0.0).tolist() == pytest.approx(
+        [1.0]
+    )
