@@ -31,6 +31,7 @@ help:
 	@echo "                     launch buttons only with IBBOOK_REPOSITORY=OWNER/NAME"
 	@echo "make bench [FULL=1]  run the benchmarks (bench/; quick, or full size), print medians, write bench/results.json"
 	@echo "make mutants [SCOPE=default|verdicts|metrics|full] [JOBS=2]"
+	@echo "make plants          plant each realistic bug kind once in a scratch copy, name the test that catches it"
 	@echo "                     mutation testing of the verdict and metric code (mutmut; bench/README.md)"
 	@echo "make cache-prune     remove cached runs that no current code can reach"
 	@echo "make clean           remove built notebooks, the book build, results and the cache"
@@ -97,6 +98,11 @@ lab: $(STAMP)
 	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet \
 		--disable-pip-version-check -c requirements/constraints.txt -e ".[lab]"
 	$(PY) -m ibcore.book.lab $(ARGS)
+
+# Planted bugs (bench/plants.py): each realistic bug kind once, in build/plants/; not part of CI.
+.PHONY: plants
+plants: $(STAMP)
+	IBCORE_PROGRESS=0 $(PY) bench/plants.py
 
 # Mutation testing of the verdict rule and the metric functions (bench/mutants.py, mutmut from the
 # extra `mutants`, exact pins in requirements/constraints.txt): not part of `make test` or CI. It

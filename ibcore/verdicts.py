@@ -96,6 +96,11 @@ class Preregistration:
         check_choice("direction", self.direction, DIRECTIONS)
 
 
+MIN_PRIMARY_SEEDS = {"full": 3}
+"""Fewest confirmatory seeds of a primary, by scale (5 where not listed): a `full` run pays for
+its scale with fewer seeds, and its Student-t bound is the wider for it."""
+
+
 @dataclass(frozen=True)
 class Primary:
     """A chapter's primary verdict: the one answer to its paper's headline sentence (``quote``),
@@ -123,8 +128,10 @@ class Primary:
 
     def __post_init__(self) -> None:
         check_choice("direction", self.direction, DIRECTIONS)
-        if len(self.seeds) < 5 or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"primary {self.claim!r} needs at least 5 distinct seeds")
+        least = MIN_PRIMARY_SEEDS.get(self.scale, 5)
+        if len(self.seeds) < least or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"primary {self.claim!r} at scale {self.scale!r} needs at least "
+                             f"{least} distinct seeds")  # fmt: skip
 
     def preregistration(self) -> Preregistration:
         """The rule part of the record, as every verdict carries it."""

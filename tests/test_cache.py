@@ -181,3 +181,16 @@ def test_run_cached_many_runs_the_costliest_first_and_keeps_the_order(tmp_path):
     ps = [{"x": 1}, {"x": 3}, {"x": 2}]
     out = cache.run_cached_many(record_call, ps, cache=tmp_path, cost=lambda p: p["x"])
     assert CALLS == [3, 2, 1] and out == [10, 30, 20]
+
+
+def test_a_parameter_set_to_none_is_part_of_the_key():
+    """``{'dataset': None}`` (the chapter's default) and a missing parameter are different runs."""
+
+    def fn(**kw):
+        return kw
+
+    base = cache.cache_key(fn, {"a": 1})
+    assert cache.cache_key(fn, {"a": 1, "dataset": None}) != base
+    assert cache.cache_key(fn, {"a": 1, "dataset": None}) != cache.cache_key(
+        fn, {"a": 1, "dataset": "digits"}
+    )

@@ -181,3 +181,48 @@ def test_the_notebook_runs_the_null_at_every_scale_and_builds_the_primary_first(
     verdicts = nb.index("## Verdicts")
     assert verdicts < nb.index("make_primary(") < nb.index("claim.family_verdicts(runs")
     assert "ch4-cnn-is-skips-fitting" not in nb
+
+
+def _zx_run(info, seed):
+    """A chapter-4 history whose deepest-block Z-X test MSE is exp(-info) on the cpu grid."""
+    grid = [0, 1 / 3, 2 / 3, 1, 2, 5, 9, 16, 30]
+    z = np.ones((9, 1, 4))
+    z[:, 0, 0] = z[:, 0, 1] = np.exp(-np.asarray(info, float))
+    return History(np.array(grid), {}, {"zxzy": z}, {"test_acc": np.array([0.9])}, np.zeros(1),
+                   meta={"layers": ["h1"], "seed": seed})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "is_true, is_null, null_fall",
+    [
+        # no fitting phase: the window is every snapshot, and both fall by 0.3
+        ([0.3] * 8 + [0.0], [0.3, 0.0, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], 0.3),
+        # the true net fits until snapshot 2: the twin's earlier fall of 0.4 does not count
+        (
+            [0.0, 0.2, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.2],
+            [0.5, 0.3, 0.1, 0.2, 0.2, 0.2, 0.2, 0.2, 0.1],
+            0.1,
+        ),
+    ],
+)
+def test_the_null_twins_fall_is_measured_over_the_true_nets_window(is_true, is_null, null_fall):
+    """ch4-is-compresses: the permuted-label twin's fall is taken after the true-label net's
+    fitting end, as chapters 0 and 2 take their nulls' (not after the twin's own)."""
+    fam = {"identity": [_zx_run(is_true, s) for s in range(1, 6)],
+           "projection": [_zx_run([0.0] + [0.3] * 8, s) for s in range(1, 6)]}  # fmt: skip
+    null = [_zx_run(is_null, s) for s in range(1, 6)]
+    common = dict(chapter="04", paper="p", params={"scale": "cpu"}, device="cpu", runtime_s=0.0)
+    v = {v.claim: v for v in ch4.family_verdicts(fam, "ch4", "MLP", 0.05, common, null=null)}
+    assert v["ch4-is-compresses"].null["per_seed"] == pytest.approx([null_fall] * 5)
+    assert v["ch4-is-compresses"].value == pytest.approx(0.3 - null_fall)  # the true net falls 0.3
+
+
+def test_fall_after_starts_at_its_index_and_smooths_like_the_detector():
+    z = np.exp(-np.array([1.0, 0.0, 0.5, 0.2, 0.4, 0.1]))
+    assert ch4.fall_after([z], [0])[0] == pytest.approx(1.0)
+    assert ch4.fall_after([z], [2])[0] == pytest.approx(0.4)
+    assert ch4.fall_after([z], [5])[0] == pytest.approx(0.0)
+    # width 3: the running median [1, .5, .2, .4, .2, .1] from index 2 falls 0.4 - 0.1
+    assert ch4.fall_after([z], [2], width=3)[0] == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="one start per curve"):
+        ch4.fall_after([z, z], [0])

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from ibcore.book.conclusions import render_conclusions, seeds_to_settle, write_conclusions
-from ibcore.claims.primaries import PRIMARIES
+from ibcore.claims.primaries import FULL_PRIMARIES, PRIMARIES
 from ibcore.verdicts import make_primary, make_verdict
 
 
@@ -37,7 +37,8 @@ def test_the_page_answers_per_paper_from_the_records(tmp_path):
     _secondary("ch0-compression", [1.0, 1.2, 0.9]).write(tmp_path)
     _secondary("ch0-fitting", [0.9, 0.8, 0.85], kind="check").write(tmp_path)
     page = render_conclusions(tmp_path)
-    assert page.count("\n## ") == 6  # five papers and the threads across them
+    assert page.count("\n## ") == 7  # five papers, the scale ladder, the threads across them
+    assert "## The scale ladder" in page and "`make book SCALE=full` fills" in page
     assert pr.quote in page and "reads **inconclusive**" in page
     assert "on its pre-registered confirmatory seeds" in page
     assert "does not hold (adjusted p" in page  # p > 0.05 cannot survive Holm
@@ -48,6 +49,16 @@ def test_the_page_answers_per_paper_from_the_records(tmp_path):
     assert "*inconclusive* (+0.1)" in page and "*reproduced* (+1.03)" in page
     out = write_conclusions(tmp_path, tmp_path / "c.md")
     assert out.read_text() == page
+    # the other scale's records fill the ladder's full column
+    full = FULL_PRIMARIES["00"]
+    make_primary(full, values=[0.5, 0.6, 0.4, 0.55, 0.45, 0.5, 0.6, 0.4, 0.5, 0.5],
+                 seeds=list(full.seeds), params={**full.settings, "scale": "full"}, device="cpu",
+                 runtime_s=1.0).write(tmp_path / "full")  # fmt: skip
+    page = render_conclusions(tmp_path, tmp_path / "full")
+    row = next(ln for ln in page.splitlines() if ln.startswith("| 00 |"))
+    assert "| inconclusive: +0.1 " in row and "| reproduced: +0.5 " in row
+    assert "inconclusive → reproduced" in row
+    assert "The status changes with scale in chapter 00 (inconclusive → reproduced)." in page
 
 
 def test_an_empty_build_says_so(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 from ibcore import verdicts
 from ibcore.book.verdicts_page import family, render_page
 from ibcore.claims import MODULES, primaries
-from ibcore.claims.primaries import CONFIRMATORY_BLOCK, PRIMARIES
+from ibcore.claims.primaries import CONFIRMATORY_BLOCK, FULL_BLOCK, FULL_PRIMARIES, PRIMARIES
 from ibcore.paths import REPO_ROOT
 from ibcore.schema import SCALES, seeds_list
 from ibcore.verdicts import holm, judge, make_primary, make_verdict, p_value
@@ -153,34 +153,61 @@ def test_the_verdicts_page_leads_with_the_family_and_its_holm_column(tmp_path):
 # --- the confirmatory seeds are kept apart ------------------------------------------------------
 
 
-def test_each_chapter_runs_its_primary_on_the_confirmatory_block_at_cpu():
-    for key, pr in PRIMARIES.items():
+REGISTRIES = [
+    ("cpu", PRIMARIES, CONFIRMATORY_BLOCK, r"(?<![\d.])61(0\d)(?![\d.])"),
+    ("full", FULL_PRIMARIES, FULL_BLOCK, r"(?<![\d.])62(0\d)(?![\d.])"),
+]
+
+
+@pytest.mark.parametrize("scale, registry, block, _", REGISTRIES)
+def test_each_chapter_runs_its_primary_on_its_confirmatory_block(scale, registry, block, _):
+    for key, pr in registry.items():
         m = importlib.import_module(f"ibcore.claims.{MODULES[key]}")
-        assert pr.chapter.startswith(key)
-        assert set(pr.seeds) <= set(CONFIRMATORY_BLOCK)
-        assert seeds_list(m.CHAPTER.preset("cpu")["seeds"]) == list(pr.seeds), key
+        assert pr.chapter.startswith(key) and pr.scale == scale
+        assert primaries.for_scale(key, scale) is pr
+        assert set(pr.seeds) <= set(block)
+        assert seeds_list(m.CHAPTER.preset(scale)["seeds"]) == list(pr.seeds), key
         for name, value in pr.settings.items():
             if name in m.PARAMS:
                 assert m.CHAPTER.preset(pr.scale)[name] == value, (key, name)
+        # the preset's own run is the registered one
+        assert pr.confirmatory(m.CHAPTER.resolve(scale), pr.seeds) == "", key
 
 
-def test_confirmatory_seeds_appear_in_no_other_seed_list():
-    block = set(CONFIRMATORY_BLOCK)
+def test_the_full_primaries_keep_the_claim_metric_rule_and_null_of_the_cpu_ones():
+    for key, pr in FULL_PRIMARIES.items():
+        cpu = PRIMARIES[key]
+        assert (pr.claim, pr.threshold, pr.direction, pr.null, pr.quote) == (
+            cpu.claim,
+            cpu.threshold,
+            cpu.direction,
+            cpu.null,
+            cpu.quote,
+        )
+    assert not set(FULL_BLOCK) & set(CONFIRMATORY_BLOCK)
+    assert primaries.for_scale("00", "smoke") is PRIMARIES["00"]
+    assert primaries.record_key("ch0-primary", "full") == "ch0-primary@full"
+    assert primaries.record_key("ch0-primary", "cpu") == "ch0-primary"
+
+
+@pytest.mark.parametrize("scale, registry, block, regex", REGISTRIES)
+def test_confirmatory_seeds_appear_in_no_other_seed_list(scale, registry, block, regex):
+    block = set(block)
     for key, name in MODULES.items():
         m = importlib.import_module(f"ibcore.claims.{name}")
-        for scale in SCALES:
-            for pname, value in m.CHAPTER.preset(scale).items():
-                if "seed" not in pname or (scale == "cpu" and pname == "seeds"):
+        for sc in SCALES:
+            for pname, value in m.CHAPTER.preset(sc).items():
+                if "seed" not in pname or (sc == scale and pname == "seeds"):
                     continue
                 seeds = seeds_list(value) if isinstance(value, int | list | tuple) else []
-                assert not block & set(seeds), (key, scale, pname)
-            if scale != "cpu":
-                assert not block & set(seeds_list(m.CHAPTER.preset(scale)["seeds"])), (key, scale)
+                assert not block & set(seeds), (key, sc, pname)
+            if sc != scale:
+                assert not block & set(seeds_list(m.CHAPTER.preset(sc)["seeds"])), (key, sc)
         for attr in dir(m):  # calibration seeds and any other seed constant
             if "SEED" in attr and isinstance(getattr(m, attr), tuple | list):
                 assert not block & {x for x in getattr(m, attr) if isinstance(x, int)}, attr
     # no file but the registry names a seed of the block (tests, benches, notebooks, code, book)
-    pattern = re.compile(r"(?<![\d.])61(0\d)(?![\d.])")
+    pattern = re.compile(regex)
     allowed = {REPO_ROOT / "ibcore" / "claims" / "primaries.py"}
     found = []
     for folder in ("ibcore", "tests", "bench", "notebooks", "book"):
@@ -194,7 +221,7 @@ def test_confirmatory_seeds_appear_in_no_other_seed_list():
             if pattern.search(path.read_text(errors="replace")):
                 found.append(str(path.relative_to(REPO_ROOT)))
     assert not found, f"confirmatory seeds named outside the registry: {found}"
-    assert all(pattern.fullmatch(str(s)) for s in CONFIRMATORY_BLOCK)  # the pattern sees them
+    assert all(pattern.fullmatch(str(s)) for s in block)  # the pattern sees them
 
 
 # --- the pre-registration record ----------------------------------------------------------------
@@ -214,7 +241,9 @@ def _has_history() -> bool:
 
 def test_the_record_names_every_primary():
     rec = json.loads(primaries.RECORDS.read_text())
-    assert set(rec) == {p.claim for p in PRIMARIES.values()}
+    assert set(rec) == {p.claim for p in PRIMARIES.values()} | {
+        primaries.record_key(p.claim, "full") for p in FULL_PRIMARIES.values()
+    }
     for claim, r in rec.items():
         assert r.get("prereg_commit") and r.get("prereg_date"), claim
 
@@ -222,8 +251,10 @@ def test_the_record_names_every_primary():
 @pytest.mark.skipif(not _has_history(), reason="needs the git history of the repository")
 def test_each_primary_is_unchanged_since_its_preregistration_commit():
     rec = json.loads(primaries.RECORDS.read_text())
-    for p in PRIMARIES.values():
-        r = rec[p.claim]
+    for name, p in [("PRIMARIES", p) for p in PRIMARIES.values()] + [
+        ("FULL_PRIMARIES", p) for p in FULL_PRIMARIES.values()
+    ]:
+        r = rec[primaries.record_key(p.claim, p.scale)]
         commit = r["prereg_commit"]
         try:
             _git("merge-base", "--is-ancestor", commit, "HEAD")
@@ -231,7 +262,7 @@ def test_each_primary_is_unchanged_since_its_preregistration_commit():
             pytest.fail(f"{p.claim}: pre-registration commit {commit} is not in this history")
         then: dict = {"__file__": primaries.__file__, "__name__": "registered"}
         exec(_git("show", f"{commit}:ibcore/claims/primaries.py"), then)  # noqa: S102
-        assert then["PRIMARIES"][p.chapter[:2]] == p, f"{p.claim} changed after {commit}"
+        assert then[name][p.chapter[:2]] == p, f"{p.claim} ({p.scale}) changed after {commit}"
         date = _git("show", "-s", "--format=%cI", commit)
         assert date.startswith(r["prereg_date"][:10])
         if r.get("first_run_commit"):
@@ -297,3 +328,18 @@ def test_the_record_keeper_never_overwrites_a_past_entry(tmp_path):
     assert "first_run_commit" not in rec["ch1-primary"]  # a run on other seeds is not
     first = rec["ch0-primary"]["first_run_date"]
     assert preregister.first_run(res, path)["ch0-primary"]["first_run_date"] == first
+    # the full registrations are kept under their own keys, the cpu ones untouched
+    rec = preregister.register("HEAD", path, scale="full")
+    assert rec["ch0-primary@full"]["prereg_commit"] == head
+    assert rec["ch0-primary"]["prereg_commit"] == "0ld"
+    full = FULL_PRIMARIES["00"]
+    make_primary(full, values=[0.1] * 10, seeds=list(full.seeds),
+                 params={**full.settings, "scale": "full"}, device="cpu",
+                 runtime_s=1.0).write(tmp_path / "full")  # fmt: skip
+    rec = preregister.first_run(tmp_path / "full", path)
+    assert (
+        rec["ch0-primary@full"]["first_run_commit"]
+        and rec["ch0-primary"]["first_run_date"] == first
+    )
+    with pytest.raises(ValueError, match="'scale'"):
+        preregister.register("HEAD", path, scale="paper")

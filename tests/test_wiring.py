@@ -382,3 +382,25 @@ def test_cpu_presets_match_the_record(key):
             continue
         assert got[name] == value, (key, name, got[name], value)
         assert type(got[name]) is type(value), (key, name)
+
+
+@pytest.mark.parametrize("n, last", [(5, 3), (6, 3), (7, 4), (9, 5), (12, 7)])
+def test_the_phase_window_is_rounded_up_on_any_grid(n, last):
+    """ceil(0.6 (S − 1)): at S = 5 floor and round give 2, at S = 9 (cpu) floor gives 4."""
+    e = list(range(n))
+    for j in range(1, n):
+        info = np.array([0.0] * j + [0.3] * (n - j))
+        p = zxzy.detect_phases(e, info, width=1, min_change=0.05)
+        assert (p.kind == "fit-only") == (j <= last), (n, j)
+
+
+def test_probe_standardisation_uses_the_fit_rows_only():
+    """Z is standardised with the mean and sd of the probe's fit rows, never of every row."""
+    from ibcore.measures.zxzy import _standardise
+
+    z = torch.tensor([[0.0, 1.0], [2.0, 1.0], [10.0, 5.0]])
+    fit = torch.tensor([0, 1])
+    got = _standardise(z, fit, min_std=0.5)
+    # column 0: mean 1, sd sqrt(2); column 1: mean 1, sd 0 -> the floor 0.5
+    want = torch.tensor([[-1 / 2**0.5, 0.0], [1 / 2**0.5, 0.0], [9 / 2**0.5, 8.0]])
+    torch.testing.assert_close(got, want)

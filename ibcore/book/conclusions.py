@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ibcore.atomic import atomic_write_text
-from ibcore.book.verdicts_page import FamilyRow, family
+from ibcore.book.verdicts_page import FamilyRow, family, scale_ladder
 from ibcore.verdicts import CONFIDENCE, DIRECTION_SIGNS, Verdict, load_verdicts
 
 TOGETHER = {
@@ -98,8 +98,9 @@ def _others(vs: Sequence[Verdict]) -> str:
     return " ".join(parts)
 
 
-def render_conclusions(folder: str | Path | None = None) -> str:
-    """The conclusions page (MyST Markdown) from every verdict under ``folder``."""
+def render_conclusions(folder: str | Path | None = None, other: str | Path | None = None) -> str:
+    """The conclusions page (MyST Markdown) from every verdict under ``folder``; ``other``, the
+    other scale's results folder, fills the scale ladder (cpu beside full)."""
     vs = load_verdicts(folder)
     lines = [
         "# Conclusions",
@@ -130,6 +131,7 @@ def render_conclusions(folder: str | Path | None = None) -> str:
             _primary_sentence(row) + " " + _others(by_chapter.get(p.chapter, [])),
             "",
         ]
+    lines += scale_ladder(vs, other)
     by_claim = {v.claim: v for v in vs}
     lines += ["## What the chapters say together", ""]
     for thread, claims in TOGETHER.items():
@@ -145,10 +147,13 @@ def render_conclusions(folder: str | Path | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_conclusions(results: str | Path | None, out: str | Path) -> Path:
-    """Write the conclusions page to ``out``; returns ``out``."""
+def write_conclusions(
+    results: str | Path | None, out: str | Path, other: str | Path | None = None
+) -> Path:
+    """Write the conclusions page to ``out`` (``other``: the other scale's results, for the
+    ladder); returns ``out``."""
     out = Path(out)
-    atomic_write_text(out, render_conclusions(results))
+    atomic_write_text(out, render_conclusions(results, other))
     return out
 
 

@@ -184,7 +184,7 @@ def build_book(
     write_teacher_times(rows, book / TEACHER_TIMES, parameters)  # the teacher page's times
     other = REPO_ROOT / "results" if Path(res) == FULL_RESULTS else FULL_RESULTS
     write_page(res, book / "verdicts.md", other=other)  # the ladder reads the other scale's
-    write_conclusions(res, book / "conclusions.md")
+    write_conclusions(res, book / "conclusions.md", other=other)
     return jupyter_book(book, out)
 
 

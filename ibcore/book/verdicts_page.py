@@ -425,6 +425,20 @@ def ladder(by_scale: Mapping[str, Sequence[Verdict]]) -> list[str]:
     return [*lines, ""]
 
 
+def scale_ladder(vs: Sequence[Verdict], other: str | Path | None = None) -> list[str]:
+    """:func:`ladder` of this build's records ``vs`` and those of the other scale's results
+    folder ``other`` (where it holds records of a scale of :data:`LADDER_SCALES`); nothing
+    when this build's scale is not on the ladder (a smoke build)."""
+    here = vs[0].scale if vs else ""
+    if here not in LADDER_SCALES:
+        return []
+    by_scale = {here: list(vs)}
+    theirs = load_verdicts(other) if other is not None and Path(other).is_dir() else []
+    if theirs and theirs[0].scale in LADDER_SCALES and theirs[0].scale != here:
+        by_scale[theirs[0].scale] = theirs
+    return ladder(by_scale)
+
+
 def render_page(
     folder: str | Path | None = None, forest: bool = True, other: str | Path | None = None
 ) -> str:
@@ -447,13 +461,7 @@ def render_page(
         lines.append("No verdicts yet: run `make book` to execute the chapters.")
         return "\n".join(lines) + "\n"
     lines += primaries_table(vs)
-    here = vs[0].scale
-    if here in LADDER_SCALES:
-        by_scale = {here: vs}
-        theirs = load_verdicts(other) if other is not None and Path(other).is_dir() else []
-        if theirs and theirs[0].scale in LADDER_SCALES and theirs[0].scale != here:
-            by_scale[theirs[0].scale] = theirs
-        lines += ladder(by_scale)
+    lines += scale_ladder(vs, other)
     if forest:
         lines += forest_section(vs)
     lines += ["## Every record", ""]

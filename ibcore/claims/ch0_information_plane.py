@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ibcore.claims.primaries import PRIMARIES
+from ibcore.claims.primaries import FULL_PRIMARIES, PRIMARIES
 from ibcore.data import SPLITS
 from ibcore.env import runner
 from ibcore.measures.information import information_plane
@@ -324,7 +324,8 @@ CHAPTER = Chapter(
         "smoke": dict(activation="tanh", epochs=150, snapshots=12, seeds=2),
         "cpu": dict(activation="tanh", epochs=1500, snapshots=40, seeds=list(PRIMARY.seeds),
             workers=2),
-        "full": dict(activation="tanh", epochs=8000, snapshots=100, seeds=10, workers=2),
+        "full": dict(activation="tanh", epochs=8000, snapshots=100,
+            seeds=list(FULL_PRIMARIES["00"].seeds), workers=2),
         "paper": dict(activation="tanh", epochs=8000, snapshots=400, seeds=50),
     },
 )

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ibcore.claims.primaries import PRIMARIES
+from ibcore.claims.primaries import FULL_PRIMARIES, PRIMARIES
 from ibcore.data import SPLITS
 from ibcore.env import runner
 from ibcore.measures.information import information_plane
@@ -1114,7 +1114,7 @@ CHAPTER = Chapter(
         "cpu": dict(activations=["tanh", "relu", "softplus"], epochs=1500, snapshots=40,
             seeds=list(PRIMARIES["02"].seeds), group_size=45, workers=2),
         "full": dict(activations=["tanh", "relu", "elu", "softplus", "swish", "leaky_relu"],
-            epochs=8000, snapshots=100, seeds=6,
+            epochs=8000, snapshots=100, seeds=list(FULL_PRIMARIES["02"].seeds),
             group_size=36, workers=2),
         "paper": dict(epochs=8000, snapshots=400, seeds=20, kde_samples=4096, group_size=30),
     },

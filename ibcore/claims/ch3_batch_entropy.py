@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ibcore.claims.primaries import PRIMARIES
+from ibcore.claims.primaries import FULL_PRIMARIES, PRIMARIES
 from ibcore.data import Dataset, load_dataset
 from ibcore.env import runner
 from ibcore.measures.batch_entropy import (
@@ -828,7 +828,7 @@ CHAPTER = Chapter(
             seeds=list(PRIMARIES["03"].seeds), grad_epoch=25, sweep_depths=[10, 20, 30, 50, 100],
             sweep_epochs=66, sweep_seeds=1),
         "full": dict(dataset="fashionmnist", workers=2, depth=500, width=64, epochs=2,
-            authors_epochs=5, plain_epochs=10, seeds=3, record_every=1, eval_every=1, grad_epoch=1,
+            authors_epochs=5, plain_epochs=10, seeds=list(FULL_PRIMARIES["03"].seeds), record_every=1, eval_every=1, grad_epoch=1,
             sweep_depths=[50, 100, 250], sweep_epochs=2, sweep_seeds=1),
         "paper": dict(dataset="mnist", depth=500, width=1000, epochs=100, authors_epochs=200,
             plain_epochs=500, lr=1e-5, seeds=5, record_every=10, eval_every=5, grad_epoch=5,

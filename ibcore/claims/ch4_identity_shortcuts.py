@@ -15,10 +15,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from ibcore.claims.primaries import PRIMARIES
+from ibcore.claims.primaries import FULL_PRIMARIES, PRIMARIES
 from ibcore.data import DATASETS, LABELS, Dataset, load_dataset
 from ibcore.env import runner
-from ibcore.measures.zxzy import COLUMNS, detect_phases, zx_information, zxzy, zxzy_snapshots
+from ibcore.measures.zxzy import (
+    COLUMNS,
+    detect_phases,
+    smooth_trajectory,
+    zx_information,
+    zxzy,
+    zxzy_snapshots,
+)
 from ibcore.models import SHORTCUTS, build_cnn, build_mlp, build_token_net
 from ibcore.schema import Chapter, Param, ParameterError, check_choice, common_params
 from ibcore.train import History, train
@@ -263,17 +270,38 @@ def curve_phase_table(
     if not len(zx) or len(zx) != len(epochs):
         raise ValueError(f"curve_phase_table needs one epoch list per curve, got {len(epochs)} "
                          f"and {len(zx)}")  # fmt: skip
-    rise, fall, kind = [], [], []
+    rise, fall, kind, end = [], [], [], []
     for ep, z in zip(epochs, zx, strict=True):
         p = detect_phases(ep, zx_information(np.asarray(z)), **kwargs)
         rise.append(p.fitting_rise)
         fall.append(p.compression_fall)
         kind.append(p.kind)
+        end.append(
+            0 if p.fit_epochs is None else int(np.flatnonzero(np.asarray(ep) == p.fit_epochs[1])[0])
+        )
     return {
         "fitting_rise": np.array(rise),
         "compression_fall": np.array(fall),
         "kind": np.array(kind),
+        "fit_end": np.array(end, dtype=int),
     }
+
+
+def fall_after(zx: Sequence[np.ndarray], starts: Sequence[int], width: int = 1) -> np.ndarray:
+    """Per curve, the largest fall of its smoothed ``−ln ZX`` from snapshot ``starts[i]`` on.
+
+    Chapter 4 (Lyu & Rodrigues 2024 §4): the permuted-label twin's compression, measured over the
+    window of its true-label net (from the end of that net's fitting phase, ``fit_end`` of
+    :func:`curve_phase_table`), as chapters 0 and 2 measure their nulls; the same running median
+    of ``width`` snapshots as :func:`detect_phases`.
+    """
+    if len(zx) != len(starts):
+        raise ValueError(f"fall_after needs one start per curve, got {len(starts)} and {len(zx)}")
+    out = []
+    for z, s in zip(zx, starts, strict=True):
+        tail = smooth_trajectory(zx_information(np.asarray(z)), width)[int(s) :]
+        out.append(float((np.maximum.accumulate(tail) - tail).max()))
+    return np.array(out)
 
 
 CALIBRATION_SEEDS = (0,)
@@ -597,9 +625,21 @@ def family_verdicts(
     controls = dict(controls or {})
     runs = {**fam, **controls, **({"null": null} if null else {})}
 
+    def null_window(t: Table, curves: Sequence[np.ndarray], width: int) -> Table:
+        # the twin's fall over its true-label net's window (after that net's fitting phase)
+        if "null" in t and "identity" in t:
+            t["null"] = {
+                **t["null"],
+                "compression_fall": fall_after(curves, t["identity"]["fit_end"], width),
+            }
+        return t
+
+    def deepest(hs: Sequence[History]) -> list[np.ndarray]:
+        return [h.measures["zxzy"][:, -1, COLUMNS.index("zx_test")] for h in hs]
+
     def tables(width: int, min_change: float) -> Table:
-        return {k: phase_table(hs, -1, width=width, min_change=min_change)
-                for k, hs in runs.items()}  # fmt: skip
+        return null_window({k: phase_table(hs, -1, width=width, min_change=min_change)
+                            for k, hs in runs.items()}, deepest(null), width)  # fmt: skip
 
     base = tables(VERDICT_WIDTH, thr)
     for kind, st in base.items():
@@ -610,8 +650,9 @@ def family_verdicts(
     grid = {(g["width"], g["min_change"]): tables(g["width"], g["min_change"]) for g in PHASE_GRID}
     ep = {k: [h.epochs for h in hs] for k, hs in runs.items()}
     budget_tables = {
-        b: {k: curve_phase_table(ep[k], zs, width=VERDICT_WIDTH, min_change=thr)
-            for k, zs in curves.items() if k in ep}
+        b: null_window({k: curve_phase_table(ep[k], zs, width=VERDICT_WIDTH, min_change=thr)
+                        for k, zs in curves.items() if k in ep},
+                       curves.get("null", ()), VERDICT_WIDTH)
         for b, curves in (budgets or {}).items()
     }  # fmt: skip
     label = f"{probe[0]}x{probe[1]}"
@@ -814,7 +855,7 @@ CHAPTER = Chapter(
     PARAMS,
     differs={
         "cpu": "digits; an 8-block MLP and a 6-block, 8-channel CNN instead of the papers' ResNets; no ViT or MLP-Mixer",
-        "full": "Fashion-MNIST; a small CNN, ViT and MLP-Mixer (one seed for the token models), not the papers' models; 3 epochs; the probes are the cpu ones",
+        "full": "Fashion-MNIST; a small CNN, ViT and MLP-Mixer (one seed for the token models), not the papers' models; 2 epochs; the probes are the cpu ones",
         "paper": "CIFAR-10 with small models; the papers' probe architectures not recovered",
     },
     shared=dict(workers=1, dataset="digits", shortcuts=["identity", "projection", "none"],
@@ -827,8 +868,8 @@ CHAPTER = Chapter(
             tf_depth=2, probe_budgets=["80x32"]),
         "cpu": dict(workers=2, depth=8, epochs=30, snapshots=7, probe_steps=300, probe_hidden=64,
             seeds=list(PRIMARIES["04"].seeds), cnn_seeds=5, tf_seeds=0),
-        "full": dict(dataset="fashionmnist", workers=2, depth=8, width=128, epochs=3, snapshots=5,
-            probe_steps=300, probe_hidden=64, probe_budgets=["600x64"], seeds=[1, 2, 3], cnn_seeds=3,
+        "full": dict(dataset="fashionmnist", workers=2, depth=8, width=128, epochs=2, snapshots=5,
+            probe_steps=300, probe_hidden=64, probe_budgets=["600x64"], seeds=list(FULL_PRIMARIES["04"].seeds), cnn_seeds=3,
             cnn_width=8, tf_seeds=1, tf_width=32),
         "paper": dict(dataset="cifar10", controls=["orthogonal"], depth=8, width=256, epochs=60, snapshots=16,
             probe_steps=2000, probe_hidden=256, probe_budgets=["8000x256", "2000x1024"],
