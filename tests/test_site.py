@@ -208,13 +208,14 @@ def test_built_page_launch_buttons_and_downloads(tmp_path, repo):
     assert ('_IBCORE_SOURCE = ""' in filled) == (repo is None)
 
 
-def test_publish_workflow_calls_only_make_site():
+def test_publish_workflow_builds_the_site_then_the_full_book():
     import yaml
 
     flow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "publish.yml").read_text())
     trigger = flow.get("on", flow.get(True))  # YAML 1.1 reads a bare `on` as True
     assert list(trigger) == ["push"] and trigger["push"]["tags"]
-    steps = [s for job in flow["jobs"].values() for s in job["steps"]]
+    assert list(flow["jobs"]) == ["site", "full"]
+    steps = flow["jobs"]["site"]["steps"]
     assert [s["run"].strip() for s in steps if "run" in s] == ["make site"]
     used = [s["uses"].split("@")[0] for s in steps if "uses" in s]
     assert used == [
@@ -230,10 +231,20 @@ def test_publish_workflow_calls_only_make_site():
     files = release["files"].split()
     assert f"book/_build/html/{site.PDF_NAME}" in files
     assert "book/_build/html/chapters/*.ipynb" in files
-    job = next(iter(flow["jobs"].values()))
-    assert job["env"][site.REPOSITORY_ENV] == "${{ github.repository }}"
+    for job in flow["jobs"].values():
+        assert job["env"][site.REPOSITORY_ENV] == "${{ github.repository }}"
     make = (REPO_ROOT / "Makefile").read_text()
     assert re.search(r"^site: ", make, re.M) and "-m ibcore.book.site" in make
+    # the full book: after the site, within a hosted job's 6 hours, under /full/ of the same site
+    full = flow["jobs"]["full"]
+    assert full["needs"] == "site" and full["timeout-minutes"] <= 360
+    runs = [s["run"] for s in full["steps"] if "run" in s]
+    assert "make data || make data ARGS=--download" in runs[0]
+    assert runs[1].strip() == "make book SCALE=full"
+    deploy = full["steps"][-1]["with"]
+    assert deploy["publish_dir"] == "build/full/book/_build/html"
+    assert deploy["destination_dir"] == "full" and deploy["keep_files"] is True
+    assert deploy["publish_branch"] == site.LAUNCH_BRANCH
 
 
 @pytest.mark.slow
