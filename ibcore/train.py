@@ -6,7 +6,8 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -342,7 +343,8 @@ class _Ensemble:
 
     @torch.no_grad()
     def snapshot(self) -> None:
-        logits, hidden = self.model(self.xpr, return_hidden=True)
+        with _eval_mode(self.model):  # frozen ranges of a quantized ensemble (chapter 5)
+            logits, hidden = self.model(self.xpr, return_hidden=True)
         outs = [*hidden]
         if self.output == "softmax":
             outs.append(torch.softmax(logits, -1))
@@ -363,7 +365,8 @@ class _Ensemble:
 
     @torch.no_grad()
     def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        logits = self.model(x)
+        with _eval_mode(self.model):
+            logits = self.model(x)
         loss = nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(1)
         acc = (logits.argmax(-1) == y).float().mean(1)
         return loss.cpu().numpy(), acc.cpu().numpy()
@@ -399,6 +402,17 @@ class _Ensemble:
                 probe_labels=d.y_probe.cpu().numpy(), meta=m,
             ))  # fmt: skip
         return out
+
+
+@contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """``model`` in eval mode inside the block, then back in the mode it was in."""
+    was = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was)
 
 
 def _check_finite(name: str, t: torch.Tensor) -> None:
