@@ -56,11 +56,11 @@ def violations(path: Path) -> list[str]:
 
 def test_the_three_rooms_exist():
     assert {p.name for p in (PKG / "measures").glob("*.py")} >= {
-        "information.py", "batch_entropy.py", "singularities.py", "zxzy.py"
+        "information.py", "batch_entropy.py", "singularities.py", "zxzy.py", "exact.py"
     }  # fmt: skip
     assert sorted(p.stem for p in (PKG / "claims").glob("ch*.py")) == [
         "ch0_information_plane", "ch1_skip_singularities", "ch2_adaptive_estimators",
-        "ch3_batch_entropy", "ch4_identity_shortcuts",
+        "ch3_batch_entropy", "ch4_identity_shortcuts", "ch5_exact_quantized",
     ]  # fmt: skip
     assert {p.stem for p in (PKG / "book").glob("*.py")} >= {
         "pipeline", "sweep", "student", "exercises", "widgets", "provenance"
