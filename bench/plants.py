@@ -1,6 +1,6 @@
 """Planted bugs (``make plants``; not part of make test or CI): each bug kind a silent error in
 the book's wiring or verdict metrics would take is planted once, in a scratch copy
-(``build/plants/``: ibcore/, tests/ and pyproject.toml), the fast tests named for it are run, and
+(``build/plants/``: ibcore/, tests/, notebooks/, book/ and pyproject.toml), the fast tests named for it are run, and
 the copy is restored. Prints one line per plant: CAUGHT (with the failing tests) or MISSED.
 
 A complement to ``make mutants``: mutmut's mutants are mechanical (an operator, a constant), these
@@ -154,8 +154,9 @@ def main() -> int:
     if ROOT.exists():
         shutil.rmtree(ROOT)
     ROOT.mkdir(parents=True)
-    for part in ("ibcore", "tests"):
-        shutil.copytree(REPO / part, ROOT / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for part in ("ibcore", "tests", "notebooks", "book"):  # the tests read notebooks and assets
+        shutil.copytree(REPO / part, ROOT / part,
+                        ignore=shutil.ignore_patterns("__pycache__", "_build"))  # fmt: skip
     shutil.copy(REPO / "pyproject.toml", ROOT / "pyproject.toml")
 
     def failing(tests: str) -> set[str]:
