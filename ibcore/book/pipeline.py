@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ibcore.book.interrupt import on_interrupt
 from ibcore.paths import REPO_ROOT
 from ibcore.schema import ParameterError
 
@@ -128,11 +129,17 @@ def execute(
     os.environ["MPLBACKEND"] = "Agg"
     os.environ.update(env)
     t0 = time.perf_counter()
+    resume = f"make run NB={nb.stem[:2]}" + "".join(
+        f" -p {k} {v}" for k, v in (parameters or {}).items())  # fmt: skip
+    stop = (f"interrupted: {nb.name} stopped, its kernel and workers with it; nothing "
+            f"half-written is left. Runs finished before the interrupt are cached: the same "
+            f"command (for this chapter: {resume}) resumes from them.")  # fmt: skip
     try:
-        pm.execute_notebook(notebook, str(tmp), parameters=dict(parameters or {}),
-                            kernel_name=KERNEL, cwd=str(nb.parent),
-                            progress_bar=sys.stderr.isatty(),  # cells done / left, on a terminal
-                            execution_timeout=timeout_s)  # fmt: skip
+        with on_interrupt(stop, cleanup=[lambda: tmp.unlink(missing_ok=True)]):
+            pm.execute_notebook(notebook, str(tmp), parameters=dict(parameters or {}),
+                                kernel_name=KERNEL, cwd=str(nb.parent),
+                                progress_bar=sys.stderr.isatty(),  # cells done / left
+                                execution_timeout=timeout_s)  # fmt: skip
     except BaseException:
         if tmp.exists():
             os.replace(tmp, failed)

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ibcore.atomic import atomic_write_bytes, atomic_write_text
+from ibcore.book.interrupt import on_interrupt
 from ibcore.cache import params_hash
 from ibcore.parallel import imap_unordered
 from ibcore.paths import cache_dir, results_dir
@@ -526,9 +527,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     fixed = {k: _coerce(v) for k, v in a.parameter}
     if a.scale:
         fixed["scale"] = a.scale
+    stop = ("interrupted: the sweep stopped, its workers and kernels with it. Finished points "
+            "and cached runs are kept: the same `make sweep` command resumes from them.")
     try:
-        res = run_sweep(a.nb, a.grid, fixed, scheduler=a.scheduler, jobs=a.jobs, out=a.out,
-                        timeout_s=a.timeout)  # fmt: skip
+        with on_interrupt(stop):
+            res = run_sweep(a.nb, a.grid, fixed, scheduler=a.scheduler, jobs=a.jobs, out=a.out,
+                            timeout_s=a.timeout)  # fmt: skip
     except (ParameterError, ValueError) as exc:
         print(f"sweep: {exc}", file=sys.stderr)
         return 2
