@@ -61,7 +61,7 @@ data: $(STAMP)
 
 run: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make run NB=00 ARGS=\"-p seeds 5\""; exit 2; }
-	$(PY) -m ibcore.book.pipeline run $(NB) $(ARGS)
+	$(PY) -m ibcore.book.pipeline run $(NB) $(ARGS) $(if $(HTML),--html)
 
 cache-prune: $(STAMP)
 	$(PY) -m ibcore.cache prune

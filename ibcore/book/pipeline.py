@@ -320,6 +320,37 @@ def jupyter_book(book: Path = BOOK, out: Path | None = None) -> Path:
     return html
 
 
+def _run(nb: Path, params: dict[str, Any], out: Path | None, html: bool) -> int:
+    """``make run``: execute one chapter into its own run folder (:mod:`ibcore.book.rerun`; or
+    into ``IBCORE_RESULTS`` when set), then print one line per verdict."""
+    from ibcore.book import rerun
+
+    env: dict[str, str] = {}
+    chosen = os.environ.get("IBCORE_RESULTS")
+    try:
+        folder = Path(chosen) if chosen else rerun.run_folder(nb.stem, params)
+        if not chosen:
+            rerun.start(folder, nb.stem, params)
+            env["IBCORE_RESULTS"] = str(folder)
+        out = out or folder / f"{nb.stem}.ipynb"
+        t0 = time.perf_counter()
+        execute(nb, out, params, env=env)
+    except ParameterError as exc:
+        print(f"{nb.name}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        print(f"\n{nb.name} failed: {str(exc).strip().splitlines()[-1]}", file=sys.stderr)
+        return 1
+    root = folder.parent if not chosen else Path("/nonexistent")
+    lines = rerun.finish(folder, nb.stem, params, time.perf_counter() - t0, root=root)
+    print(f"\nverdicts of {nb.stem} ({folder}):")
+    print("\n".join(f"  {line}" for line in lines) or "  none")
+    if html:
+        page = rerun.html_page(out, out.with_suffix(".html"))
+        print(f"page: {page}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line of the pipeline (see module docstring)."""
     ap = argparse.ArgumentParser(prog="python -m ibcore.book.pipeline")
@@ -330,25 +361,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE")
     )
     r.add_argument("--out", type=Path, default=None)
+    r.add_argument("--html", action="store_true", help="also write a standalone HTML page")
     b = sub.add_parser("book", help="execute every chapter and build the HTML book")
     b.add_argument("--scale", default=None, help="pass this scale to every chapter (e.g. smoke)")
     b.add_argument("--book", type=Path, default=BOOK)
     b.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
     if a.cmd == "run":
-        nb = find_notebook(a.nb)
-        params = {k: _coerce(v) for k, v in a.parameter}
-        out = a.out or REPO_ROOT / "build" / "run" / f"{nb.stem}.ipynb"
-        try:
-            execute(nb, out, params)
-        except ParameterError as exc:
-            print(f"{nb.name}: {exc}", file=sys.stderr)
-            return 2
-        except Exception as exc:
-            print(f"\n{nb.name} failed: {str(exc).strip().splitlines()[-1]}", file=sys.stderr)
-            return 1
-        print(f"verdicts: {os.environ.get('IBCORE_RESULTS') or REPO_ROOT / 'results'}")
-        return 0
+        return _run(find_notebook(a.nb), {k: _coerce(v) for k, v in a.parameter}, a.out, a.html)
     params = {"scale": a.scale} if a.scale else None
     how = check_data(a.scale)
     if how:

@@ -527,8 +527,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     fixed = {k: _coerce(v) for k, v in a.parameter}
     if a.scale:
         fixed["scale"] = a.scale
-    stop = ("interrupted: the sweep stopped, its workers and kernels with it. Finished points "
-            "and cached runs are kept: the same `make sweep` command resumes from them.")
+    stop = (
+        "interrupted: the sweep stopped, its workers and kernels with it. Finished points "
+        "and cached runs are kept: the same `make sweep` command resumes from them."
+    )
     try:
         with on_interrupt(stop):
             res = run_sweep(a.nb, a.grid, fixed, scheduler=a.scheduler, jobs=a.jobs, out=a.out,
