@@ -312,10 +312,18 @@ class Verdict:
         atomic_write_text(path, self.to_json() + "\n")
         return path
 
+    def mean_text(self, digits: int = 3, signed: bool = False) -> str:
+        """``value ± spread`` to ``digits`` significant digits, or, when no seed gave a value,
+        the reason in words (never ``nan``)."""
+        if not math.isfinite(self.value):
+            return "no value — " + (self.note or "no seed gave a usable value")
+        sign = "+" if signed else ""
+        return f"{self.value:{sign}.{digits}g} ± {self.spread:.2g}"
+
     def summary(self) -> str:
         """One line: claim, status, value ± spread, its bound vs threshold."""
         return (
-            f"[{self.status}] {self.claim}: {self.metric} = {self.value:.3g} ± {self.spread:.2g} "
+            f"[{self.status}] {self.claim}: {self.metric} = {self.mean_text()} "
             f"(n={len(self.per_seed)}, 95% bound {self.bound:.3g}, {self.n_pass} seeds pass), "
             f"needs {self.direction} {self.threshold:g}"
         )
@@ -351,7 +359,7 @@ class Verdict:
             rows.append(f"<div><i>“{e(pre['quote'])}”</i></div>")
         rows += [
             f"<div>{e(self.statement)}</div>",
-            f"<div><code>{e(self.metric)}</code> = <b>{self.value:.4g} ± {self.spread:.2g}</b> "
+            f"<div><code>{e(self.metric)}</code> = <b>{e(self.mean_text(4))}</b> "
             f"over {len(self.per_seed)} {e(self.unit)}(s) [{e(seeds)}]; 95 % {side} bound "
             f"<b>{self.bound:.4g}</b>{p}; needs {e(self.direction)} {self.threshold:g}"
             f"{e(cal)}; {self.n_pass} of {len(self.per_seed)} {e(self.unit)}s pass on their own"

@@ -35,7 +35,7 @@ def records_table(records: Sequence[Verdict], caption: str = "") -> str:
             f"<td>{e(v.statement)}<br><code>{e(v.claim)}</code></td>"
             f'<td><b class="ibv-status" data-status="{e(v.status)}" style="color:{c}">'
             f"{e(v.status)}</b></td>"
-            f"<td>{_num(v.value)} ± {_num(v.spread)}</td><td>{_num(v.bound)}</td>"
+            f"<td>{e(v.mean_text())}</td><td>{_num(v.bound)}</td>"
             f"<td>{e(needs)}</td><td>{v.n_pass} of {len(v.per_seed)} {e(unit)}</td>"
             f"<td>{e(holds)}</td></tr>"
         )

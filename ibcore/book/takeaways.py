@@ -26,8 +26,8 @@ def takeaway(primary: Verdict | None, records: Sequence[Verdict], setting: str) 
         seeds = f"{len(primary.per_seed)} {'confirmatory ' if not conf else ''}seeds"
         head = (
             f"At scale `{primary.scale}` ({setting}; {seeds}), the primary verdict — "
-            f"{_short(primary.statement)} — reads **{primary.status}**: {primary.value:.3g} ± "
-            f"{primary.spread:.2g} (95 % {side} bound {primary.bound:.3g}, needs "
+            f"{_short(primary.statement)} — reads **{primary.status}**: {primary.mean_text()} "
+            f"(95 % {side} bound {primary.bound:.3g}, needs "
             f"{DIRECTION_SIGNS[primary.direction]} {primary.threshold:g})."
         )
     others = [v for v in records if v is not primary and v.kind == "secondary"]

@@ -540,6 +540,8 @@ def primary_spec(results: Sequence[MemberResult], activations: Sequence[str]) ->
 def _sentence_numbers(v: Any) -> str:
     side = "lower" if v.direction == ">=" else "upper"
     p = f", one-sided p = {v.p_value:.2g}" if np.isfinite(v.p_value) else ""
+    if not np.isfinite(v.value):
+        return v.mean_text()
     return (f"{v.value:+.3f} ± {v.spread:.3f} bits over {v.n} seeds (95 % {side} bound "
             f"{v.bound:+.3f}{p}; {v.n_pass} of {v.n} seeds at or above the null)")  # fmt: skip
 
@@ -893,7 +895,9 @@ def chapter_verdicts(
         lambda g: l2_delta_c(results, l2, activations, estimator=g["estimator"],
                              layers=lay[g["layers"]], floor=g["floor"],
                              fraction=g["fit_fraction"])[0],
-        note=("A check: from a shared initialisation, weight decay shrinks the weights and so "
+        note=(("no usable pair: every pair had a net below "
+               f"{ACC_FLOOR} test accuracy. " if not np.isfinite(vals).any() else "")
+              + "A check: from a shared initialisation, weight decay shrinks the weights and so "
               "the narrow layers' I(X;T), which C counts. Pairs left out (a net below "
               f"{ACC_FLOOR} test accuracy): {', '.join(excluded) if excluded else 'none'}"),
         kind="check")  # fmt: skip
