@@ -204,3 +204,23 @@ def test_student_copy_runs_through_at_smoke_scale(tmp_path, cache):
     outputs = [o for c in code for o in c.get("outputs", [])]
     assert any("image/png" in o.get("data", {}) for o in outputs)
     assert any("ibcore-verdict" in "".join(o.get("data", {}).get("text/html", "")) for o in outputs)
+
+
+@pytest.mark.parametrize("nb", pipeline.notebooks(), ids=lambda p: p.stem)
+def test_student_copy_is_plain_jupyter_markdown(nb):
+    """Jupyter and Colab show MyST directives and roles as raw text: a student copy has none,
+    and no sentence about 'Show solution' buttons it does not have."""
+    text = "\n".join(c.source for c in student_notebook(jupytext.read(nb)).cells
+                     if c.cell_type == "markdown")  # fmt: skip
+    for raw in (":::{", "{cite", "{glue", "{doc}", "{ref}", "{numref}", ":class:",
+                "Show solution"):  # fmt: skip
+        assert raw not in text, (nb.stem, raw)
+
+
+def test_student_markdown_on_known_text():
+    text = ('Try it. The solutions are hidden under\n"Show solution". Next.\n'
+            ":::{admonition} Why\n:class: tip\nSee {cite:t}`saxe2018`.\n:::\n"
+            "It reads {glue:md}`ch0_takeaway`.")  # fmt: skip
+    out = student.student_markdown(text)
+    assert out.startswith("Try it. Next.") and "> **Why**" in out and "> See saxe2018." in out
+    assert "computed when the chapter runs" in out and "{glue" not in out

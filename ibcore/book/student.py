@@ -62,6 +62,23 @@ def strip_markdown_solutions(text: str) -> str:
     return "\n".join(out)
 
 
+_STALE = re.compile(r"\s*The solutions are hidden under\s+\"Show solution\"\.")
+_GLUE = re.compile(r"\{glue(?::md|:text)?\}`[^`]+`")
+
+
+def student_markdown(text: str) -> str:
+    """A chapter's Markdown as a student copy shows it in Jupyter or Colab: MyST directives and
+    roles as plain Markdown (:func:`ibcore.book.plainmd.plain_markdown`), a glued result as a
+    pointer to the run that computes it, and no sentence about solutions the copy does not
+    have."""
+    from ibcore.book.plainmd import plain_markdown
+
+    text = _STALE.sub("", text)
+    text = _GLUE.sub("*(computed when the chapter runs: run the cells above, or see the book)*",
+                     text)  # fmt: skip
+    return plain_markdown(text)
+
+
 def student_notebook(nb: Any) -> Any:
     """A student copy of a chapter (``nb`` is left unchanged; see :func:`check_anatomy`)."""
     check_anatomy(nb)
@@ -72,7 +89,7 @@ def student_notebook(nb: Any) -> Any:
         if SOLUTION_TAG in t:
             continue
         if cell.cell_type == "markdown":
-            cell.source = strip_markdown_solutions(cell.source)
+            cell.source = student_markdown(strip_markdown_solutions(cell.source))
         if CHECK_TAG in t and RAISES_TAG not in t:
             cell.metadata["tags"] = [*t, RAISES_TAG]
         cells.append(cell)
