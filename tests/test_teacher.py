@@ -97,3 +97,58 @@ def test_the_teacher_page_types_no_times_and_says_the_controls_work_without_a_ke
     assert typed == [], f"times typed by hand on teacher.md: {typed}"
     assert "left out" not in page
     assert "works without a kernel" in page.replace("\n", " ")
+
+
+# --- the teacher edition ------------------------------------------------------------------------
+
+
+def test_every_exercise_has_an_answer_a_kind_and_a_time():
+    from ibcore.book.pipeline import notebooks
+    from ibcore.book.teacher import MINUTES, exercises_of
+
+    for nb in notebooks():
+        exs = exercises_of(nb.read_text())
+        assert [e["number"] for e in exs] == list(range(1, len(exs) + 1)) and len(exs) >= 3, nb
+        for e in exs:
+            assert e["kind"] in MINUTES
+            assert e["solution_code"] or e["solution_text"], (nb.stem, e["number"])
+            if e["kind"] == "coding":
+                assert e["solution_code"] and "NotImplementedError" not in e["solution_code"]
+                assert "check_" in e["check"], (nb.stem, e["number"])
+
+
+def test_the_teacher_edition_page_on_a_known_notebook(tmp_path):
+    from ibcore.book.teacher import QUIZ, render_teacher_edition
+
+    nb = tmp_path / "00_x.md"
+    nb.write_text(
+        "# x\n\n## Exercises\n\n**1. Entropy.** Write it.\n\n```{code-cell} ipython3\n"
+        ":tags: [exercise]\n\ndef f():\n    raise NotImplementedError\n```\n\n"
+        "```{code-cell} ipython3\n---\ntags: [solution, hide-input]\n---\ndef f():\n"
+        "    return 1\n```\n\n```{code-cell} ipython3\n:tags: [check]\n\ncheck_f(f)\n```\n\n"
+        "**2. Predict, then check.** Guess.\n\n:::{dropdown} Solution\nIt falls.\n:::\n\n"
+        "**3.** Show that 1 = 1.\n\n:::{admonition} Solution\n:class: dropdown\nBy reflexivity.\n"
+        ":::\n\n## Try this\n"
+    )  # fmt: skip
+    page = render_teacher_edition([nb])
+    assert "**1. Entropy** (coding, about 25 min)" in page and "    return 1" in page
+    assert "check_f(f)" in page and "NotImplementedError" not in page
+    assert "**2. Predict, then check** (predict-then-check, about 10 min)" in page
+    assert "> It falls." in page and "> By reflexivity." in page and ":class:" not in page
+    assert "3 exercises, about 55 min in all." in page
+    assert "## Calendar" in page and "| 1 |" in page and "## Times and rubric" in page
+    assert all(q in page for q, _ in QUIZ["00"])
+
+
+def test_the_book_has_the_teacher_edition_page():
+    from ibcore.paths import REPO_ROOT
+
+    toc = (REPO_ROOT / "book" / "_toc.yml").read_text()
+    assert "file: teacher_edition" in toc
+    assert (
+        "_generated/teacher_edition.md" in (REPO_ROOT / "book" / "teacher_edition.md").read_text()
+    )
+    from ibcore.book.teacher import QUIZ
+    from ibcore.claims import MODULES
+
+    assert set(QUIZ) == set(MODULES) and all(len(q) >= 3 for q in QUIZ.values())

@@ -167,7 +167,12 @@ def build_book(
     from ``results`` and build the HTML book (``make book``); returns the folder of
     ``index.html``."""
     from ibcore.book.conclusions import write_conclusions
-    from ibcore.book.teacher import TEACHER_TIMES, write_teacher_times
+    from ibcore.book.teacher import (
+        TEACHER_EDITION,
+        TEACHER_TIMES,
+        write_teacher_edition,
+        write_teacher_times,
+    )
     from ibcore.book.verdicts_page import write_page
 
     chapters = book / "chapters"
@@ -189,6 +194,7 @@ def build_book(
         rows.append({"chapter": nb.stem, "seconds": time.perf_counter() - t0, "ok": True})
     write_status(rows, book / "status.md", parameters)
     write_teacher_times(rows, book / TEACHER_TIMES, parameters)  # the teacher page's times
+    write_teacher_edition(book / TEACHER_EDITION)  # answer key, rubric, quizzes, calendar
     other = REPO_ROOT / "results" if Path(res) == FULL_RESULTS else FULL_RESULTS
     write_page(res, book / "verdicts.md", other=other)  # the ladder reads the other scale's
     write_conclusions(res, book / "conclusions.md", other=other)

@@ -204,3 +204,223 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# --- the teacher edition: answer key, time estimates, rubric, quizzes, calendar ------------------
+
+MINUTES = {"coding": 25, "predict-then-check": 10, "pen-and-paper": 20}
+"""Estimated minutes a student spends per exercise kind: our estimate for a student who has read
+the chapter (not a measurement); the teacher edition says so."""
+
+RUBRIC = {
+    "coding": [
+        ("3", "the check prints ✓; the code is vectorised as asked and its docstring states the units"),
+        ("2", "the check prints ✓, but the code loops where it need not or leaves units implicit"),
+        ("1", "runs, but the check names a case that differs; the idea is right"),
+        ("0", "raises, or computes another quantity"),
+    ],
+    "predict-then-check": [
+        ("3", "a prediction written before the run, with a reason; the run compared with it in a sentence"),
+        ("2", "a prediction before the run, without a reason, or without the comparison"),
+        ("1", "the run's outcome restated after the fact"),
+        ("0", "no prediction"),
+    ],
+    "pen-and-paper": [
+        ("3", "a complete derivation; each step justified"),
+        ("2", "the right result with a gap in one step"),
+        ("1", "the right idea, the derivation does not reach the result"),
+        ("0", "no derivation"),
+    ],
+}  # fmt: skip
+"""Four-level rubric per exercise kind (points, what earns them)."""
+
+QUIZ: dict[str, list[tuple[str, str]]] = {
+    "00": [
+        ("Why does I(X;T) of a deterministic net on 4096 distinct inputs equal H(T) of the binned "
+         "layer, and what is its largest possible value?",
+         "T is a function of X, so H(T|X) = 0 and I(X;T) = H(T); at most log2 4096 = 12 bits, "
+         "reached when every input lands in its own bin pattern."),
+        ("The fixed grid shows a fall of I(X;T) in the last tanh layer. Name one cause other than "
+         "the net forgetting its input.",
+         "Saturation: tanh units pushed to ±1 fall into the same edge bins, merging inputs; the "
+         "chapter's EBAB and permuted-label null are there to tell the two apart."),
+        ("What does the permuted-label twin control for?",
+         "Everything a training run does without a learning signal (weight growth, saturation, "
+         "binning effects): only a fall beyond the twin's counts as compression."),
+    ],
+    "01": [
+        ("What is an elimination singularity of a unit, and why do skips move a net away from it?",
+         "A unit whose incoming (or outgoing) weights are all zero: it can be removed and its "
+         "gradient vanishes; an identity skip keeps the signal flowing so the unit's Jacobian is "
+         "not zero there."),
+        ("Why does the primary verdict compare the residual net with the fastest of three plain "
+         "controls rather than with one?",
+         "So that the speed-up cannot come from the skip net's initialisation alone: the plain "
+         "net with the same scaled or identity-like initialisation is a control."),
+        ("A ratio of epochs to 90 % training accuracy of 1.0 on every seed: what does it say?",
+         "The fastest plain control is as fast as the residual net: the claim reads not "
+         "reproduced (no speed-up), or neither reached the target (both counted as epochs + 1)."),
+    ],
+    "02": [
+        ("What does EBAB adapt, and to what?",
+         "The bin edges: quantiles of the layer's pooled activations, so each bin holds about the "
+         "same number of values, wherever the activations are."),
+        ("Why is compression measured after the fitting phase, against a permuted-label twin?",
+         "Before fitting ends I(X;T) still rises; after it, a fall can come from saturation or "
+         "weight growth alone, which the twin without labels shows."),
+        ("Which activations does the paper's headline concern, and what would refute it here?",
+         "Non-saturating ones (ReLU, softplus); their nets compressing no more than their twins "
+         "(an upper 95 % bound of the paired difference at or below 0)."),
+    ],
+    "03": [
+        ("What is a layer's batch entropy, and why is it 0 in a deep vanilla net at initialisation?",
+         "The mean over units of the differential entropy of the unit's values across a batch "
+         "(a Gaussian fit); deep in a vanilla ReLU net every input maps to (nearly) the same "
+         "values, so the spread and the entropy vanish."),
+        ("What does the LBE term add to the loss?",
+         "β times the squared gap between each layer's batch entropy and a target α that "
+         "decreases to α_min, summed over layers: it keeps information flowing through depth."),
+        ("Why give the plain net five times the steps?",
+         "So that a plain net that is merely slow cannot make the LBE net look better: only a net "
+         "that does not train at all stays behind."),
+    ],
+    "04": [
+        ("What does Z-X measure, and which direction means more information?",
+         "The MSE of a probe reconstructing the input from a block's output; lower MSE (higher "
+         "−ln ZX) means more information about the input."),
+        ("What distinguishes an identity shortcut (IS) from a projection (NIS) at initialisation?",
+         "IS adds the block's input unchanged, so the deepest block starts with the input's "
+         "information; a random projection loses some, which the net then regains: a fitting "
+         "phase."),
+        ("Why is the fitting rise read only in the first part of training?",
+         "The paper's fitting phase is initial; a rise late in training is another phenomenon, so "
+         "the detector's window is ceil(0.6 (S − 1)) snapshots."),
+    ],
+}  # fmt: skip
+"""Per chapter: three short-answer questions with their answers (the teacher edition's quiz)."""
+
+_BLOCK = re.compile(r"```\{code-cell\}[^\n]*\n(.*?)```", re.S)
+_DROPDOWN = re.compile(
+    r":{3,}\{(?:dropdown|admonition)\}\s*Solution[^\n]*\n(.*?)\n:{3,}\s*$", re.S | re.M
+)
+
+
+def _cell_tags(block: str) -> set[str]:
+    m = re.search(r"tags:\s*\[([^\]]*)\]", block)
+    return {t.strip() for t in m.group(1).split(",")} if m else set()
+
+
+def _code(block: str) -> str:
+    lines = block.split("\n")
+    if lines and lines[0].strip() == "---":  # a YAML header: up to its closing ---
+        end = lines[1:].index("---") + 1
+        lines = lines[end + 1 :]
+    return "\n".join(ln for ln in lines if not ln.startswith(":tags:")).strip("\n")
+
+
+def exercises_of(text: str) -> list[dict[str, Any]]:
+    """A chapter notebook's exercises in order: number, title, kind, prompt, the answer (the
+    solution cell's code or the Solution dropdown's text) and the check cell's code."""
+    m = re.search(r"^## Exercises\s*$", text, flags=re.MULTILINE)
+    if m is None:
+        return []
+    section = text[m.end() :]
+    end = re.search(r"^## ", section, flags=re.MULTILINE)
+    section = section[: end.start()] if end else section
+    heads = list(_NUMBER.finditer(section))
+    out = []
+    for i, head in enumerate(heads):
+        body = section[head.end() : heads[i + 1].start() if i + 1 < len(heads) else len(section)]
+        blocks = _BLOCK.findall(body)
+        sol = [_code(b) for b in blocks if "solution" in _cell_tags(b)]
+        check = [_code(b) for b in blocks if "check" in _cell_tags(b)]
+        dropdown = _DROPDOWN.search(body)
+        prompt = re.split(r"```\{code-cell\}|^:{3,}\{", body, flags=re.M)[0].strip()
+        kind = ("coding" if _EXERCISE_CELL.search(body)
+                else "predict-then-check" if "predict" in head.group(2).lower()
+                else "pen-and-paper")  # fmt: skip
+        out.append({
+            "number": int(head.group(1)), "title": head.group(2).strip(" ."), "kind": kind,
+            "prompt": prompt, "solution_code": "\n\n".join(sol),
+            "solution_text": re.sub(r"^:class:.*\n", "", dropdown.group(1)).strip() if dropdown
+            else "",
+            "check": "\n\n".join(check),
+        })  # fmt: skip
+    return out
+
+
+def render_teacher_edition(notebooks: Sequence[Path]) -> str:
+    """The teacher edition (Markdown for the book): a calendar, then per chapter each exercise
+    with its kind, estimated time, answer and rubric, and the chapter's quiz with answers."""
+    lines = [
+        "## Calendar",
+        "",
+        "A five-week module, one chapter a week; chapter 0 first, chapter 2 after chapter 0, the "
+        "others in any order. Each week: the session (the module plan above), the exercises in "
+        "class or as homework, the quiz at the start of the next session, and one assignment "
+        "from the list above every other week.",
+        "",
+        "| week | chapter | before the session | in the session | after it |",
+        "|---|---|---|---|---|",
+    ]
+    for w, nb in enumerate(notebooks, 1):
+        key = nb.stem[:2]
+        title = PLAN.get(key, (nb.stem, ""))[0]
+        lines.append(f"| {w} | {title} | read the claim and the method | the run, its figures "
+                     f"and verdict; the exercises | the quiz; "
+                     f"{'an assignment' if w % 2 == 0 else 'the remaining exercises'} |")  # fmt: skip
+    lines += [
+        "",
+        "## Times and rubric",
+        "",
+        "The times are our estimates for a student who has read the chapter, not measurements: "
+        + ", ".join(f"{k} about {v} min" for k, v in MINUTES.items())
+        + ".",
+        "",
+        "| points | " + " | ".join(KINDS) + " |",
+        "|---|" + "---|" * len(KINDS),
+    ]
+    for level in range(4):
+        lines.append(f"| {RUBRIC['coding'][level][0]} | "
+                     + " | ".join(RUBRIC[k][level][1] for k in KINDS) + " |")  # fmt: skip
+    lines.append("")
+    for nb in notebooks:
+        key = nb.stem[:2]
+        exs = exercises_of(nb.read_text())
+        total = sum(MINUTES[e["kind"]] for e in exs)
+        lines += [f"## {PLAN.get(key, (nb.stem, ''))[0].capitalize()}", "",
+                  f"{len(exs)} exercises, about {total} min in all.", ""]  # fmt: skip
+        for e in exs:
+            title = e["title"] or {"pen-and-paper": "Derivation"}.get(e["kind"], "Exercise")
+            lines += [f"**{e['number']}. {title}** ({e['kind']}, about "
+                      f"{MINUTES[e['kind']]} min)", ""]  # fmt: skip
+            if not e["title"]:  # an untitled exercise: its task, so the key can be read alone
+                lines += [e["prompt"], ""]
+            if e["solution_code"]:
+                lines += ["Answer key:", "", "```python", e["solution_code"], "```", ""]
+            if e["solution_text"]:
+                lines += ["Answer key:", "", *[f"> {ln}" if ln else ">" for ln in
+                                               e["solution_text"].split("\n")], ""]  # fmt: skip
+            if e["check"] and e["kind"] == "coding":
+                lines += ["The check cell a student runs (it prints one line starting with ✓ "
+                          "when the function agrees with the book's):", "", "```python",
+                          e["check"], "```", ""]  # fmt: skip
+        quiz = QUIZ.get(key, [])
+        if quiz:
+            lines += ["Quiz:", ""]
+            for i, (q, a) in enumerate(quiz, 1):
+                lines += [f"{i}. {q}", "", f"   *Answer.* {a}", ""]
+    return "\n".join(lines) + "\n"
+
+
+TEACHER_EDITION = Path("_generated") / "teacher_edition.md"
+"""Where the pipeline writes the teacher edition's generated body, relative to the book."""
+
+
+def write_teacher_edition(path: Path, notebooks: Sequence[Path] | None = None) -> Path:
+    """Write :func:`render_teacher_edition` of ``notebooks`` (default: every chapter) to
+    ``path``."""
+    from ibcore.book.pipeline import notebooks as all_notebooks
+
+    atomic_write_text(path, render_teacher_edition(list(notebooks or all_notebooks())))
+    return path
