@@ -224,3 +224,15 @@ def test_student_markdown_on_known_text():
     out = student.student_markdown(text)
     assert out.startswith("Try it. Next.") and "> **Why**" in out and "> See saxe2018." in out
     assert "computed when the chapter runs" in out and "{glue" not in out
+
+
+@pytest.mark.parametrize("nb", pipeline.notebooks(), ids=lambda p: p.stem)
+def test_a_student_copy_starts_at_smoke_so_the_exercises_come_first(nb):
+    cells = student_notebook(jupytext.read(nb)).cells
+    params = next(c for c in cells if "parameters" in tags(c))
+    assert params.source.startswith('scale = "smoke"  #') and '"cpu"' in params.source
+    # the book's own notebook keeps the cpu default
+    assert (
+        'scale = "cpu"'
+        in next(c for c in jupytext.read(nb).cells if "parameters" in tags(c)).source
+    )

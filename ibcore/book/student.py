@@ -62,6 +62,12 @@ def strip_markdown_solutions(text: str) -> str:
     return "\n".join(out)
 
 
+STUDENT_SCALE = re.compile(r'^scale = "cpu"$', re.M)
+STUDENT_SCALE_LINE = (
+    'scale = "smoke"  # the exercises first: "Run all" reaches them in about a minute; set '
+    '"cpu" for the chapter\'s real run (minutes)'
+)
+"""A student copy runs at ``smoke`` until the student asks for the real run."""
 _STALE = re.compile(r"\s*The solutions are hidden under\s+\"Show solution\"\.")
 _GLUE = re.compile(r"\{glue(?::md|:text)?\}`[^`]+`")
 
@@ -90,6 +96,8 @@ def student_notebook(nb: Any) -> Any:
             continue
         if cell.cell_type == "markdown":
             cell.source = student_markdown(strip_markdown_solutions(cell.source))
+        if "parameters" in t and cell.cell_type == "code":
+            cell.source = STUDENT_SCALE.sub(STUDENT_SCALE_LINE, cell.source, count=1)
         if CHECK_TAG in t and RAISES_TAG not in t:
             cell.metadata["tags"] = [*t, RAISES_TAG]
         cells.append(cell)
