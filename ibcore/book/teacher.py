@@ -356,9 +356,9 @@ def render_teacher_edition(notebooks: Sequence[Path]) -> str:
         "## Calendar",
         "",
         "A five-week module, one chapter a week; chapter 0 first, chapter 2 after chapter 0, the "
-        "others in any order. Each week: the session (the module plan above), the exercises in "
-        "class or as homework, the quiz at the start of the next session, and one assignment "
-        "from the list above every other week.",
+        "others in any order. Each week: the session (the module plan of the "
+        "{doc}`teacher page <teacher>`), the exercises in class or as homework, the quiz at the "
+        "start of the next session, and every other week one of that page's assignments.",
         "",
         "| week | chapter | before the session | in the session | after it |",
         "|---|---|---|---|---|",
