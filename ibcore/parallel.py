@@ -44,6 +44,7 @@ def watch_parent(parent: int, interval: float = 1.0) -> None:
     if _watching.is_set():
         return
     _watching.set()
+    os.environ["IBCORE_POOL_WORKER"] = "1"  # a chapter run here leaves Ctrl-C to the parent
     if os.getppid() != parent:
         os._exit(1)
 

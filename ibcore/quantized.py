@@ -81,10 +81,9 @@ class _FakeQuant(torch.autograd.Function):
         x, nlo, nhi = ctx.saved_tensors
         below, above = x < nlo, x > nhi
         dx = g * ~(below | above)
-        dims = tuple(i for i, n in enumerate(ctx.lo_shape) if n == 1 and x.shape[i] != 1)
-        dlo = (g * below).sum(dim=dims, keepdim=True) if dims else g * below
-        dhi = (g * above).sum(dim=dims, keepdim=True) if dims else g * above
-        return dx, dlo.reshape(ctx.lo_shape), dhi.reshape(ctx.hi_shape), None
+        dlo = (g * below).sum_to_size(ctx.lo_shape)  # the broadcast dimensions summed away
+        dhi = (g * above).sum_to_size(ctx.hi_shape)
+        return dx, dlo, dhi, None
 
 
 def fake_quant(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bits: int) -> torch.Tensor:

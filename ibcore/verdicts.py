@@ -320,11 +320,18 @@ class Verdict:
         sign = "+" if signed else ""
         return f"{self.value:{sign}.{digits}g} ± {self.spread:.2g}"
 
+    def bound_text(self, digits: int = 3) -> str:
+        """The bound on the failing side to ``digits`` significant digits, or why there is none
+        (never ``nan``)."""
+        if not math.isfinite(self.bound):
+            return "none (fewer than two values)"
+        return f"{self.bound:.{digits}g}"
+
     def summary(self) -> str:
         """One line: claim, status, value ± spread, its bound vs threshold."""
         return (
             f"[{self.status}] {self.claim}: {self.metric} = {self.mean_text()} "
-            f"(n={len(self.per_seed)}, 95% bound {self.bound:.3g}, {self.n_pass} seeds pass), "
+            f"(n={len(self.per_seed)}, 95% bound {self.bound_text()}, {self.n_pass} seeds pass), "
             f"needs {self.direction} {self.threshold:g}"
         )
 
@@ -339,7 +346,7 @@ class Verdict:
         # colour for a lighter one in dark mode (``data-status``).
         c = _COLOURS.get(self.status, "#57606a")
         e = html.escape
-        seeds = ", ".join(f"{x:.3g}" for x in self.per_seed)
+        seeds = ", ".join(f"{x:.3g}" if math.isfinite(x) else "no value" for x in self.per_seed)
         side = "lower" if self.direction == ">=" else "upper"
         title = {"primary": "Primary verdict", "secondary": "Secondary verdict (exploratory)",
                  "check": "Check"}.get(self.kind, "Verdict")  # fmt: skip
@@ -361,7 +368,7 @@ class Verdict:
             f"<div>{e(self.statement)}</div>",
             f"<div><code>{e(self.metric)}</code> = <b>{e(self.mean_text(4))}</b> "
             f"over {len(self.per_seed)} {e(self.unit)}(s) [{e(seeds)}]; 95 % {side} bound "
-            f"<b>{self.bound:.4g}</b>{p}; needs {e(self.direction)} {self.threshold:g}"
+            f"<b>{e(self.bound_text(4))}</b>{p}; needs {e(self.direction)} {self.threshold:g}"
             f"{e(cal)}; {self.n_pass} of {len(self.per_seed)} {e(self.unit)}s pass on their own"
             "</div>",
         ]

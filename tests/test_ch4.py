@@ -226,3 +226,17 @@ def test_fall_after_starts_at_its_index_and_smooths_like_the_detector():
     assert ch4.fall_after([z], [2], width=3)[0] == pytest.approx(0.3)
     with pytest.raises(ValueError, match="one start per curve"):
         ch4.fall_after([z, z], [0])
+
+
+def test_the_null_window_pairs_each_twin_with_its_own_seed():
+    """Seed 1's true net fits until snapshot 2, seed 2's has no fitting phase: each twin's fall is
+    taken over its own seed's window."""
+    fits = [0.0, 0.2, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.2]  # fit end at index 2, falls 0.3
+    flat = [0.3] * 8 + [0.0]  # no fit: window from 0, falls 0.3
+    twin = [0.5, 0.3, 0.1, 0.2, 0.2, 0.2, 0.2, 0.2, 0.1]  # from 0: falls 0.4; from 2: 0.1
+    fam = {"identity": [_zx_run(fits, 1), _zx_run(flat, 2)] * 2 + [_zx_run(fits, 5)],
+           "projection": [_zx_run([0.0] + [0.3] * 8, s) for s in range(1, 6)]}  # fmt: skip
+    null = [_zx_run(twin, s) for s in range(1, 6)]
+    common = dict(chapter="04", paper="p", params={"scale": "cpu"}, device="cpu", runtime_s=0.0)
+    v = {v.claim: v for v in ch4.family_verdicts(fam, "ch4", "MLP", 0.05, common, null=null)}
+    assert v["ch4-is-compresses"].null["per_seed"] == pytest.approx([0.1, 0.4, 0.1, 0.4, 0.1])

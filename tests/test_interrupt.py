@@ -94,8 +94,11 @@ def test_a_worker_ends_when_its_parent_is_killed_outright(tmp_path):
         assert _wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE
                                          for p in workers), 5), "a worker outlived its parent"  # fmt: skip
     finally:
-        for p in _descendants(proc.pid):
-            p.kill()
+        for p in [*_descendants(proc.pid), *locals().get("workers", [])]:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
 
 
 def test_on_interrupt_restores_the_handlers_and_runs_unguarded_off_the_main_thread():
@@ -121,4 +124,36 @@ def test_on_interrupt_restores_the_handlers_and_runs_unguarded_off_the_main_thre
 
 def test_the_pipeline_guards_every_execution():
     src = (Path(REPO_ROOT) / "ibcore" / "book" / "pipeline.py").read_text()
-    assert "with on_interrupt(stop, cleanup=[lambda: tmp.unlink(missing_ok=True)]):" in src
+    assert (
+        "with on_interrupt(stop, cleanup=[lambda: tmp.unlink(missing_ok=True), *on_stop]):" in src
+    )
+
+
+def test_only_the_outermost_guard_acts_and_pool_workers_leave_it_to_the_parent(monkeypatch):
+    from ibcore.book.interrupt import on_interrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    with on_interrupt("outer"):
+        outer = signal.getsignal(signal.SIGINT)
+        with on_interrupt("inner"):
+            assert signal.getsignal(signal.SIGINT) is outer  # the sweep's message stays
+    assert signal.getsignal(signal.SIGINT) is before
+    monkeypatch.setenv("IBCORE_POOL_WORKER", "1")
+    with on_interrupt("worker"):
+        assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_stop_children_leaves_resource_trackers_alone():
+    from ibcore.book.interrupt import _tracker
+
+    class P:
+        def __init__(self, cmd):
+            self.cmd = cmd
+
+        def cmdline(self):
+            return self.cmd
+
+    assert _tracker(
+        P(["python", "-c", "from joblib.externals.loky.backend.resource_tracker import main"])
+    )
+    assert not _tracker(P(["python", "-m", "ipykernel_launcher"]))

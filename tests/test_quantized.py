@@ -187,11 +187,13 @@ def test_the_moving_average_updates_as_tensorflow_does():
     m.train()
     with torch.no_grad():
         m(x)
-        z = torch.relu(x @ m.weights[0][0].T + m.biases[0][0])  # the hidden kernel: range ±6 init
+        w = m.weights[0]  # the hidden kernel, quantized with its own last-value range
+        wq = fake_quant(w, w.amin().clamp_max(0), w.amax().clamp_min(0), 8)[0]
+        z = torch.relu(x @ wq.T + m.biases[0][0])
     hi = EMA_DECAY * 6.0 + (1 - EMA_DECAY) * max(float(z.max()), 0.0)
-    # the kernel was quantized with its own last-value range before the product
     assert m.ema_lo[0].item() == pytest.approx(EMA_DECAY * -6.0, abs=1e-6)  # ReLU: batch min 0
-    assert m.ema_hi[0].item() == pytest.approx(hi, rel=1e-2)
+    assert m.ema_hi[0].item() == pytest.approx(hi, abs=1e-6)
+    assert abs(m.ema_hi[0].item() - 6.0) > 1e-4  # it moved
 
 
 def test_each_member_trains_as_it_would_alone():
@@ -204,3 +206,14 @@ def test_each_member_trains_as_it_would_alone():
                progress=False, record_epochs=[2])  # fmt: skip
     for name in ha[0].activations:
         np.testing.assert_allclose(hb[1].activations[name], ha[0].activations[name], atol=1e-5)
+
+
+@pytest.mark.parametrize("lo_shape", [(), (1,), (3, 1), (1, 3, 1)])
+def test_range_gradients_sum_over_whatever_was_broadcast(lo_shape):
+    x = torch.linspace(-3, 3, 60).reshape(5, 3, 4).requires_grad_()
+    lo = torch.full(lo_shape, -1.0, requires_grad=True)
+    hi = torch.full(lo_shape, 1.0, requires_grad=True)
+    fake_quant(x, lo, hi, 8).sum().backward()
+    assert lo.grad.shape == lo.shape and hi.grad.shape == hi.shape
+    below = (x.detach() < -1.0039).sum()  # the nudged range of [-1, 1] at 8 bits
+    assert float(lo.grad.sum()) == float(below)

@@ -94,3 +94,39 @@ def test_make_run_writes_its_folder_summary_and_page(tmp_path):
     assert {p.name for p in latest.glob("ch0-*.json")} >= {"ch0-primary.json"}
     page = (latest / "00_information_plane.html").read_text()
     assert "Primary verdict" in page and "{glue" not in page and ":::{" not in page
+
+
+def test_a_rerun_clears_the_old_notebook_page_and_figures_and_a_stop_is_recorded(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(rerun, "RUNS", tmp_path)
+    folder = tmp_path / "00-abc"
+    (folder / "figures" / "00").mkdir(parents=True)
+    for name in ("00_information_plane.ipynb", "00_information_plane.html", "figures/00/f.png"):
+        (folder / name).write_text("old")
+    rerun.start(folder, "00_information_plane", {"scale": "smoke"})
+    assert not (folder / "00_information_plane.ipynb").exists()
+    assert not (folder / "00_information_plane.html").exists() and not (folder / "figures").exists()
+    rerun.stopped(folder, "00_information_plane", {"scale": "smoke"}, "interrupted")
+    assert json.loads((folder / "run.json").read_text())["status"] == "interrupted"
+    assert "| interrupted |" in (tmp_path / "index.md").read_text()
+
+
+def test_a_shared_results_folder_reports_only_this_runs_records(tmp_path):
+    import time
+
+    old = _verdict("ch0-old", [0.1, 0.2])
+    old.write(tmp_path)
+    past = time.time() - 100
+    os.utime(tmp_path / "ch0-old.json", (past, past))
+    since = time.time() - 1
+    _verdict("ch0-new", [0.1, 0.2]).write(tmp_path)
+    lines = rerun.finish(tmp_path, "00_information_plane", {}, 1.0, root=tmp_path / "none",
+                         since=since)  # fmt: skip
+    assert [ln.split()[0] for ln in lines] == ["ch0-new"]
+
+
+def test_bound_text_never_says_nan():
+    v = _verdict("ch0-x", [math.nan, math.nan])
+    assert "nan" not in v.summary().lower() and "nan" not in v._repr_html_().lower()
+    assert v.bound_text() == "none (fewer than two values)"

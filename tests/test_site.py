@@ -245,6 +245,8 @@ def test_publish_workflow_builds_the_site_then_the_full_book():
     assert deploy["publish_dir"] == "build/full/book/_build/html"
     assert deploy["destination_dir"] == "full" and deploy["keep_files"] is True
     assert deploy["publish_branch"] == site.LAUNCH_BRANCH
+    # the site's own deploy keeps /full/ (an orphan commit would wipe it until the full job ends)
+    assert pages.get("keep_files") is True and not pages.get("force_orphan")
 
 
 @pytest.mark.slow

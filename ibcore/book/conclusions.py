@@ -61,7 +61,7 @@ def _primary_sentence(row: FamilyRow) -> str:
     text = (
         f"Its primary verdict — *{p.statement.rstrip('.')}* — reads **{v.status}** at scale "
         f"`{v.scale}`, {where}: {v.value:.3g} ± {v.spread:.2g} over {len(v.per_seed)} seeds, 95 % "
-        f"{side} bound {v.bound:.3g} against the threshold {DIRECTION_SIGNS[v.direction]} {v.threshold:g}"
+        f"{side} bound {v.bound_text()} against the threshold {DIRECTION_SIGNS[v.direction]} {v.threshold:g}"
         + (f", one-sided p = {v.p_value:.2g}" if math.isfinite(v.p_value) else "")
         + f".{holm}"
     )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,7 +29,7 @@ def stop_children(timeout: float = 3.0) -> int:
     import psutil
 
     try:
-        procs = psutil.Process().children(recursive=True)
+        procs = [p for p in psutil.Process().children(recursive=True) if not _tracker(p)]
     except psutil.Error:
         return 0
     for p in procs:
@@ -48,12 +47,26 @@ def stop_children(timeout: float = 3.0) -> int:
     return len(procs)
 
 
+def _tracker(p: object) -> bool:
+    """Whether ``p`` is a resource tracker (loky's, multiprocessing's): it ignores SIGTERM and
+    cleans up shared memory by itself once its parent is gone, so it is left alone."""
+    try:
+        return "resource_tracker" in " ".join(p.cmdline())  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - a process that is gone is nothing to skip
+        return False
+
+
+_guarded = threading.Event()
+
+
 @contextmanager
 def on_interrupt(message: str, cleanup: Sequence[Callable[[], object]] = ()) -> Iterator[None]:
     """While the block runs, SIGINT or SIGTERM stops it: :func:`stop_children`, then each of
     ``cleanup``, then ``message`` on stderr and exit status 128 + signal. Only in the main
-    thread (elsewhere the block runs unguarded)."""
-    if threading.current_thread() is not threading.main_thread():
+    thread, and only the outermost guard acts (a chapter of a sweep run in-process keeps the
+    sweep's handler and message); elsewhere the block runs unguarded."""
+    if (threading.current_thread() is not threading.main_thread() or _guarded.is_set()
+            or os.environ.get("IBCORE_POOL_WORKER")):  # fmt: skip
         yield
         return
 
@@ -66,12 +79,17 @@ def on_interrupt(message: str, cleanup: Sequence[Callable[[], object]] = ()) -> 
                 fn()
             except Exception:  # noqa: BLE001 - cleaning up must not stop the exit
                 pass
-        print(f"\n{message}", file=sys.stderr, flush=True)
+        try:  # os.write, not print: the signal may land while stderr is being written
+            os.write(2, f"\n{message}\n".encode())
+        except OSError:
+            pass
         os._exit(128 + signum)
 
     old = {s: signal.signal(s, handler) for s in SIGNALS}
+    _guarded.set()
     try:
         yield
     finally:
+        _guarded.clear()
         for s, h in old.items():
             signal.signal(s, h)

@@ -105,6 +105,7 @@ def execute(
     parameters: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     timeout_s: int | None = None,
+    on_stop: Sequence[Any] = (),
 ) -> Path:
     """Execute ``nb`` headless with papermill into ``out``, written only on success (else
     ``<out>.failed.ipynb``); an unknown parameter raises before anything runs (all chapters)."""
@@ -135,7 +136,7 @@ def execute(
             f"half-written is left. Runs finished before the interrupt are cached: the same "
             f"command (for this chapter: {resume}) resumes from them.")  # fmt: skip
     try:
-        with on_interrupt(stop, cleanup=[lambda: tmp.unlink(missing_ok=True)]):
+        with on_interrupt(stop, cleanup=[lambda: tmp.unlink(missing_ok=True), *on_stop]):
             pm.execute_notebook(notebook, str(tmp), parameters=dict(parameters or {}),
                                 kernel_name=KERNEL, cwd=str(nb.parent),
                                 progress_bar=sys.stderr.isatty(),  # cells done / left
@@ -339,16 +340,20 @@ def _run(nb: Path, params: dict[str, Any], out: Path | None, html: bool) -> int:
             rerun.start(folder, nb.stem, params)
             env["IBCORE_RESULTS"] = str(folder)
         out = out or folder / f"{nb.stem}.ipynb"
-        t0 = time.perf_counter()
-        execute(nb, out, params, env=env)
+        t0, since = time.perf_counter(), time.time()
+        on_stop = [] if chosen else [lambda: rerun.stopped(folder, nb.stem, params, "interrupted")]
+        execute(nb, out, params, env=env, on_stop=on_stop)
     except ParameterError as exc:
         print(f"{nb.name}: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
+        if not chosen and folder.is_dir():
+            rerun.stopped(folder, nb.stem, params, "failed")
         print(f"\n{nb.name} failed: {str(exc).strip().splitlines()[-1]}", file=sys.stderr)
         return 1
     root = folder.parent if not chosen else Path("/nonexistent")
-    lines = rerun.finish(folder, nb.stem, params, time.perf_counter() - t0, root=root)
+    lines = rerun.finish(folder, nb.stem, params, time.perf_counter() - t0, root=root,
+                         since=since - 1.0)  # fmt: skip
     print(f"\nverdicts of {nb.stem} ({folder}):")
     print("\n".join(f"  {line}" for line in lines) or "  none")
     if html:

@@ -69,13 +69,27 @@ def summary_lines(verdicts: Sequence[Verdict]) -> list[str]:
 
 
 def start(folder: Path, stem: str, parameters: Mapping[str, Any]) -> None:
-    """Prepare ``folder`` for a run: the previous run's verdict records there are removed (a
-    claim the new run does not make never stays), and ``run.json`` says the run is under way."""
+    """Prepare ``folder`` for a run: the previous run's verdict records, notebook, page and
+    figures there are removed (nothing of it can pass for the new run's), and ``run.json`` says
+    the run is under way."""
+    import shutil
+
     from ibcore.book.pipeline import clear_verdicts
 
     folder.mkdir(parents=True, exist_ok=True)
     clear_verdicts(folder)
+    for old in (folder / f"{stem}.ipynb", folder / f"{stem}.html"):
+        old.unlink(missing_ok=True)
+    shutil.rmtree(folder / "figures", ignore_errors=True)
     _record(folder, stem, parameters, status="running")
+
+
+def stopped(folder: Path, stem: str, parameters: Mapping[str, Any], why: str) -> None:
+    """Record in ``run.json`` that the run in ``folder`` did not finish (``why``: failed,
+    interrupted), and list it so in the index."""
+    _record(folder, stem, parameters, status=why)
+    if folder.parent == RUNS:
+        write_index(RUNS)
 
 
 def _record(folder: Path, stem: str, parameters: Mapping[str, Any], **extra: Any) -> None:
@@ -90,16 +104,25 @@ def _record(folder: Path, stem: str, parameters: Mapping[str, Any], **extra: Any
 
 
 def finish(
-    folder: Path, stem: str, parameters: Mapping[str, Any], seconds: float, root: Path = RUNS
+    folder: Path,
+    stem: str,
+    parameters: Mapping[str, Any],
+    seconds: float,
+    root: Path | None = None,
+    since: float | None = None,
 ) -> list[str]:
-    """Record a finished run: ``run.json``, the ``latest`` link and the index; returns the
-    summary lines of its verdicts."""
-    vs = [v for v in load_verdicts(folder) if v.chapter.startswith(stem[:2])]
+    """Record a finished run: ``run.json``, the ``latest`` link and the index (when ``folder``
+    is in ``root``, default :data:`RUNS`); returns the summary lines of its verdicts — only
+    records written at or after ``since`` (a time stamp) when given, so that a shared results
+    folder's older records are not reported as this run's."""
+    root = root or RUNS
+    vs = [v for v in load_verdicts(folder) if v.chapter.startswith(stem[:2])
+          and (since is None or (folder / f"{v.claim}.json").stat().st_mtime >= since)]  # fmt: skip
     _record(folder, stem, parameters, status="ok", seconds=round(seconds, 1),
             verdicts={v.claim: v.status for v in vs})  # fmt: skip
     if folder.parent == root:
         link = root / LATEST
-        tmp = root / f".{LATEST}.tmp"
+        tmp = root / f".{LATEST}.{os.getpid()}.tmp"  # two runs finishing together never clash
         tmp.unlink(missing_ok=True)
         os.symlink(folder.name, tmp)
         os.replace(tmp, link)

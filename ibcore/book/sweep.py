@@ -528,8 +528,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.scale:
         fixed["scale"] = a.scale
     stop = (
-        "interrupted: the sweep stopped, its workers and kernels with it. Finished points "
-        "and cached runs are kept: the same `make sweep` command resumes from them."
+        "interrupted: the sweep stopped, its local workers and kernels with it (points "
+        "already sent to a Dask cluster are the scheduler's to cancel). Finished points and "
+        "cached runs are kept: the same `make sweep` command resumes from them."
     )
     try:
         with on_interrupt(stop):

@@ -27,7 +27,7 @@ def takeaway(primary: Verdict | None, records: Sequence[Verdict], setting: str) 
         head = (
             f"At scale `{primary.scale}` ({setting}; {seeds}), the primary verdict — "
             f"{_short(primary.statement)} — reads **{primary.status}**: {primary.mean_text()} "
-            f"(95 % {side} bound {primary.bound:.3g}, needs "
+            f"(95 % {side} bound {primary.bound_text()}, needs "
             f"{DIRECTION_SIGNS[primary.direction]} {primary.threshold:g})."
         )
     others = [v for v in records if v is not primary and v.kind == "secondary"]

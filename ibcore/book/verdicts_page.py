@@ -173,7 +173,7 @@ def _numbers(v: Verdict) -> str:
     """The row plot's title: the numbers behind it."""
     unit = v.unit if len(v.per_seed) == 1 else f"{v.unit}s"
     text = (f"mean {v.mean_text()} over {len(v.per_seed)} {unit}; 95 % bound "
-            f"{v.bound:.3g}; needs {DIRECTION_SIGNS.get(v.direction, v.direction)} "
+            f"{v.bound_text()}; needs {DIRECTION_SIGNS.get(v.direction, v.direction)} "
             f"{v.threshold:g}")  # fmt: skip
     if v.null and math.isfinite(float(v.null.get("value", math.nan))):
         text += f"; null {float(v.null['value']):.3g}"
@@ -348,7 +348,7 @@ def primaries_table(vs: Sequence[Verdict]) -> list[str]:
                                          else f"seeds, not confirmatory ({conf})")  # fmt: skip
         pv = (f"; one-sided p = {v.p_value:.2g}, Holm-adjusted {row.holm_p:.2g}"
               if math.isfinite(v.p_value) else "")  # fmt: skip
-        numbers = (f"{v.mean_text()}, 95 % bound {v.bound:.3g}, needs "
+        numbers = (f"{v.mean_text()}, 95 % bound {v.bound_text()}, needs "
                    f"{DIRECTION_SIGNS[v.direction]} {v.threshold:g}; {seeds}{pv}")  # fmt: skip
         lines.append(
             f'| {where} | <a href="chapters/{v.chapter}.html#verdict-{v.claim}">'
@@ -482,7 +482,7 @@ def render_page(
             f'<a href="chapters/{v.chapter}.html#verdict-{v.claim}">{_cell(v.statement)}</a> | '
             f'<span class="ibv-status" data-status="{v.status}" '
             f'style="color:{c};font-weight:bold">{v.status}</span> | `{_cell(v.metric)}` | '
-            f"{_cell(v.mean_text())} | {v.bound:.3g} | {_cell(needs)} | "
+            f"{_cell(v.mean_text())} | {_cell(v.bound_text())} | {_cell(needs)} | "
             f"{len(v.per_seed)} ({v.n_pass}) | {null} | {robust} | {v.scale} |"
         )
     lines += ["", "Parameters, commit, device and run time of each verdict:", ""]
