@@ -351,8 +351,7 @@ def _run(nb: Path, params: dict[str, Any], out: Path | None, html: bool) -> int:
             rerun.stopped(folder, nb.stem, params, "failed")
         print(f"\n{nb.name} failed: {str(exc).strip().splitlines()[-1]}", file=sys.stderr)
         return 1
-    root = folder.parent if not chosen else Path("/nonexistent")
-    lines = rerun.finish(folder, nb.stem, params, time.perf_counter() - t0, root=root,
+    lines = rerun.finish(folder, nb.stem, params, time.perf_counter() - t0, listed=not chosen,
                          since=since - 1.0)  # fmt: skip
     print(f"\nverdicts of {nb.stem} ({folder}):")
     print("\n".join(f"  {line}" for line in lines) or "  none")

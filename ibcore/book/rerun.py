@@ -110,17 +110,19 @@ def finish(
     seconds: float,
     root: Path | None = None,
     since: float | None = None,
+    listed: bool = True,
 ) -> list[str]:
     """Record a finished run: ``run.json``, the ``latest`` link and the index (when ``folder``
     is in ``root``, default :data:`RUNS`); returns the summary lines of its verdicts — only
     records written at or after ``since`` (a time stamp) when given, so that a shared results
-    folder's older records are not reported as this run's."""
+    folder's older records are not reported as this run's. ``listed=False`` (a folder named by
+    ``IBCORE_RESULTS``) is never linked or indexed."""
     root = root or RUNS
     vs = [v for v in load_verdicts(folder) if v.chapter.startswith(stem[:2])
           and (since is None or (folder / f"{v.claim}.json").stat().st_mtime >= since)]  # fmt: skip
     _record(folder, stem, parameters, status="ok", seconds=round(seconds, 1),
             verdicts={v.claim: v.status for v in vs})  # fmt: skip
-    if folder.parent == root:
+    if listed and folder.parent == root:  # a folder of IBCORE_RESULTS is not a run folder
         link = root / LATEST
         tmp = root / f".{LATEST}.{os.getpid()}.tmp"  # two runs finishing together never clash
         tmp.unlink(missing_ok=True)
