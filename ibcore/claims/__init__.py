@@ -18,12 +18,13 @@ MODULES = {
     "02": "ch2_adaptive_estimators",
     "03": "ch3_batch_entropy",
     "04": "ch4_identity_shortcuts",
+    "05": "ch5_exact_quantized",
 }
 """Chapter number → claim module (``ibcore.claims.<name>``); the notebook is ``NN_<rest>.md``."""
 
 
 def module(key: str) -> ModuleType:
-    """The claim module of chapter ``key`` ('00' … '04')."""
+    """The claim module of chapter ``key`` ('00' … '05')."""
     if key not in MODULES:
         raise ParameterError(f"unknown chapter {key!r}; the chapters are {tuple(MODULES)}")
     return import_module(f"ibcore.claims.{MODULES[key]}")

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ibcore.claims.primaries import FULL_PRIMARIES, PRIMARIES
 from ibcore.data import Dataset, szt_task
 from ibcore.env import runner
 from ibcore.measures import exact
@@ -32,6 +33,7 @@ from ibcore.measures.information import information_plane
 from ibcore.quantized import BITS, QUANT_ACTIVATIONS, build_quantized_ensemble
 from ibcore.schema import Chapter, Param, check_choice, common_params
 from ibcore.train import train
+from ibcore.verdicts import Preregistration
 
 WIDTHS = (12, 10, 7, 5, 4, 3, 2)
 """The authors' (and Shwartz-Ziv & Tishby's) 12-10-7-5-4-3-2 net."""
@@ -44,6 +46,112 @@ ESTIMATORS = ("fixed-30", "fixed-100", "ebab-30", "kde", "akde")
 H_X = 12.0
 """H(X) of the 4096 distinct, equiprobable inputs: the ceiling of every I(X;T)."""
 SATURATION_TOL = 1e-9
+
+CALIBRATION_SEEDS = tuple(range(300, 310))
+"""Seeds of the pilot and the calibration run (the cpu settings), never of a final run."""
+
+PRIMARY = PRIMARIES["05"]
+"""The chapter's primary verdict (:mod:`ibcore.claims.primaries`): the output layer's exactly
+counted compression beyond the permuted-label null, in both activations, on confirmatory seeds."""
+
+_NULL = "the same quantized net on permuted labels (same split, initialisation and batch order)"
+_C = "compression C = I_peak(X;T) − I_end(X;T)"
+# The metric on each calibration seed (300–309) at the cpu settings, before any final run.
+CALIBRATION_VALUES = {
+    "ch5-output-exact-tanh": (0.22, 0.24, 0.4, 0.3, 0.3, -0.06, 0.29, -0.01, 0.4, 0.21),
+    "ch5-output-theirs-tanh": (2.4, 2.4, 2.54, 2.18, 2.44, 2.09, 2.02, 2.29, 2.51, 2.15),
+    "ch5-t5-vs-null-tanh": (0.78, -0.1, 0.77, 2.24, 0.43, 0.77, 1.12, 0.51, 1.24, 0.25),
+    "ch5-fitting-tanh": (0.003, 0.026, 0.006, 0.019, 0.003, 0.005, 0.007, 0.005, 0.001, 0.001),
+    "ch5-ceiling-tanh": (1.0, 1.0, 0.99, 1.0, 1.0, 1.0, 1.0, 0.95, 1.0, 1.0),
+    "ch5-output-exact-relu": (-0.02, 0.01, 0.31, -0.63, 0.35, -0.17, -0.0, 0.59, -0.03, -0.28),
+    "ch5-output-theirs-relu": (0.86, 1.3, 2.01, 0.93, 1.6, 1.4, 2.32, 2.39, 0.53, 1.6),
+    "ch5-t5-vs-null-relu": (0.84, -0.03, 0.03, -0.65, 0.3, -0.01, -0.17, -0.16, -0.27, -0.15),
+    "ch5-fitting-relu": (0.0, 0.0, 0.017, 0.001, 0.0, 0.007, 0.003, -0.0, 0.007, 0.0),
+    "ch5-ceiling-relu": (0.58, 0.31, 0.3, 0.62, 0.56, 0.6, 0.62, 0.44, 0.44, 0.61),
+    "ch5-activation-t5": (-0.23, 0.4, 0.42, 1.81, 0.11, -0.03, 1.12, 0.61, 1.23, 0.39),
+    "ch5-accuracy": (0.93, 0.93, 0.95, 0.93, 0.93, 0.94, 0.93, 0.94, 0.92, 0.93),
+}
+
+
+def _pre(
+    claim: str, metric: str, threshold: float, reasoning: str, null: str = _NULL
+) -> Preregistration:
+    return Preregistration(claim, metric, threshold, ">=", CALIBRATION_SEEDS, reasoning, null,
+                           CALIBRATION_VALUES[claim])  # fmt: skip
+
+
+PREREGISTERED = {
+    **{
+        f"ch5-output-exact-{a}": _pre(
+            f"ch5-output-exact-{a}",
+            f"{a}: output {_C}, exact (k1 − k2), true − permuted [bits]",
+            0.0,
+            "one activation of the primary's metric, to say which one carries it",
+        )
+        for a in QUANT_ACTIVATIONS
+    },
+    **{
+        f"ch5-output-theirs-{a}": _pre(
+            f"ch5-output-theirs-{a}",
+            f"{a}: output {_C}, the authors' re-binned softmax, true − permuted [bits]",
+            0.0,
+            "the output measured as the authors' code measures it (the float softmax "
+            "re-binned to 2^bits levels), against the same null",
+        )
+        for a in QUANT_ACTIVATIONS
+    },
+    **{
+        f"ch5-t5-vs-null-{a}": _pre(
+            f"ch5-t5-vs-null-{a}",
+            f"{a}: T5 {_C}, exact, true − permuted [bits]",
+            0.0,
+            "the abstract's hidden-layer compression, at the last hidden layer, against the null",
+        )
+        for a in QUANT_ACTIVATIONS
+    },
+    **{
+        f"ch5-fitting-{a}": _pre(
+            f"ch5-fitting-{a}",
+            f"{a}: the least fitting F = I_end(T;Y) − I_first(T;Y) over the testable layers "
+            "(saturated layers left out: untestable, not passed) [bits]",
+            0.0,
+            "'a fitting phase for all layers': every layer whose I(T;Y) does not start at "
+            "H(Y) must gain information about the label",
+            null="none: a layer starting at H(Y) cannot gain; it is marked untestable",
+        )
+        for a in QUANT_ACTIVATIONS
+    },
+    **{
+        f"ch5-ceiling-{a}": _pre(
+            f"ch5-ceiling-{a}",
+            f"{a}: share of snapshots at which T1–T3 keep all 4096 inputs apart (mean over the "
+            "three layers)",
+            0.5,
+            "more than half the snapshots at I(X;T) = H(X) = 12 bits: such a layer cannot "
+            "move in the information plane, whatever the net learns",
+            null="none: a count of distinct codes",
+        )
+        for a in QUANT_ACTIVATIONS
+    },
+    "ch5-activation-t5": _pre(
+        "ch5-activation-t5",
+        f"T5 {_C}, exact: tanh − ReLU, per seed [bits]",
+        0.0,
+        "'the compression in the hidden layers was dependent on the type of activation "
+        "function': the direction (tanh compresses more) fixed from the pilot before any run",
+        null="the other activation on the same seed",
+    ),
+    "ch5-accuracy": _pre(
+        "ch5-accuracy",
+        "the smaller final training accuracy of the tanh and ReLU net, per seed",
+        0.55,
+        "the authors' own rule: a run under 0.55 training accuracy is restarted; a check "
+        "that the nets learn, not a result",
+        null="none",
+    ),
+}
+"""What chapter 5's secondary verdicts and check are judged against, fixed on
+:data:`CALIBRATION_SEEDS` (the cpu settings) before the final runs."""
 
 
 def authors_split() -> tuple[np.ndarray, np.ndarray]:
@@ -199,6 +307,43 @@ def exact_group(
     return out
 
 
+def group_params(
+    seeds: Sequence[int], activations: Sequence[str], workers: int, **run: Any
+) -> list[dict[str, Any]]:
+    """The :func:`exact_group` parameters of the chapter: every seed real and null, per activation.
+
+    Each activation's seeds are split into ``ceil(workers / len(activations))`` chunks; a chunk's
+    real and permuted-label nets train together as one ensemble.
+    """
+    seeds = [int(s) for s in seeds]
+    per = max(1, min(len(seeds), -(-int(workers) // max(1, len(activations)))))
+    chunks = [sorted(seeds[i::per]) for i in range(per) if seeds[i::per]]
+    return [
+        {"activation": a, "seeds": [*c, *c], "labels": ["true"] * len(c) + ["permuted"] * len(c),
+         **run}
+        for a in activations
+        for c in chunks
+    ]  # fmt: skip
+
+
+def exact_runs(
+    seeds: Sequence[int], activations: Sequence[str], workers: int = 1, **run: Any
+) -> dict[str, dict[str, list[ExactResult]]]:
+    """All of chapter 5's nets through the result cache, ``{activation: {"true": [...],
+    "permuted": [...]}}`` ordered by seed; groups (:func:`group_params`) train in ``workers``
+    processes (:func:`ibcore.cache.run_cached_many`)."""
+    from ibcore.cache import run_cached_many
+
+    groups = group_params(seeds, activations, workers, **run)
+    results = [r for g in run_cached_many(exact_group, groups, workers=workers) for r in g]
+    order = {int(s): i for i, s in enumerate(seeds)}
+    return {
+        a: {lab: sorted((r for r in results if r.activation == a and r.labels == lab),
+                        key=lambda r: order[r.seed]) for lab in ("true", "permuted")}
+        for a in activations
+    }  # fmt: skip
+
+
 # ---------------------------------------------------------------------------------------------
 # Verdict metrics (Lorenzen et al. 2022 §4; the rules are ours, fixed before the final runs)
 # ---------------------------------------------------------------------------------------------
@@ -265,6 +410,112 @@ def estimator_scores(
     }
 
 
+def _pair(real: Sequence[ExactResult], null: Sequence[ExactResult]) -> None:
+    if [r.seed for r in real] != [n.seed for n in null]:
+        raise ValueError("real and null nets must be paired by seed, in the same order")
+
+
+def output_compression(
+    real: Sequence[ExactResult],
+    null: Sequence[ExactResult],
+    tail: int,
+    window: int,
+    layer: str = "T6_exact",
+) -> dict[str, np.ndarray]:
+    """Per seed: ``layer``'s compression (:func:`compression`) in the real net, in its
+    permuted-label twin over the same snapshots, and their difference [bits]."""  # fmt: skip
+    _pair(real, null)
+    r = np.array([compression(x.exact[layer], tail, window) for x in real])
+    n = np.array([compression(x.exact[layer], tail, window) for x in null])
+    return {"real": r, "null": n, "difference": r - n}
+
+
+def primary_values(
+    runs: Mapping[str, Mapping[str, Sequence[ExactResult]]], tail: int, window: int
+) -> np.ndarray:
+    """Per seed, the primary verdict's metric (chapter 5; Lorenzen et al. 2022, abstract): the
+    exactly counted output compression (T6, the logit codes' difference) of the real net minus its
+    permuted-label twin's, the smallest over the activations of ``runs`` [bits]."""
+    diffs = [output_compression(arm["true"], arm["permuted"], tail, window)["difference"]
+             for arm in runs.values()]  # fmt: skip
+    return np.min(np.stack(diffs), axis=0)
+
+
+def fitting_values(
+    real: Sequence[ExactResult], tail: int, layers: Sequence[str] = (*LAYERS, "T6_exact")
+) -> dict[str, Any]:
+    """Per layer the fitting F (:func:`fitting`) of each seed, which layers are saturated
+    (:func:`saturated`, untestable), and per seed the smallest F over the testable layers."""
+    h_y = h_of_y()
+    per = {ly: np.array([fitting(r.exact[ly], tail) for r in real]) for ly in layers}
+    sat = [ly for ly in layers if saturated([r.exact[ly] for r in real], h_y)]
+    testable = [ly for ly in layers if ly not in sat]
+    least = (np.min(np.stack([per[ly] for ly in testable]), axis=0) if testable
+             else np.full(len(real), np.nan))  # fmt: skip
+    return {"per_layer": per, "saturated": sat, "testable": testable, "least": least}
+
+
+def h_of_y() -> float:
+    """H(Y) of the 12-bit task's labels over all 4096 inputs, in bits (0.99916; permuting the
+    labels keeps it)."""
+    return exact.entropy_bits(szt_task()[1][:, None].astype(np.int64))
+
+
+def ceiling_values(real: Sequence[ExactResult], layers: Sequence[str] = LAYERS[:3]) -> np.ndarray:
+    """Per seed, the mean over ``layers`` of the share of snapshots at which the layer keeps all
+    4096 inputs apart (:func:`injective_fraction`): where it is 1, I(X;T) = H(X) = 12 bits."""
+    return np.array([np.mean([injective_fraction(r.injective[ly]) for ly in layers])
+                     for r in real])  # fmt: skip
+
+
+def activation_contrast(
+    tanh: Sequence[ExactResult],
+    relu: Sequence[ExactResult],
+    tail: int,
+    window: int,
+    layer: str = "T5",
+) -> np.ndarray:
+    """Per seed, ``layer``'s exact compression in the tanh net minus in the ReLU net [bits]."""  # fmt: skip
+    _pair(tanh, relu)
+    return np.array([compression(t.exact[layer], tail, window) - compression(r.exact[layer],
+                     tail, window) for t, r in zip(tanh, relu, strict=True)])  # fmt: skip
+
+
+def estimator_table(
+    runs: Mapping[str, Mapping[str, Sequence[ExactResult]]],
+) -> list[dict[str, Any]]:
+    """Every estimator of the runs scored against the exact count, per activation and hidden
+    layer, over seeds (chapter 5, Lorenzen et al. 2022 App. A): the median Spearman ρ over
+    snapshots (where the exact curve moves), the mean bias (bits), and the share of seeds in
+    which the estimator gives the exact count's compression verdict — the sign of the real
+    net's compression minus its permuted-label twin's, each the maximum minus the last value
+    of the estimator's snapshots."""
+    rows = []
+    for act, arm in runs.items():
+        real, null = arm["true"], arm["permuted"]
+        _pair(real, null)
+        idx = [np.searchsorted(r.epochs, r.estimate_epochs) for r in real]
+        for est in real[0].estimates:
+            for ly in LAYERS:
+                rho, bias, agree = [], [], []
+                for r, n, ix in zip(real, null, idx, strict=True):
+                    sr = estimator_scores(r.estimates[est][ly][:, 0], r.exact[ly][ix, 0], 1, 1)
+                    sn = estimator_scores(n.estimates[est][ly][:, 0], n.exact[ly][ix, 0], 1, 1)
+                    rho.append(sr["rho"])
+                    bias.append(sr["bias"])
+                    d_est = sr["compression"] - sn["compression"]
+                    d_true = sr["exact_compression"] - sn["exact_compression"]
+                    agree.append(np.sign(np.round(d_est, 6)) == np.sign(np.round(d_true, 6)))
+                rho_a = np.asarray(rho)
+                rows.append({
+                    "activation": act, "estimator": est, "layer": ly,
+                    "rho": float(np.median(rho_a[np.isfinite(rho_a)])) if np.isfinite(rho_a).any()
+                    else float("nan"),
+                    "bias": float(np.mean(bias)), "same_verdict": float(np.mean(agree)),
+                })  # fmt: skip
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------
 # Parameters
 # ---------------------------------------------------------------------------------------------
@@ -295,17 +546,17 @@ CHAPTER = Chapter(
     "05",
     PARAMS,
     differs={
-        "cpu": "2,000 of the authors' 8,000 epochs; snapshots every 20 epochs, not 5; 10 seeds of 50",
+        "cpu": "1,000 of the authors' 8,000 epochs; snapshots every 10 epochs, not 5; 10 seeds of 50",
         "full": "snapshots every 20 epochs, not 5; 10 seeds of 50",
         "paper": "the authors' setting",
     },
     shared=dict(activations=["tanh", "relu"], bits=8, lr=1e-4, device="auto", workers=1),
     presets={
         "smoke": dict(epochs=60, snapshot_every=10, estimator_every=2, seeds=2, tail=2, window=2),
-        "cpu": dict(epochs=2000, snapshot_every=20, estimator_every=10, seeds=10, tail=8,
-            window=5, workers=2),
-        "full": dict(epochs=8000, snapshot_every=20, estimator_every=20, seeds=10, tail=16,
-            window=5, workers=2),
+        "cpu": dict(epochs=1000, snapshot_every=10, estimator_every=10, tail=8, window=5,
+            seeds=list(PRIMARY.seeds), workers=2),
+        "full": dict(epochs=8000, snapshot_every=20, estimator_every=20, tail=16, window=5,
+            seeds=list(FULL_PRIMARIES["05"].seeds), workers=2),
         "paper": dict(epochs=8000, snapshot_every=5, estimator_every=40, seeds=50, tail=16,
             window=5),
     },

@@ -1,9 +1,9 @@
-"""The book's five primary verdicts (chapters 0–4): one pre-registered answer per paper.
+"""The book's six primary verdicts (chapters 0–5): one pre-registered answer per paper.
 
 Each record names the sentence of its paper's abstract that carries the claim, the metric, the
 threshold and direction, the confirmatory seeds, the settings and the null. They were committed
 before any run on their seeds; the commits and dates of that pre-registration and of the first
-run are in ``preregistration.json`` beside this file. The five form one family: the verdicts
+run are in ``preregistration.json`` beside this file. The six form one family: the verdicts
 page shows Holm-adjusted decisions at a family-wise 5 % (one-sided). Every other record of the
 book is a secondary (exploratory) verdict or a check.
 
@@ -30,6 +30,13 @@ CONFIRMATORY_BLOCK = tuple(range(6100, 6110))
 
 FULL_BLOCK = tuple(range(6200, 6210))
 """Seeds kept for the primaries' confirmatory runs at scale ``full``, and for nothing else."""
+
+EXACT_BLOCK = tuple(range(6300, 6310))
+"""Seeds kept for chapter 5's primary at scale ``cpu``, and for nothing else: registered after
+the other chapters had run on :data:`CONFIRMATORY_BLOCK`, so a block of its own."""
+
+EXACT_FULL_BLOCK = tuple(range(6400, 6410))
+"""Seeds kept for chapter 5's primary at scale ``full``, and for nothing else."""
 
 RECORDS = Path(__file__).with_name("preregistration.json")
 
@@ -208,6 +215,47 @@ PRIMARIES: dict[str, Primary] = {
         fails_if="the projection CNN's fitting rise exceeded the identity CNN's by less than 0.05 "
         "nats (an upper 95 % bound of the paired difference below 0.05)",
     ),
+    "05": Primary(
+        claim="ch5-primary",
+        chapter="05_exact_quantized",
+        paper="Lorenzen, Igel & Nielsen 2022",
+        quote="we observed a fitting phase for all layers and a compression phase for the output "
+        "layer in all experiments",
+        statement="In both the 8-bit tanh and the 8-bit ReLU net, the output layer's exactly "
+        "counted I(X;T) compresses further than its permuted-label twin's",
+        metric="output-layer compression C = I_peak(X;T) − I_end(X;T) counted exactly on the "
+        "logit codes (k1 − k2; I_peak the largest moving average of `window` snapshots, I_end "
+        "the mean of the last `tail`), real − permuted labels, paired per seed; per seed the "
+        "smaller of the tanh and ReLU differences [bits]",
+        threshold=0.0,
+        direction=">=",
+        seeds=EXACT_BLOCK,
+        scale="cpu",
+        settings={
+            "activations": ["tanh", "relu"],
+            "bits": 8,
+            "epochs": 1000,
+            "snapshot_every": 10,
+            "lr": 1e-4,
+            "tail": 8,
+            "window": 5,
+            "split": "authors (stratified 80/20, random_state 1000)",
+            "output": "exact: the logit codes' difference k1 − k2",
+        },  # fmt: skip
+        null="the same quantized net on permuted labels (same split, initialisation and batch "
+        "order), over the same snapshots, paired per seed",
+        reasoning="counted exactly, as the paper's point is to measure without approximation: "
+        "their own output measure re-bins the float softmax and so also counts its saturation; "
+        "a compression cannot be negative, so it must exceed the permuted-label twin's; the "
+        "smaller of the two activations per seed because the abstract says 'in all "
+        "experiments' (a conservative reading: the minimum of two noisy differences is biased "
+        "down). 1,000 of the authors' 8,000 epochs, chosen on calibration seeds 300–309, where "
+        "the real tanh nets' output compressed 0.23 bits beyond their twins' and the ReLU "
+        "nets' 0.01",
+        fails_if="in one of the activations (ReLU in calibration) the output compressed no "
+        "further than the permuted-label twin's (an upper 95 % bound of the per-seed minimum "
+        "at or below 0)",
+    ),
 }
 """Chapter key -> its primary verdict's pre-registration."""
 
@@ -257,6 +305,13 @@ FULL_PRIMARIES: dict[str, Primary] = {
         "none), projection − identity shortcut, paired per seed [nats]",
         settings={**{k: v for k, v in PRIMARIES["04"].settings.items()},
                   "dataset": "fashionmnist", "epochs": 2, "snapshots": 5},
+    ),
+    "05": replace(
+        PRIMARIES["05"], scale="full", seeds=EXACT_FULL_BLOCK,
+        settings={**PRIMARIES["05"].settings, "epochs": 8000, "snapshot_every": 20,
+                  "tail": 16},
+        reasoning=PRIMARIES["05"].reasoning.replace("1,000 of the authors' 8,000 epochs, chosen",
+                                                    "the authors' 8,000 epochs; the rule chosen"),
     ),
 }  # fmt: skip
 """Chapter key -> its primary verdict's pre-registration at scale ``full``."""
