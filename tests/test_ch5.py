@@ -95,9 +95,127 @@ def test_injective_fraction_and_estimator_scores():
 
 def test_the_presets_resolve_and_bad_values_are_refused():
     p = ch5.CHAPTER.resolve("cpu")
-    assert p["bits"] == 8 and p["activations"] == ["tanh", "relu"] and p["epochs"] == 2000
+    assert p["bits"] == 8 and p["activations"] == ["tanh", "relu"] and p["epochs"] == 1000
     assert ch5.CHAPTER.resolve("full")["epochs"] == 8000
     from ibcore.schema import ParameterError
 
     with pytest.raises(ParameterError, match="bits"):
         ch5.CHAPTER.resolve("cpu", bits=16)
+
+
+# --- the verdict metrics on hand-made results ---------------------------------------------------
+
+
+def _result(seed, labels, act, curves, inj=None, est=None):
+    """An ExactResult with given I(X;T) curves ({layer: S}; I(T;Y) = 0.5 + I(X;T)/100)."""
+    s = len(next(iter(curves.values())))
+    full = {ly: np.full(s, 12.0) for ly in (*ch5.LAYERS, *ch5.OUTPUTS)}
+    full.update({k: np.asarray(v, dtype=float) for k, v in curves.items()})
+    exact = {k: np.column_stack([v, 0.5 + v / 100]) for k, v in full.items()}
+    injective = {
+        ly: np.asarray((inj or {}).get(ly, [True] * s)) for ly in (*ch5.LAYERS, "T6_exact")
+    }
+    return ch5.ExactResult(
+        seed=seed, labels=labels, activation=act, bits=8, epochs=np.arange(s) * 10, exact=exact,
+        injective=injective, estimates=est or {}, estimate_epochs=np.arange(0, s, 2) * 10,
+        metrics={"train_acc": np.array([0.9])}, wall_s=0.0,
+    )  # fmt: skip
+
+
+def test_output_compression_pairs_by_seed_and_subtracts_the_twins():
+    rise_fall = [5, 8, 8, 7, 6]  # window 1, tail 1: 8 - 6 = 2
+    flat = [6, 6, 6, 6, 6]
+    real = [_result(1, "true", "tanh", {"T6_exact": rise_fall}),
+            _result(2, "true", "tanh", {"T6_exact": flat})]  # fmt: skip
+    null = [_result(1, "permuted", "tanh", {"T6_exact": [5, 6, 6, 6, 5.5]}),
+            _result(2, "permuted", "tanh", {"T6_exact": flat})]  # fmt: skip
+    oc = ch5.output_compression(real, null, tail=1, window=1)
+    assert oc["real"].tolist() == [2.0, 0.0] and oc["null"].tolist() == [0.5, 0.0]
+    assert oc["difference"].tolist() == [1.5, 0.0]  # real − null, not null − real
+    # tail 2 averages the last two (6.5), window 2 the highest pair (8): 1.5
+    assert ch5.output_compression(real, null, 2, 2)["real"][0] == pytest.approx(1.5)
+    # the layer is the one asked for: T6_theirs is 12 everywhere here
+    assert ch5.output_compression(real, null, 1, 1, "T6_theirs")["real"].tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match="paired by seed"):
+        ch5.output_compression(real, null[::-1], 1, 1)
+
+
+def test_the_primary_is_the_per_seed_minimum_over_activations():
+    def arm(act, reals, nulls):
+        return {"true": [_result(s, "true", act, {"T6_exact": c}) for s, c in enumerate(reals)],
+                "permuted": [_result(s, "permuted", act, {"T6_exact": c})
+                             for s, c in enumerate(nulls)]}  # fmt: skip
+
+    fall = lambda d: [5, 5 + d, 5 + d, 5]  # noqa: E731  (compression d with tail 1, window 1)
+    runs = {
+        "tanh": arm("tanh", [fall(2), fall(1)], [fall(0), fall(0.5)]),  # diffs 2, 0.5
+        "relu": arm("relu", [fall(1), fall(3)], [fall(0.5), fall(0)]),
+    }  # diffs 0.5, 3
+    # per seed the smaller difference: 0.5 and 0.5 (not the mean 1.25/1.75, not the max)
+    assert ch5.primary_values(runs, 1, 1).tolist() == [0.5, 0.5]
+    one = {"tanh": runs["tanh"]}
+    assert ch5.primary_values(one, 1, 1).tolist() == [2.0, 0.5]
+
+
+def test_fitting_leaves_saturated_layers_out_and_takes_the_least():
+    h_y = ch5.h_of_y()
+    s = 4
+    real = []
+    for seed, gain in ((0, 0.3), (1, 0.1)):
+        r = _result(seed, "true", "tanh", {"T5": [8, 9, 9, 9]})
+        r.exact["T1"][:, 1] = h_y  # saturated from the start: untestable
+        r.exact["T5"][:, 1] = [0.5, 0.5 + gain, 0.5 + gain, 0.5 + gain]
+        r.exact["T6_exact"][:, 1] = [0.2, 0.9, 0.9, 0.9]  # gains 0.7
+        for ly in ("T2", "T3", "T4", "T6_theirs"):
+            r.exact[ly][:, 1] = np.linspace(0.6, 0.9, s)  # gains 0.3
+        real.append(r)
+    fv = ch5.fitting_values(real, tail=1)
+    assert fv["saturated"] == ["T1"] and "T1" not in fv["testable"]
+    assert fv["least"].tolist() == pytest.approx([0.3, 0.1])  # T5 is the least, per seed
+    assert fv["per_layer"]["T6_exact"].tolist() == pytest.approx([0.7, 0.7])
+
+
+def test_ceiling_and_activation_contrast():
+    r = _result(
+        0,
+        "true",
+        "tanh",
+        {"T5": [10, 11, 11, 9]},
+        inj={"T1": [True] * 4, "T2": [True, True, False, False], "T3": [False] * 4},
+    )
+    assert ch5.ceiling_values([r]).tolist() == pytest.approx([(1 + 0.5 + 0) / 3])
+    relu = _result(0, "true", "relu", {"T5": [4, 6, 6, 5.5]})
+    # tanh T5 falls 2, relu 0.5: +1.5 (tanh − relu)
+    assert ch5.activation_contrast([r], [relu], 1, 1).tolist() == [1.5]
+    with pytest.raises(ValueError, match="paired by seed"):
+        ch5.activation_contrast([r], [_result(1, "true", "relu", {"T5": [1, 1, 1, 1]})], 1, 1)
+
+
+def test_the_estimator_table_scores_against_the_exact_count_at_the_same_snapshots():
+    truth = [12, 11, 10, 9, 8, 7]  # estimate snapshots 0, 2, 4: 12, 10, 8
+    est_real = {"fixed-30": {ly: np.column_stack([[10, 9, 6], [0, 0, 0]]) for ly in ch5.LAYERS}}
+    est_null = {"fixed-30": {ly: np.column_stack([[5, 5, 5], [0, 0, 0]]) for ly in ch5.LAYERS}}
+    real = [_result(0, "true", "tanh", {ly: truth for ly in ch5.LAYERS}, est=est_real)]
+    null = [_result(0, "permuted", "tanh", {ly: [12] * 6 for ly in ch5.LAYERS}, est=est_null)]
+    rows = ch5.estimator_table({"tanh": {"true": real, "permuted": null}})
+    assert len(rows) == len(ch5.LAYERS)
+    r = rows[-1]
+    assert (r["activation"], r["estimator"], r["layer"]) == ("tanh", "fixed-30", "T5")
+    assert r["rho"] == pytest.approx(1.0)
+    assert r["bias"] == pytest.approx(((10 - 12) + (9 - 10) + (6 - 8)) / 3)  # at snapshots 0, 2, 4
+    # exact: real falls 12 − 8 = 4, twin 0: +; estimate: real 10 − 6 = 4, twin 0: + → same
+    assert r["same_verdict"] == 1.0
+    flat = {"fixed-30": {ly: np.column_stack([[5, 5, 5], [0, 0, 0]]) for ly in ch5.LAYERS}}
+    real[0].estimates = flat  # the estimate sees no fall where the count sees 4 bits
+    assert ch5.estimator_table({"tanh": {"true": real, "permuted": null}})[0]["same_verdict"] == 0.0
+
+
+def test_group_params_give_every_seed_a_twin_in_its_own_activation():
+    gs = ch5.group_params([5, 6, 7], ["tanh", "relu"], workers=2, epochs=3)
+    assert [g["activation"] for g in gs] == ["tanh", "relu"]  # one group per activation
+    assert (
+        gs[0]["seeds"] == [5, 6, 7, 5, 6, 7] and gs[0]["labels"] == ["true"] * 3 + ["permuted"] * 3
+    )
+    assert all(g["epochs"] == 3 for g in gs)
+    gs4 = ch5.group_params([5, 6, 7], ["tanh"], workers=2)
+    assert [g["seeds"] for g in gs4] == [[5, 7, 5, 7], [6, 6]]

@@ -37,7 +37,7 @@ def test_the_page_answers_per_paper_from_the_records(tmp_path):
     _secondary("ch0-compression", [1.0, 1.2, 0.9]).write(tmp_path)
     _secondary("ch0-fitting", [0.9, 0.8, 0.85], kind="check").write(tmp_path)
     page = render_conclusions(tmp_path)
-    assert page.count("\n## ") == 7  # five papers, the scale ladder, the threads across them
+    assert page.count("\n## ") == 8  # six papers, the scale ladder, the threads across them
     assert "## The scale ladder" in page and "`make book SCALE=full` fills" in page
     assert pr.quote in page and "reads **inconclusive**" in page
     assert "on its pre-registered confirmatory seeds" in page

@@ -1,11 +1,12 @@
 """The book's conclusions page (all chapters), written from the verdict records of a build: per
-paper, whether its primary verdict reproduced (with Holm's correction over the five), what the
+paper, whether its primary verdict reproduced (with Holm's correction over the family), what the
 secondary verdicts and checks say, at what scale, and what would settle an inconclusive primary;
 then what the chapters say together (``python -m ibcore.book.conclusions [RESULTS_DIR] OUT.md``).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from collections import Counter
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from ibcore.atomic import atomic_write_text
 from ibcore.book.verdicts_page import FamilyRow, family, scale_ladder
+from ibcore.claims.primaries import PRIMARIES
 from ibcore.verdicts import CONFIDENCE, DIRECTION_SIGNS, Verdict, load_verdicts
 
 TOGETHER = {
@@ -22,6 +24,11 @@ TOGETHER = {
         ("ch0-compression", "chapter 0, the paper's fixed grid"),
         ("ch2-primary", "chapter 2, EBAB, ReLU and softplus nets"),
         ("ch4-is-compresses", "chapter 4, the Z-X probe of the identity-shortcut MLP"),
+        ("ch5-t5-vs-null-tanh", "chapter 5, the 8-bit tanh net's last hidden layer, counted "
+         "exactly"),
+        ("ch5-t5-vs-null-relu", "chapter 5, the 8-bit ReLU net's last hidden layer, counted "
+         "exactly"),
+        ("ch5-primary", "chapter 5, the output layer counted exactly, in both activations"),
     ),
     "what skip connections do": (
         ("ch1-primary", "chapter 1, training speed against every plain control"),
@@ -30,6 +37,58 @@ TOGETHER = {
     ),
 }
 """The threads the conclusions follow across chapters: claim ids and what each one measures."""
+
+
+ESTIMATOR_TABLE = "ch5-estimators.json"
+"""Chapter 5's scores of the book's estimators against the exact count, beside the verdicts."""
+
+
+def write_estimator_table(
+    rows: Sequence[dict], scale: str, folder: str | Path | None = None
+) -> Path:
+    """Save chapter 5's estimator scores (one row per activation, estimator and layer, from
+    :func:`ibcore.claims.ch5_exact_quantized.estimator_table`) for the conclusions page."""
+    from ibcore.paths import results_dir
+
+    path = (Path(folder) if folder is not None else results_dir()) / ESTIMATOR_TABLE
+    clean = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+              for k, v in r.items()} for r in rows]  # fmt: skip
+    atomic_write_text(path, json.dumps({"scale": scale, "rows": clean}, indent=1) + "\n")
+    return path
+
+
+def estimator_section(folder: str | Path | None = None) -> list[str]:
+    """The conclusions' section on the estimators against chapter 5's exact count (empty when
+    chapter 5 has not run): per estimator and activation, the median Spearman ρ, the mean bias
+    and the share of seeds and layers with the exact count's compression verdict."""
+    from ibcore.paths import results_dir
+
+    path = (Path(folder) if folder is not None else results_dir()) / ESTIMATOR_TABLE
+    if not path.exists():
+        return []
+    rec = json.loads(path.read_text())
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rec["rows"]:
+        groups.setdefault((r["estimator"], r["activation"]), []).append(r)
+    lines = [
+        "## The estimators against the exact count",
+        "",
+        "Chapters 0, 2 and 4 judge compression with estimates. Chapter 5 counts the information "
+        "of quantized nets exactly and scores each estimator on the same nets (its Table 1; "
+        f"scale `{rec['scale']}`): the median Spearman ρ over snapshots, the mean bias, and how "
+        "often the estimator gives the exact count's compression verdict (real net against its "
+        "permuted-label twin).",
+        "",
+        "| estimator | activation | median ρ | bias [bits] | same verdict |",
+        "|---|---|---|---|---|",
+    ]
+    for (est, act), rs in groups.items():
+        rho = sorted(r["rho"] for r in rs if r["rho"] is not None)
+        med = (rho[(len(rho) - 1) // 2] + rho[len(rho) // 2]) / 2 if rho else math.nan
+        bias = sum(r["bias"] for r in rs) / len(rs)
+        same = sum(r["same_verdict"] for r in rs) / len(rs)
+        lines.append(f"| {est} | {act} | {med:.2f} | {bias:+.2f} | {same:.0%} |")
+    return [*lines, ""]
 
 
 def seeds_to_settle(v: Verdict, confidence: float = CONFIDENCE) -> int | None:
@@ -56,7 +115,7 @@ def _primary_sentence(row: FamilyRow) -> str:
              else f"not on its pre-registered run ({conf})")  # fmt: skip
     side = "lower" if v.direction == ">=" else "upper"
     holm = ("" if v.scale == "smoke" else
-            f" After Holm's correction over the book's five primaries it "
+            f" After Holm's correction over the book's {len(PRIMARIES)} primaries it "
             f"{'holds' if row.holm else 'does not hold'} (adjusted p = {row.holm_p:.2g}).")  # fmt: skip
     text = (
         f"Its primary verdict — *{p.statement.rstrip('.')}* — reads **{v.status}** at scale "
@@ -132,6 +191,7 @@ def render_conclusions(folder: str | Path | None = None, other: str | Path | Non
             "",
         ]
     lines += scale_ladder(vs, other)
+    lines += estimator_section(folder)
     by_claim = {v.claim: v for v in vs}
     lines += ["## What the chapters say together", ""]
     for thread, claims in TOGETHER.items():

@@ -261,3 +261,44 @@ def check_phases(fn: Callable[..., tuple[float, float]], min_change: float = 0.0
         _close(got[0], ph.fitting_rise, "phases: fitting rise", case, rtol=1e-9, atol=1e-12)
         _close(got[1], ph.compression_fall, "phases: compression fall", case, 1e-9, 1e-12)
     _ok("phases", len(cases), "ibcore.measures.zxzy.detect_phases(width=1)")
+
+
+# chapter 5: exact information by counting codes
+def _code_cases() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Integer code layers (N × d) with labels, for the chapter-5 checkers."""
+    rng = np.random.default_rng(5)
+    bits = ((np.arange(4096)[:, None] >> np.arange(12)) & 1).astype(np.int64)
+    y = (bits.sum(1) % 2).astype(int)
+    yield "the 4096 inputs themselves (an identity layer)", bits, y
+    yield "a constant layer", np.zeros((4096, 3), dtype=np.int64), y
+    yield "the first 3 input bits", bits[:, :3], y
+    yield "8-bit codes of 4 units", rng.integers(0, 256, size=(4096, 4)), y
+    yield (
+        "4-bit codes of 2 units, other labels",
+        rng.integers(0, 16, size=(1000, 2)),
+        rng.integers(0, 2, 1000),
+    )
+    yield "codes that are the label", y[:, None].astype(np.int64), y
+
+
+def check_exact_entropy(fn: Callable[..., float]) -> None:
+    """Chapter 5, exercise 1: ``fn(codes)`` = H(T) in bits of integer code rows (= I(X;T))."""
+    from ibcore.measures.exact import entropy_bits
+
+    cases = list(_code_cases())
+    for case, codes, _ in cases:
+        _close(fn(codes), entropy_bits(codes), "exact_entropy", case, rtol=1e-9, atol=1e-9)
+    _ok("exact_entropy", len(cases), "ibcore.measures.exact.entropy_bits")
+
+
+def check_exact_plane_point(fn: Callable[..., tuple[float, float]]) -> None:
+    """Chapter 5, exercise 2: ``fn(codes, y)`` = (I(X;T), I(T;Y)) in bits, counted exactly."""
+    from ibcore.measures.exact import information
+
+    cases = list(_code_cases())
+    for case, codes, y in cases:
+        got = _pair(fn(codes, y), f"exact_plane_point on {case}", "(I(X;T), I(T;Y))")
+        want = information(codes, y)
+        _close(got[0], want[0], "exact_plane_point I(X;T)", case, rtol=1e-9, atol=1e-9)
+        _close(got[1], want[1], "exact_plane_point I(T;Y)", case, rtol=1e-9, atol=1e-9)
+    _ok("exact_plane_point", len(cases), "ibcore.measures.exact.information")

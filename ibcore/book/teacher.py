@@ -33,6 +33,8 @@ PLAN: dict[str, tuple[str, str]] = {
            "adaptive binning, kernel estimators, saturating and non-saturating activations"),
     "03": ("3 — batch entropy", "vanishing spread in deep vanilla nets; the LBE loss"),
     "04": ("4 — identity shortcuts", "Z-X and Z-Y probes, phase detection, IS and NIS models"),
+    "05": ("5 — exact information in quantized nets",
+           "fake quantization, counting H(T), the 12-bit ceiling, estimators against the truth"),
 }  # fmt: skip
 """Per chapter number: the short title of the table's link and the topics of its session."""
 
@@ -296,6 +298,20 @@ QUIZ: dict[str, list[tuple[str, str]]] = {
          "The paper's fitting phase is initial; a rise late in training is another phenomenon, so "
          "the detector's window is ceil(0.6 (S − 1)) snapshots."),
     ],
+    "05": [
+        ("Why is I(X;T) of a quantized layer on the 12-bit task exact, and what bounds it?",
+         "The net is deterministic and the 4096 inputs are distinct and equally likely, so "
+         "I(X;T) = H(T), a count of distinct code rows; it cannot exceed log2 4096 = 12 bits."),
+        ("A layer keeps all 4096 inputs apart at every snapshot. What can its information plane "
+         "show?",
+         "Nothing: it sits at I(X;T) = 12 bits and I(T;Y) = H(Y) whatever the net learns, so it "
+         "can neither fit nor compress."),
+        ("Why can the output's compression differ between the authors' measure and the exact "
+         "count?",
+         "Their measure re-bins the float softmax, whose probabilities saturate as the net grows "
+         "confident; the exact count uses the logit codes (k1 − k2), on which the softmax is "
+         "one-to-one, so saturation alone does not lower it."),
+    ],
 }  # fmt: skip
 """Per chapter: three short-answer questions with their answers (the teacher edition's quiz)."""
 
@@ -355,8 +371,8 @@ def render_teacher_edition(notebooks: Sequence[Path]) -> str:
     lines = [
         "## Calendar",
         "",
-        "A five-week module, one chapter a week; chapter 0 first, chapter 2 after chapter 0, the "
-        "others in any order. Each week: the session (the module plan of the "
+        f"A {len(notebooks)}-week module, one chapter a week; chapter 0 first, chapters 2 and 5 "
+        "after chapter 0, the others in any order. Each week: the session (the module plan of the "
         "{doc}`teacher page <teacher>`), the exercises in class or as homework, the quiz at the "
         "start of the next session, and every other week one of that page's assignments.",
         "",

@@ -1,4 +1,4 @@
-"""The book's verdicts page (all chapters): the five primary verdicts with their Holm-adjusted
+"""The book's verdicts page (all chapters): the primary verdicts with their Holm-adjusted
 decisions, a forest of every verdict (HTML rows grouped by chapter, each a short statement and
 a small inline SVG, so the page reads at phone width; styled by ``book/_assets/forest.css``),
 and a table linking to each record
@@ -298,7 +298,7 @@ class FamilyRow(NamedTuple):
 
 def family(vs: Sequence[Verdict]) -> list[FamilyRow]:
     """The book's primaries in chapter order with Holm's correction at family-wise
-    :data:`~ibcore.verdicts.FAMILY_ALPHA` over all five registered ones. A primary whose chapter
+    :data:`~ibcore.verdicts.FAMILY_ALPHA` over all registered ones. A primary whose chapter
     has not run counts as p = 1, so a partial build can only be more conservative."""
     by = {v.claim: v for v in vs if v.kind == "primary"}
     found = [by.get(p.claim) for p in PRIMARIES.values()]
@@ -323,7 +323,7 @@ def primaries_table(vs: Sequence[Verdict]) -> list[str]:
         "",
         "Each chapter has one *primary* verdict: the sentence of its paper's abstract that carries "
         "the claim, tested by a metric, threshold, direction, null and confirmatory seeds that "
-        "were committed before the first run on those seeds. The five primaries are one family: "
+        f"were committed before the first run on those seeds. The {len(PRIMARIES)} primaries are one family: "
         "a primary counts as reproduced for the book when its one-sided test also survives "
         f"Holm's correction at a family-wise {FAMILY_ALPHA:.0%} (the *Holm* column). Every other "
         "record on this page is *secondary (exploratory)*: it was chosen or tuned after "
