@@ -24,10 +24,14 @@ TOGETHER = {
         ("ch0-compression", "chapter 0, the paper's fixed grid"),
         ("ch2-primary", "chapter 2, EBAB, ReLU and softplus nets"),
         ("ch4-is-compresses", "chapter 4, the Z-X probe of the identity-shortcut MLP"),
-        ("ch5-t5-vs-null-tanh", "chapter 5, the 8-bit tanh net's last hidden layer, counted "
-         "exactly"),
-        ("ch5-t5-vs-null-relu", "chapter 5, the 8-bit ReLU net's last hidden layer, counted "
-         "exactly"),
+        (
+            "ch5-t5-vs-null-tanh",
+            "chapter 5, the 8-bit tanh net's last hidden layer, counted exactly",
+        ),
+        (
+            "ch5-t5-vs-null-relu",
+            "chapter 5, the 8-bit ReLU net's last hidden layer, counted exactly",
+        ),
         ("ch5-primary", "chapter 5, the output layer counted exactly, in both activations"),
     ),
     "what skip connections do": (
