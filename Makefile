@@ -24,6 +24,7 @@ help:
 	@echo "make run NB=00 ARGS=\"-p seeds 5\"   rerun one chapter with parameters"
 	@echo "make sweep NB=00 GRID=\"activation=tanh,relu seeds=0-9\" [ARGS=\"-p scale smoke\"] [SCHEDULER=tcp://host:8786] [JOBS=2]"
 	@echo "                     run a parameter grid of a chapter (local processes, or a Dask cluster)"
+	@echo "make slides          reveal.js slides of each executed chapter's story into build/slides/"
 	@echo "make student         write student copies of every chapter (no solutions) to build/student/"
 	@echo "make lab             JupyterLab on the chapters (jupytext; outputs saved to notebooks/NN_*.ipynb)"
 	@echo "make site            what gets published: the book (make book), per chapter its executed and"
@@ -71,6 +72,10 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+.PHONY: slides
+slides: $(STAMP)
+	$(PY) -m ibcore.book.slides
 
 .PHONY: bench
 bench: $(STAMP)

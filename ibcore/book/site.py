@@ -311,7 +311,8 @@ def build_site(
     pdf: bool = True,
 ) -> Path:
     """``make site``: the HTML book with both notebook downloads per chapter, its student
-    edition (``<html>/student/``), the Binder configuration of the published branch and the
+    edition (``<html>/student/``), the slides of each chapter (``<html>/slides/``), the Binder
+    configuration of the published branch and the
     PDF (``<html>/ibbook.pdf``)."""
     from ibcore.book.pipeline import BOOK, build_book
 
@@ -319,6 +320,11 @@ def build_site(
     repo = repository()  # a bad setting fails before anything runs
     html = build_book(book, parameters=parameters, env=env)
     print(f"student edition: {build_student_edition(book, html / 'student')}")
+    from ibcore.book.slides import write_slides
+
+    print(
+        f"slides: {len(write_slides(book / 'chapters', html / 'slides'))} decks in {html / 'slides'}"
+    )
     write_binder(html, repo, ibcore_source(repo))
     if pdf:
         browser = chromium()

@@ -44,8 +44,11 @@ def takeaway(primary: Verdict | None, records: Sequence[Verdict], setting: str) 
                 + ".")  # fmt: skip
     if checks:
         bad = [v.claim for v in checks if v.status != "check holds"]
-        tail += (f" {'All' if not bad else len(checks) - len(bad)} of its {len(checks)} checks "
-                 "hold" + (f" (not: {', '.join(bad)})." if bad else "."))  # fmt: skip
+        if len(checks) == 1:
+            tail += f" Its one check ({checks[0].claim}) reads {checks[0].status}."
+        else:
+            tail += (f" {'All' if not bad else len(checks) - len(bad)} of its {len(checks)} "
+                     "checks hold" + (f" (not: {', '.join(bad)})." if bad else "."))  # fmt: skip
     return head + tail
 
 
