@@ -288,3 +288,21 @@ def test_student_edition_of_the_smoke_book(smoke_book, tmp_path):
         assert page.count("Solution removed from the student copy") == sum(
             len(student._OPEN.findall(c.source)) for c in jupytext.read(nb).cells
         )
+
+
+def test_install_cell_installs_a_wheel_url_as_it_is(monkeypatch, tmp_path):
+    url = "https://o.github.io/n/dist/" + site.wheel_name()
+    (cmd,) = _run_install_cell(site.install_source(url), monkeypatch, tmp_path,
+                               ibcore_found=False, headless=False)  # fmt: skip
+    assert cmd[-1] == url  # a wheel is pip's argument as it is, not "ibcore @ git+…"
+
+
+def test_the_published_notebooks_install_the_wheel_published_with_the_site(monkeypatch):
+    monkeypatch.delenv(site.SITE_URL_ENV, raising=False)
+    assert site.wheel_source(None) == ""
+    assert site.site_url("https://github.com/Owner/ibbook") == "https://owner.github.io/ibbook/"
+    assert site.wheel_source("https://github.com/Owner/ibbook") == (
+        f"https://owner.github.io/ibbook/dist/{site.wheel_name()}"
+    )
+    monkeypatch.setenv(site.SITE_URL_ENV, "https://example.org/book")
+    assert site.wheel_source(None) == f"https://example.org/book/dist/{site.wheel_name()}"

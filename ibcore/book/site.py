@@ -43,7 +43,8 @@ _REPO = re.compile(
 )
 
 # The install cell, verbatim as in every chapter (tests/test_site.py checks it). _IBCORE_SOURCE
-# is filled in (repository@commit) in the notebooks that the published site offers.
+# is filled in the notebooks that the published site offers: the URL of the ibcore wheel
+# published with the site (or a repository@commit, installed from git).
 INSTALL_SOURCE = """\
 # Hosted notebooks (Colab, Binder, a downloaded copy): install ibcore next to the host's own
 # torch, torchvision and numpy, which are held at their installed versions. Where ibcore is
@@ -57,8 +58,8 @@ if _iu.find_spec("ibcore") is None and not _os.environ.get("IBCORE_HEADLESS"):
     _hold = [f"{d}=={_md.version(d)}" for d in ("torch", "torchvision", "numpy") if _iu.find_spec(d)]
     with open("ibcore-hold.txt", "w") as _f:
         _f.write("\\n".join(_hold) + "\\n")
-    _sp.check_call([_sys.executable, "-m", "pip", "install", "-q", "-c", "ibcore-hold.txt",
-                    f"ibcore @ git+{_IBCORE_SOURCE}"])"""
+    _spec = _IBCORE_SOURCE if _IBCORE_SOURCE.endswith(".whl") else f"ibcore @ git+{_IBCORE_SOURCE}"
+    _sp.check_call([_sys.executable, "-m", "pip", "install", "-q", "-c", "ibcore-hold.txt", _spec])"""
 
 _SOURCE_LINE = re.compile(r'^_IBCORE_SOURCE = ".*"$', flags=re.MULTILINE)
 
@@ -132,6 +133,48 @@ def ibcore_source(repo: str | None) -> str:
     return f"{repo}@{commit}" if re.fullmatch(r"[0-9a-f]{40}", commit) else repo
 
 
+WHEEL_DIR = "dist"
+"""Where the published site keeps the wheel of ibcore that its notebooks install."""
+SITE_URL_ENV = "IBBOOK_SITE_URL"
+
+
+def wheel_name() -> str:
+    """The file name of this version's ibcore wheel (pure Python)."""
+    from ibcore import __version__
+
+    return f"ibcore-{__version__}-py3-none-any.whl"
+
+
+def site_url(repo: str | None) -> str | None:
+    """Where the site is published: ``IBBOOK_SITE_URL``, else the GitHub Pages address of
+    ``repo`` (``https://OWNER.github.io/NAME/``); ``None`` without either."""
+    url = os.environ.get(SITE_URL_ENV, "").strip()
+    if url:
+        return url.rstrip("/") + "/"
+    if repo is None:
+        return None
+    owner, name = repo.rstrip("/").split("/")[-2:]
+    return f"https://{owner.lower()}.github.io/{name}/"
+
+
+def wheel_source(repo: str | None) -> str:
+    """The install cell's source in the published notebooks: the URL of the wheel published
+    with the site ("" where the site's address is unknown)."""
+    url = site_url(repo)
+    return f"{url}{WHEEL_DIR}/{wheel_name()}" if url else ""
+
+
+def build_wheel(out_dir: Path) -> Path:
+    """Build this tree's ibcore wheel into ``out_dir`` (no dependencies); returns its path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(out_dir), str(REPO_ROOT)], check=True)  # fmt: skip
+    path = out_dir / wheel_name()
+    if not path.exists():
+        raise FileNotFoundError(f"pip wheel did not write {path}")
+    return path
+
+
 def write_chapter_downloads(
     executed: Path, source: Path, out_dir: Path, ibcore_src: str = ""
 ) -> tuple[Path, Path]:
@@ -195,7 +238,9 @@ def _on_finished(app: Any, exception: Exception | None) -> None:
         return
     from ibcore.book.pipeline import NOTEBOOKS
 
-    src = ibcore_source(repository())
+    src = wheel_source(repository())
+    if src:  # the notebooks below install this wheel from the site
+        build_wheel(Path(app.outdir) / WHEEL_DIR)
     for docname in sorted(app.env.found_docs):
         stem = _chapter_stem(docname)
         executed = Path(app.env.doc2path(docname))
