@@ -152,3 +152,31 @@ def test_the_book_has_the_teacher_edition_page():
     from ibcore.claims import MODULES
 
     assert set(QUIZ) == set(MODULES) and all(len(q) >= 3 for q in QUIZ.values())
+
+
+def test_story_words_count_the_prose_before_the_exercises_only():
+    from ibcore.book.teacher import story_words
+
+    text = (
+        "# Title here\n\n:::{admonition} Claim\n:class: tip\nOne two three.\n:::\n\n"
+        "```{code-cell} ipython3\nx = not counted at all\n```\n\n"
+        "Four $I(X;T)$ five.\n\n$$ H(T) = - \\sum p $$\n\n## Exercises\n\nnot counted either\n"
+    )
+    # Title here / One two three / Four five: 7 words; code, maths and exercises left out
+    assert story_words(text) == 7
+
+
+def test_the_two_week_calendar_gives_every_chapter_a_day_and_the_rest_to_the_longest(tmp_path):
+    from ibcore.book import teacher
+
+    paths = []
+    for i, words in enumerate((100, 3000, 200, 2500, 300, 150)):
+        p = tmp_path / f"0{i}_x.md"
+        p.write_text("# T\n\n" + "word " * words + "\n\n## Exercises\n")
+        paths.append(p)
+    lines = teacher.two_week_calendar(paths)
+    rows = [ln for ln in lines if ln.startswith("| ") and "chapter" not in ln]
+    spans = [r.split("|")[1].strip() for r in rows]
+    # ten days: one each, the four extra days to the four longest (3000, 2500, 300, 200)
+    assert spans == ["1", "2–3", "4–5", "6–7", "8–9", "10"]
+    assert "3,001" in rows[1] and "about 15 min" in rows[1]

@@ -365,6 +365,59 @@ def exercises_of(text: str) -> list[dict[str, Any]]:
     return out
 
 
+WORDS_PER_MINUTE = 200
+"""Reading speed for the calendar: a common figure for careful technical reading."""
+TEACHING_DAYS = 10
+
+
+def story_words(text: str) -> int:
+    """Words of prose a student reads on a chapter's story page: its Markdown before
+    ``## Exercises``, without code cells, maths or directive lines."""
+    m = re.search(r"^## Exercises\s*$", text, flags=re.MULTILINE)
+    story = text[: m.start()] if m else text
+    story = re.sub(r"```.*?```", " ", story, flags=re.S)  # code cells
+    story = re.sub(r"\$\$.*?\$\$|\$[^$\n]*\$", " ", story, flags=re.S)  # maths
+    story = re.sub(r"^(:{3,}.*|:[a-z-]+:.*|---|jupytext:.*)$", " ", story, flags=re.M)
+    return len(re.findall(r"[A-Za-z0-9][\w'’-]*", story))
+
+
+def two_week_calendar(notebooks: Sequence[Path]) -> list[str]:
+    """A two-week intensive (ten teaching days) from the reading lengths measured on the story
+    pages and the exercise times: every chapter gets a day, and the days left go to the chapters
+    with the most to read and do."""
+    load = {}
+    for nb in notebooks:
+        text = nb.read_text()
+        read = story_words(text) / WORDS_PER_MINUTE
+        work = sum(MINUTES[e["kind"]] for e in exercises_of(text))
+        load[nb] = (story_words(text), read, work)
+    days = dict.fromkeys(notebooks, 1)
+    for nb in sorted(notebooks, key=lambda n: -(load[n][1] + load[n][2]))[
+        : max(0, TEACHING_DAYS - len(notebooks))
+    ]:
+        days[nb] += 1
+    lines = [
+        "### A two-week intensive",
+        "",
+        f"Ten teaching days. Reading times are the story pages' words measured at this build, at "
+        f"{WORDS_PER_MINUTE} words a minute; exercise times are the estimates below. Every "
+        "chapter gets a day; the remaining days go to the chapters with the most to read and do, "
+        "which then spread reading and exercises over two days.",
+        "",
+        "| days | chapter | story words | reading | exercises |",
+        "|---|---|---|---|---|",
+    ]
+    first = 1
+    for nb in notebooks:
+        words, read, work = load[nb]
+        d = days[nb]
+        span = f"{first}" if d == 1 else f"{first}–{first + d - 1}"
+        title = PLAN.get(nb.stem[:2], (nb.stem, ""))[0]
+        lines.append(f"| {span} | {title} | {words:,} | about {read:.0f} min | about {work} min |")
+        first += d
+    return [*lines, ""]
+
+
 def render_teacher_edition(notebooks: Sequence[Path]) -> str:
     """The teacher edition (Markdown for the book): a calendar, then per chapter each exercise
     with its kind, estimated time, answer and rubric, and the chapter's quiz with answers."""
@@ -385,8 +438,8 @@ def render_teacher_edition(notebooks: Sequence[Path]) -> str:
         lines.append(f"| {w} | {title} | read the claim and the method | the run, its figures "
                      f"and verdict; the exercises | the quiz; "
                      f"{'an assignment' if w % 2 == 0 else 'the remaining exercises'} |")  # fmt: skip
+    lines += ["", *two_week_calendar(notebooks)]
     lines += [
-        "",
         "## Times and rubric",
         "",
         "The times are our estimates for a student who has read the chapter, not measurements: "
