@@ -38,6 +38,17 @@ def test_each_member_is_measured_against_its_own_labels():
     y_true = ch5.load_task(7).y_probe.numpy()
     y_null = ch5.load_task(7, "permuted").y_probe.numpy()
     assert rs[0].exact["T5"][0, 1] != pytest.approx(rs[1].exact["T5"][0, 1])
+    # the true member's first snapshot is its untrained net's T5 scored with its own labels
+    import torch
+
+    from ibcore.quantized import build_quantized_ensemble
+
+    net = build_quantized_ensemble(ch5.WIDTHS, "tanh", [7], bits=8).eval()
+    with torch.no_grad():
+        net(ch5.load_task(7).x_probe)
+    codes = net.codes[4][0].numpy()
+    assert tuple(rs[0].exact["T5"][0]) == pytest.approx(exact.information(codes, y_true))
+    assert tuple(rs[1].exact["T5"][0]) == pytest.approx(exact.information(codes, y_null))
     # scoring the true member's own layer with the null's labels gives another number
     assert exact.information(np.arange(4096) % 3, y_true)[1] != pytest.approx(
         exact.information(np.arange(4096) % 3, y_null)[1]
@@ -88,7 +99,8 @@ def test_injective_fraction_and_estimator_scores():
     assert s["compression"] == pytest.approx(2.0) and s["exact_compression"] == pytest.approx(2.0)
     flipped = ch5.estimator_scores(2 * truth.mean() - truth, truth, tail=1, window=1)
     assert flipped["rho"] == pytest.approx(-1.0) and flipped["bias"] == pytest.approx(0.0)
-    assert np.isnan(ch5.estimator_scores(np.ones(5), truth, 1, 1)["rho"])  # a flat estimate
+    assert ch5.estimator_scores(np.ones(5), truth, 1, 1)["rho"] == 0.0  # flat estimate: scored
+    assert np.isnan(ch5.estimator_scores(truth, np.ones(5), 1, 1)["rho"])  # flat truth: nothing
     with pytest.raises(ValueError, match="same snapshots"):
         ch5.estimator_scores(est[:3], truth, 1, 1)
 
@@ -166,13 +178,22 @@ def test_fitting_leaves_saturated_layers_out_and_takes_the_least():
         r.exact["T1"][:, 1] = h_y  # saturated from the start: untestable
         r.exact["T5"][:, 1] = [0.5, 0.5 + gain, 0.5 + gain, 0.5 + gain]
         r.exact["T6_exact"][:, 1] = [0.2, 0.9, 0.9, 0.9]  # gains 0.7
-        for ly in ("T2", "T3", "T4", "T6_theirs"):
+        for ly in ("T2", "T3", "T4"):
             r.exact[ly][:, 1] = np.linspace(0.6, 0.9, s)  # gains 0.3
+        r.exact["T6_theirs"][:, 1] = [0.5, 0.5, 0.5, 0.45]  # not a fitting layer: never counted
         real.append(r)
     fv = ch5.fitting_values(real, tail=1)
     assert fv["saturated"] == ["T1"] and "T1" not in fv["testable"]
     assert fv["least"].tolist() == pytest.approx([0.3, 0.1])  # T5 is the least, per seed
     assert fv["per_layer"]["T6_exact"].tolist() == pytest.approx([0.7, 0.7])
+    # T2 starts at H(Y) in seed 1 only (half the seeds: listed as untestable), and gains only
+    # 0.2 in seed 0: each seed leaves out only its own saturated layers
+    real[0].exact["T2"][:, 1] = [0.6, 0.8, 0.8, 0.8]
+    real[1].exact["T2"][:, 1] = h_y
+    real[1].exact["T5"][:, 1] = [0.5, 0.9, 0.9, 0.9]  # now 0.4: T2's forced 0 must not count
+    fv = ch5.fitting_values(real, tail=1)
+    assert fv["saturated"] == ["T1", "T2"]
+    assert fv["least"].tolist() == pytest.approx([0.2, 0.3])  # seed 0 keeps T2; seed 1 not
 
 
 def test_ceiling_and_activation_contrast():
@@ -196,15 +217,18 @@ def test_the_estimator_table_scores_against_the_exact_count_at_the_same_snapshot
     est_real = {"fixed-30": {ly: np.column_stack([[10, 9, 6], [0, 0, 0]]) for ly in ch5.LAYERS}}
     est_null = {"fixed-30": {ly: np.column_stack([[5, 5, 5], [0, 0, 0]]) for ly in ch5.LAYERS}}
     real = [_result(0, "true", "tanh", {ly: truth for ly in ch5.LAYERS}, est=est_real)]
-    null = [_result(0, "permuted", "tanh", {ly: [12] * 6 for ly in ch5.LAYERS}, est=est_null)]
+    null_truth = [12, 11.5, 11, 11, 12, 10]  # at 0, 2, 4: 12, 11, 12 (fall 0); else 2
+    null = [_result(0, "permuted", "tanh", {ly: null_truth for ly in ch5.LAYERS}, est=est_null)]
     rows = ch5.estimator_table({"tanh": {"true": real, "permuted": null}})
     assert len(rows) == len(ch5.LAYERS)
     r = rows[-1]
     assert (r["activation"], r["estimator"], r["layer"]) == ("tanh", "fixed-30", "T5")
     assert r["rho"] == pytest.approx(1.0)
     assert r["bias"] == pytest.approx(((10 - 12) + (9 - 10) + (6 - 8)) / 3)  # at snapshots 0, 2, 4
-    # exact: real falls 12 − 8 = 4, twin 0: +; estimate: real 10 − 6 = 4, twin 0: + → same
-    assert r["same_verdict"] == 1.0
+    assert r["abs_bias"] == pytest.approx(5 / 3)
+    # exact at 0, 2, 4: real falls 12 − 8 = 4, twin 12 − 12 = 0 (read at the wrong snapshots
+    # it would be 2): +; estimate: real 10 − 6 = 4, twin 0: + → same
+    assert r["same_verdict"] == 1.0 and r["moving_seeds"] == 1
     flat = {"fixed-30": {ly: np.column_stack([[5, 5, 5], [0, 0, 0]]) for ly in ch5.LAYERS}}
     real[0].estimates = flat  # the estimate sees no fall where the count sees 4 bits
     assert ch5.estimator_table({"tanh": {"true": real, "permuted": null}})[0]["same_verdict"] == 0.0
@@ -219,3 +243,65 @@ def test_group_params_give_every_seed_a_twin_in_its_own_activation():
     assert all(g["epochs"] == 3 for g in gs)
     gs4 = ch5.group_params([5, 6, 7], ["tanh"], workers=2)
     assert [g["seeds"] for g in gs4] == [[5, 7, 5, 7], [6, 6]]
+
+
+def test_a_pinned_layer_has_no_verdict_to_agree_with():
+    est = {"fixed-30": {ly: np.column_stack([[10, 9, 9], [0, 0, 0]]) for ly in ch5.LAYERS}}
+    real = [_result(0, "true", "tanh", {ly: [12] * 6 for ly in ch5.LAYERS}, est=est)]
+    null = [_result(0, "permuted", "tanh", {ly: [12] * 6 for ly in ch5.LAYERS}, est=est)]
+    row = ch5.estimator_table({"tanh": {"true": real, "permuted": null}})[0]
+    # the count never moves: no ρ and no verdict (not a tie counted as agreement)
+    assert np.isnan(row["rho"]) and np.isnan(row["same_verdict"]) and row["moving_seeds"] == 0
+    assert row["bias"] == pytest.approx(-(2 + 3 + 3) / 3)
+
+
+def test_the_overview_applies_one_tracking_rule():
+    rows = [
+        {"estimator": "a", "activation": "tanh", "layer": "T1", "rho": float("nan"),
+         "bias": 0.0, "abs_bias": 0.0, "same_verdict": float("nan")},
+        {"estimator": "a", "activation": "tanh", "layer": "T2", "rho": 0.9, "bias": 0.4,
+         "abs_bias": 0.4, "same_verdict": 1.0},
+        {"estimator": "a", "activation": "tanh", "layer": "T3", "rho": 0.7, "bias": -0.8,
+         "abs_bias": 0.8, "same_verdict": 0.5},
+        {"estimator": "b", "activation": "tanh", "layer": "T2", "rho": 0.6, "bias": 0.6,
+         "abs_bias": 0.6, "same_verdict": None},
+    ]  # fmt: skip
+    a, b = ch5.estimator_overview(rows)
+    assert a["rho"] == pytest.approx(0.8)  # median of the finite layers only
+    # mean |bias| 0.4 (0, 0.4, 0.8): tracks; the signed mean (−0.13) is not what is judged
+    assert a["abs_bias"] == pytest.approx(0.4) and a["tracks"]
+    assert a["same_verdict"] == pytest.approx(0.75)
+    assert b["abs_bias"] == pytest.approx(0.6) and not b["tracks"] and np.isnan(b["same_verdict"])
+    text = ch5.estimator_summary(rows)
+    assert "tanh: a;" in text.replace(".", ";") and "a (tanh) most often" in text
+
+
+def test_the_primary_null_is_the_twin_of_the_activation_that_gives_the_value():
+    def arm(act, reals, nulls):
+        return {"true": [_result(s, "true", act, {"T6_exact": c}) for s, c in enumerate(reals)],
+                "permuted": [_result(s, "permuted", act, {"T6_exact": c})
+                             for s, c in enumerate(nulls)]}  # fmt: skip
+
+    fall = lambda d: [5, 5 + d, 5 + d, 5]  # noqa: E731
+    runs = {
+        "tanh": arm("tanh", [fall(2), fall(1)], [fall(0), fall(0.5)]),  # diffs 2, 0.5
+        "relu": arm("relu", [fall(1), fall(3)], [fall(0.5), fall(0)]),
+    }  # diffs 0.5, 3
+    # seed 0: relu gives the minimum (twin 0.5); seed 1: tanh (twin 0.5)
+    runs["relu"]["permuted"][0] = _result(0, "permuted", "relu", {"T6_exact": fall(0.25)})
+    assert ch5.primary_values(runs, 1, 1).tolist() == [0.75, 0.5]
+    assert ch5.primary_null(runs, 1, 1).tolist() == [0.25, 0.5]
+
+
+def test_the_sentences_print_the_runs_numbers():
+    t5 = [11.0, 11.5, 11.5, 10.0]
+    out = [4.0, 8.0, 8.0, 7.0]
+    real = [_result(0, "true", "tanh", {"T5": t5, "T6_exact": out, "T6_theirs": [3, 7, 7, 4]})]
+    null = [_result(0, "permuted", "tanh", {"T6_exact": [4, 4, 4, 4], "T6_theirs": [3, 3, 3, 3]})]
+    runs = {"tanh": {"true": real, "permuted": null}}
+    text = ch5.plane_summary(runs)
+    assert "T1, T2, T3, T4, T5 keep all 4096 inputs apart" in text  # injective everywhere here
+    assert "T5 starts at 11.00 bits, peaks at 11.50 and ends at 10.00" in text
+    assert "starts at 4.00, peaks at 8.00 and ends at 7.00" in text
+    text = ch5.output_summary(runs, 1, 1)
+    assert "3.00 bits measured their way (twins 0.00), 1.00 bits counted exactly" in text

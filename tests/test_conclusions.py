@@ -70,3 +70,23 @@ def test_the_compression_thread_names_each_chapter(claim):
     from ibcore.book.conclusions import TOGETHER
 
     assert claim in {c for c, _ in TOGETHER["compression against permuted-label nulls"]}
+
+
+def test_the_estimator_section_renders_chapter_5s_table_without_nan(tmp_path):
+    from ibcore.book.conclusions import estimator_section, write_estimator_table
+
+    assert estimator_section(tmp_path) == []  # chapter 5 has not run
+    rows = [
+        {"activation": "tanh", "estimator": "ebab-30", "layer": "T1", "rho": float("nan"),
+         "bias": 0.1, "abs_bias": 0.1, "same_verdict": float("nan"), "moving_seeds": 0},
+        {"activation": "tanh", "estimator": "ebab-30", "layer": "T5", "rho": 0.8,
+         "bias": -0.3, "abs_bias": 0.3, "same_verdict": 0.9, "moving_seeds": 10},
+        {"activation": "tanh", "estimator": "kde", "layer": "T1", "rho": float("nan"),
+         "bias": float("nan"), "abs_bias": float("nan"), "same_verdict": float("nan"),
+         "moving_seeds": 0},
+    ]  # fmt: skip
+    write_estimator_table(rows, "cpu", tmp_path)
+    text = "\n".join(estimator_section(tmp_path))
+    assert "| ebab-30 | tanh | 0.80 | 0.20 | 90% | yes |" in text
+    assert "| kde | tanh | – | – | – | no |" in text and "nan" not in text.lower()
+    assert "scale `cpu`" in text

@@ -66,12 +66,12 @@ CALIBRATION_VALUES = {
     "ch5-output-exact-tanh": (0.22, 0.24, 0.4, 0.3, 0.3, -0.06, 0.29, -0.01, 0.4, 0.21),
     "ch5-output-theirs-tanh": (2.4, 2.4, 2.54, 2.18, 2.44, 2.09, 2.02, 2.29, 2.51, 2.15),
     "ch5-t5-vs-null-tanh": (0.78, -0.1, 0.77, 2.24, 0.43, 0.77, 1.12, 0.51, 1.24, 0.25),
-    "ch5-fitting-tanh": (0.003, 0.026, 0.006, 0.019, 0.003, 0.005, 0.007, 0.005, 0.001, 0.001),
+    "ch5-fitting-tanh": (0.003, 0.0, 0.001, 0.001, 0.003, 0.005, 0.007, 0.005, 0.001, 0.001),
     "ch5-ceiling-tanh": (1.0, 1.0, 0.99, 1.0, 1.0, 1.0, 1.0, 0.95, 1.0, 1.0),
     "ch5-output-exact-relu": (-0.02, 0.01, 0.31, -0.63, 0.35, -0.17, -0.0, 0.59, -0.03, -0.28),
     "ch5-output-theirs-relu": (0.86, 1.3, 2.01, 0.93, 1.6, 1.4, 2.32, 2.39, 0.53, 1.6),
     "ch5-t5-vs-null-relu": (0.84, -0.03, 0.03, -0.65, 0.3, -0.01, -0.17, -0.16, -0.27, -0.15),
-    "ch5-fitting-relu": (0.0, 0.0, 0.017, 0.001, 0.0, 0.007, 0.003, -0.0, 0.007, 0.0),
+    "ch5-fitting-relu": (0.0, 0.218, 0.017, 0.001, 0.347, 0.007, 0.003, 0.104, 0.007, 0.008),
     "ch5-ceiling-relu": (0.58, 0.31, 0.3, 0.62, 0.56, 0.6, 0.62, 0.44, 0.44, 0.61),
     "ch5-activation-t5": (-0.23, 0.4, 0.42, 1.81, 0.11, -0.03, 1.12, 0.61, 1.23, 0.39),
     "ch5-accuracy": (0.93, 0.93, 0.95, 0.93, 0.93, 0.94, 0.93, 0.94, 0.92, 0.93),
@@ -117,8 +117,9 @@ PREREGISTERED = {
     **{
         f"ch5-fitting-{a}": _pre(
             f"ch5-fitting-{a}",
-            f"{a}: the least fitting F = I_end(T;Y) − I_first(T;Y) over the testable layers "
-            "(saturated layers left out: untestable, not passed) [bits]",
+            f"{a}: per seed, the least fitting F = I_end(T;Y) − I_first(T;Y) over the layers "
+            "that did not start at H(Y) in that seed (those cannot gain: untestable, not "
+            "passed) [bits]",
             0.0,
             "'a fitting phase for all layers': every layer whose I(T;Y) does not start at "
             "H(Y) must gain information about the label",
@@ -206,14 +207,20 @@ class ExactResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def _estimates(acts: Sequence[np.ndarray], y: np.ndarray, names: Sequence[str]) -> np.ndarray:
-    """E × L × 2: every estimator of :data:`ESTIMATORS` on each hidden layer's activations."""
+def _estimates(
+    acts: Sequence[np.ndarray], y: np.ndarray, names: Sequence[str], activation: str
+) -> np.ndarray:
+    """E × L × 2: every estimator of :data:`ESTIMATORS` on each hidden layer's activations (the
+    fixed grid on [-1, 1] as in chapter 0; EBAB with the activation's lowest edge, as in
+    chapters 0 and 2; KDE and aKDE on all 4096 inputs)."""
     out = np.empty((len(names), len(acts), 2))
     for e, name in enumerate(names):
         kind, _, bins = name.partition("-")
         kw: dict[str, Any] = {"n_bins": int(bins)} if bins else {}
         if kind == "fixed":
             kw["low"], kw["high"] = -1.0, 1.0
+        if kind == "ebab":
+            kw["activation"] = activation
         plane = information_plane(
             {f"T{i + 1}": a[None] for i, a in enumerate(acts)}, y, kind, **kw
         )  # fmt: skip
@@ -274,7 +281,7 @@ def exact_group(
             layers = [*codes, out, exact.rebin(soft[k], b)]
             info = [exact.information(c, ys[k]) for c in layers]
             inj = [float(exact.injective(c)) for c in layers[:-1]]
-            est = (_estimates([h[k] for h in hidden], ys[k], estimators) if run_est
+            est = (_estimates([h[k] for h in hidden], ys[k], estimators, activation) if run_est
                    else np.full((len(estimators), n_layers, 2), np.nan))  # fmt: skip
             rows.append(np.concatenate([np.ravel(info), inj, est.ravel()]))
         return np.stack(rows)
@@ -398,14 +405,18 @@ def estimator_scores(
     estimate: np.ndarray, truth: np.ndarray, tail: int, window: int
 ) -> dict[str, float]:
     """How one estimator's I(X;T) curve (S') tracks the exact one at the same snapshots (S'):
-    Spearman's ρ over snapshots, the bias (mean of estimate − exact, bits), and the compression
-    each reads (:func:`compression` of the X-coordinate)."""
+    Spearman's ρ over snapshots (NaN where the exact curve is flat, so that there is nothing to
+    track; 0 for a flat estimate of a moving truth), the bias (mean of estimate − exact, bits),
+    and the compression each reads (:func:`compression` of the X-coordinate)."""
     from scipy.stats import spearmanr
 
     e, t = np.asarray(estimate, dtype=float), np.asarray(truth, dtype=float)
     if e.shape != t.shape:
         raise ValueError(f"estimate {e.shape} and truth {t.shape} need the same snapshots")
-    rho = float(spearmanr(e, t).statistic) if np.ptp(e) > 0 and np.ptp(t) > 0 else float("nan")
+    if np.ptp(t) == 0:
+        rho = float("nan")
+    else:
+        rho = float(spearmanr(e, t).statistic) if np.ptp(e) > 0 else 0.0
     pad = np.zeros((len(e), 2))
     return {
         "rho": rho,
@@ -446,17 +457,34 @@ def primary_values(
     return np.min(np.stack(diffs), axis=0)
 
 
+def primary_null(
+    runs: Mapping[str, Mapping[str, Sequence[ExactResult]]], tail: int, window: int
+) -> np.ndarray:
+    """Per seed, the permuted-label twin's exact output compression in the activation that
+    gives :func:`primary_values` its value (the null the primary's value is paired with)."""
+    parts = [output_compression(arm["true"], arm["permuted"], tail, window)
+             for arm in runs.values()]  # fmt: skip
+    which = np.argmin(np.stack([p["difference"] for p in parts]), axis=0)
+    nulls = np.stack([p["null"] for p in parts])
+    return nulls[which, np.arange(nulls.shape[1])]
+
+
 def fitting_values(
     real: Sequence[ExactResult], tail: int, layers: Sequence[str] = (*LAYERS, "T6_exact")
 ) -> dict[str, Any]:
-    """Per layer the fitting F (:func:`fitting`) of each seed, which layers are saturated
-    (:func:`saturated`, untestable), and per seed the smallest F over the testable layers."""
+    """Per layer the fitting F (:func:`fitting`) of each seed; the layers saturated in at least
+    half the seeds (:func:`saturated`: untestable, not passed), the others (``testable``); and
+    per seed the smallest F over the layers that did not start at H(Y) in that seed (a layer
+    that starts at H(Y) cannot gain, so it is left out seed by seed; NaN where none is left)."""
     h_y = h_of_y()
     per = {ly: np.array([fitting(r.exact[ly], tail) for r in real]) for ly in layers}
     sat = [ly for ly in layers if saturated([r.exact[ly] for r in real], h_y)]
     testable = [ly for ly in layers if ly not in sat]
-    least = (np.min(np.stack([per[ly] for ly in testable]), axis=0) if testable
-             else np.full(len(real), np.nan))  # fmt: skip
+    start = np.array([[float(r.exact[ly][0, 1]) for ly in layers] for r in real])  # seeds × L
+    f = np.stack([per[ly] for ly in layers], axis=1)
+    f = np.where(start >= h_y - SATURATION_TOL, np.inf, f)
+    least = np.min(f, axis=1)
+    least = np.where(np.isinf(least), np.nan, least)
     return {"per_layer": per, "saturated": sat, "testable": testable, "least": least}
 
 
@@ -486,15 +514,22 @@ def activation_contrast(
                      tail, window) for t, r in zip(tanh, relu, strict=True)])  # fmt: skip
 
 
+TRACK_RHO = 0.5
+"""An estimator tracks the exact count where its median Spearman ρ is at least this …"""
+TRACK_BIAS = 0.5
+"""… and its mean absolute bias is below this many bits."""
+
+
 def estimator_table(
     runs: Mapping[str, Mapping[str, Sequence[ExactResult]]],
 ) -> list[dict[str, Any]]:
     """Every estimator of the runs scored against the exact count, per activation and hidden
-    layer, over seeds (chapter 5, Lorenzen et al. 2022 App. A): the median Spearman ρ over
-    snapshots (where the exact curve moves), the mean bias (bits), and the share of seeds in
-    which the estimator gives the exact count's compression verdict — the sign of the real
-    net's compression minus its permuted-label twin's, each the maximum minus the last value
-    of the estimator's snapshots."""
+    layer, over seeds (chapter 5, Lorenzen et al. 2022 App. A), at the snapshots the estimators
+    ran: the median Spearman ρ over the seeds where the exact curve moves (``rho``), the mean
+    bias and mean absolute bias (bits), and ``same_verdict``: over the seeds where the exact
+    count moves (in the real net or its twin), the share in which the estimator orders the real
+    net's fall and its permuted-label twin's as the count does (each fall the maximum minus the
+    last value; NaN where the count never moves, as in a layer pinned at 12 bits)."""
     rows = []
     for act, arm in runs.items():
         real, null = arm["true"], arm["permuted"]
@@ -504,21 +539,53 @@ def estimator_table(
             for ly in LAYERS:
                 rho, bias, agree = [], [], []
                 for r, n, ix in zip(real, null, idx, strict=True):
-                    sr = estimator_scores(r.estimates[est][ly][:, 0], r.exact[ly][ix, 0], 1, 1)
-                    sn = estimator_scores(n.estimates[est][ly][:, 0], n.exact[ly][ix, 0], 1, 1)
+                    tr, tn = r.exact[ly][ix, 0], n.exact[ly][ix, 0]
+                    sr = estimator_scores(r.estimates[est][ly][:, 0], tr, 1, 1)
+                    sn = estimator_scores(n.estimates[est][ly][:, 0], tn, 1, 1)
                     rho.append(sr["rho"])
                     bias.append(sr["bias"])
-                    d_est = sr["compression"] - sn["compression"]
-                    d_true = sr["exact_compression"] - sn["exact_compression"]
-                    agree.append(np.sign(np.round(d_est, 6)) == np.sign(np.round(d_true, 6)))
+                    if np.ptp(tr) > 0 or np.ptp(tn) > 0:
+                        d_est = sr["compression"] - sn["compression"]
+                        d_true = sr["exact_compression"] - sn["exact_compression"]
+                        agree.append(np.sign(np.round(d_est, 6)) == np.sign(np.round(d_true, 6)))
                 rho_a = np.asarray(rho)
                 rows.append({
                     "activation": act, "estimator": est, "layer": ly,
                     "rho": float(np.median(rho_a[np.isfinite(rho_a)])) if np.isfinite(rho_a).any()
                     else float("nan"),
-                    "bias": float(np.mean(bias)), "same_verdict": float(np.mean(agree)),
+                    "bias": float(np.mean(bias)), "abs_bias": float(np.mean(np.abs(bias))),
+                    "same_verdict": float(np.mean(agree)) if agree else float("nan"),
+                    "moving_seeds": len(agree),
                 })  # fmt: skip
     return rows
+
+
+def _finite(values: Sequence[Any]) -> np.ndarray:
+    v = np.array([np.nan if x is None else x for x in values], dtype=float)
+    return v[np.isfinite(v)]
+
+
+def estimator_overview(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Table 1 of chapter 5 from :func:`estimator_table`'s rows: per estimator and activation
+    (in the rows' order), the median over layers of ρ, the mean absolute bias and the mean share
+    with the same verdict (layers without a value left out), and whether the estimator
+    ``tracks`` the count (ρ ≥ :data:`TRACK_RHO` and mean |bias| < :data:`TRACK_BIAS`)."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["estimator"], r["activation"]), []).append(r)
+    out = []
+    for (est, act), rs in groups.items():
+        rho, same, ab = (
+            _finite([r[key] for r in rs]) for key in ("rho", "same_verdict", "abs_bias")
+        )
+        abs_bias = float(np.mean(ab)) if len(ab) else float("nan")
+        med = float(np.median(rho)) if len(rho) else float("nan")
+        out.append({
+            "estimator": est, "activation": act, "rho": med, "abs_bias": abs_bias,
+            "same_verdict": float(np.mean(same)) if len(same) else float("nan"),
+            "tracks": bool(np.isfinite(med) and med >= TRACK_RHO and abs_bias < TRACK_BIAS),
+        })  # fmt: skip
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -567,22 +634,27 @@ def output_summary(
 
 
 def estimator_summary(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Which estimators track the exact count (median ρ over the layers where it moves ≥ 0.5
-    and |bias| < 0.5 bit) and how often each gives the exact count's compression verdict."""
-    import pandas as pd
-
-    t = pd.DataFrame(list(rows))
-    g = t.groupby(["estimator"]).agg(rho=("rho", "median"), bias=("bias", lambda b: b.abs().mean()),
-                                     agree=("same_verdict", "mean"))  # fmt: skip
-    best = g["agree"].idxmax()
-    track = [e for e, r in g.iterrows() if r.rho >= 0.5 and r.bias < 0.5]
-    return (
-        f"Over both activations and the five hidden layers, {', '.join(track) or 'no estimator'} "
-        f"{'track' if len(track) > 1 else 'tracks'} the exact I(X;T) by the rule above. The "
-        f"estimator that most often gives the exact count's compression verdict is {best} "
-        f"({g.loc[best, 'agree']:.0%} of seeds and layers); the least, {g['agree'].idxmin()} "
-        f"({g['agree'].min():.0%})."
-    )
+    """Which estimators track the exact count (:func:`estimator_overview`'s rule), per
+    activation, and which most and least often give the exact count's verdict on the fall."""
+    ov = estimator_overview(rows)
+    acts = list(dict.fromkeys(o["activation"] for o in ov))
+    parts = []
+    for act in acts:
+        track = [o["estimator"] for o in ov if o["activation"] == act and o["tracks"]]
+        parts.append(f"{act}: {', '.join(track) if track else 'none'}")
+    scored = [o for o in ov if np.isfinite(o["same_verdict"])]
+    text = ("Estimators that track the exact I(X;T) by the rule above (median ρ ≥ "
+            f"{TRACK_RHO:g}, mean |bias| < {TRACK_BIAS:g} bit) — " + "; ".join(parts) + ".")  # fmt: skip
+    if scored:
+        best = max(scored, key=lambda o: o["same_verdict"])
+        worst = min(scored, key=lambda o: o["same_verdict"])
+        text += (
+            f" Where the exact count moves, {best['estimator']} ({best['activation']}) most "
+            f"often orders the real net's fall and its twin's as the count does "
+            f"({best['same_verdict']:.0%}); {worst['estimator']} ({worst['activation']}) least "
+            f"often ({worst['same_verdict']:.0%})."
+        )
+    return text
 
 
 # ---------------------------------------------------------------------------------------------
