@@ -43,7 +43,7 @@ TOGETHER = {
 """The threads the conclusions follow across chapters: claim ids and what each one measures."""
 
 
-ESTIMATOR_TABLE = "ch5-estimators.json"
+ESTIMATOR_TABLE = "table-ch5-estimators.json"
 """Chapter 5's scores of the book's estimators against the exact count, beside the verdicts."""
 
 
