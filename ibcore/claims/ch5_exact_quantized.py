@@ -211,16 +211,16 @@ def _estimates(
     acts: Sequence[np.ndarray], y: np.ndarray, names: Sequence[str], activation: str
 ) -> np.ndarray:
     """E × L × 2: every estimator of :data:`ESTIMATORS` on each hidden layer's activations (the
-    fixed grid on [-1, 1] as in chapter 0; EBAB with the activation's lowest edge, as in
-    chapters 0 and 2; KDE and aKDE on all 4096 inputs)."""
+    fixed grid on [-1, 1] as in chapter 0; EBAB with its lowest edge just below the layer's
+    minimum, since the nudged 8-bit grid can put a quantized tanh value just below −1, where
+    chapters 0 and 2 put the edge; KDE and aKDE on all 4096 inputs). ``activation`` is kept for
+    the record."""
     out = np.empty((len(names), len(acts), 2))
     for e, name in enumerate(names):
         kind, _, bins = name.partition("-")
         kw: dict[str, Any] = {"n_bins": int(bins)} if bins else {}
         if kind == "fixed":
             kw["low"], kw["high"] = -1.0, 1.0
-        if kind == "ebab":
-            kw["activation"] = activation
         plane = information_plane(
             {f"T{i + 1}": a[None] for i, a in enumerate(acts)}, y, kind, **kw
         )  # fmt: skip
