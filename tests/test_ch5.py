@@ -305,3 +305,14 @@ def test_the_sentences_print_the_runs_numbers():
     assert "starts at 4.00, peaks at 8.00 and ends at 7.00" in text
     text = ch5.output_summary(runs, 1, 1)
     assert "3.00 bits measured their way (twins 0.00), 1.00 bits counted exactly" in text
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_every_estimator_runs_on_the_quantized_layers(activation):
+    rs = ch5.exact_group(activation=activation, bits=8, seeds=[3], labels=["true"], epochs=2,
+                         snapshot_every=1, estimator_every=2)  # fmt: skip
+    assert rs[0].estimate_epochs.tolist() == [0, 2]
+    for est in ch5.ESTIMATORS:
+        for ly in ch5.LAYERS:
+            v = rs[0].estimates[est][ly]
+            assert v.shape == (2, 2) and np.isfinite(v).all(), (est, ly)
