@@ -26,7 +26,9 @@ def _chapter(tmp_path):
             "{glue:md}`ch9_takeaway`"
         ),  # fmt: skip
         tagged(code("pip install ibcore"), "remove-cell", "ibcore-install"),
+        md("## Setup and parameters\n\nSETUP-TEXT"),
         tagged(code("scale = 'cpu'"), "parameters"),
+        code("env = ibcore.setup()"),
         md("## The experiment\n\nSTORY-TEXT"),
         tagged(code("HIDDEN_CODE"), "hide-input"),
         code("VISIBLE_CODE"),
@@ -36,9 +38,9 @@ def _chapter(tmp_path):
         md("## Exercises\n\nEXERCISE-TEXT"),
         tagged(code("raise NotImplementedError"), "exercise"),
     ]
-    nb.cells[4].outputs = [nbformat.v4.new_output(
+    nb.cells[6].outputs = [nbformat.v4.new_output(
         "display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})]  # fmt: skip
-    nb.cells[6].outputs = [glue_out]
+    nb.cells[8].outputs = [glue_out]
     path = tmp_path / "09_chapter.ipynb"
     nbformat.write(nb, path)
     return path
@@ -51,7 +53,8 @@ def test_the_deck_holds_the_story_and_nothing_else(tmp_path):
     text = "\n".join(c.source for c in cells)
     assert kinds == ["slide", "slide", "subslide", "-"]  # two headings, a figure, code
     assert "CLAIM-TEXT" in text and "the TAKEAWAY-TEXT" in text and ":::" not in text
-    for gone in ("pip install", "scale = ", "EVIDENCE", "show_records", "EXERCISE", "glue("):
+    for gone in ("pip install", "scale = ", "SETUP-TEXT", "ibcore.setup", "EVIDENCE", "show_records",
+                 "EXERCISE", "glue("):  # fmt: skip
         assert gone not in text, gone
 
 

@@ -23,6 +23,7 @@ DROP_TAGS = {"remove-cell", "parameters", "ibcore-install", "hide-output", "exer
              "check"}  # fmt: skip
 """Cells that are not part of the story: set-up, the evidence (collapsed outputs), exercises."""
 EVIDENCE = re.compile(r"^\*\*(The evidence|Seen from all sides)\.\*\*")
+SETUP = re.compile(r"^## Setup and parameters\b")
 STORY_END = re.compile(r"^## (Exercises|Try this|References)\b", re.M)
 
 
@@ -39,10 +40,15 @@ def story_cells(nb: Any) -> list[Any]:
 
     glued = glue_values(nb)
     out = []
+    in_setup = False
     for cell in nb.cells:
         tags = set(cell.get("metadata", {}).get("tags", []))
         if cell.cell_type == "markdown" and STORY_END.search(cell.source):
             break
+        if cell.cell_type == "markdown" and re.match(r"^## ", cell.source):
+            in_setup = bool(SETUP.match(cell.source))
+        if in_setup:  # the parameter tables and the set-up call: a reader's, not a lecture's
+            continue
         if tags & DROP_TAGS or (cell.cell_type == "markdown" and EVIDENCE.match(cell.source)):
             continue
         if cell.cell_type == "code":
