@@ -240,3 +240,15 @@ def test_the_null_window_pairs_each_twin_with_its_own_seed():
     common = dict(chapter="04", paper="p", params={"scale": "cpu"}, device="cpu", runtime_s=0.0)
     v = {v.claim: v for v in ch4.family_verdicts(fam, "ch4", "MLP", 0.05, common, null=null)}
     assert v["ch4-is-compresses"].null["per_seed"] == pytest.approx([0.1, 0.4, 0.1, 0.4, 0.1])
+
+
+@pytest.mark.parametrize("scale", ["smoke", "cpu", "full", "paper"])
+def test_a_preset_names_the_stemless_control_only_where_the_width_is_the_input_dimension(scale):
+    # the stemless IS control adds the input to a block's output: width must equal the input's
+    # dimension (a full run once stopped after 33 min on 128 ≠ 784)
+    from ibcore.claims import chapter
+
+    p = chapter("04").resolve(scale)
+    inputs = {"digits": 64, "fashionmnist": 784, "cifar10": 3072}[p["dataset"]]
+    if "stemless" in p["controls"]:
+        assert p["width"] == inputs, (scale, p["width"], inputs)

@@ -855,7 +855,7 @@ CHAPTER = Chapter(
     PARAMS,
     differs={
         "cpu": "digits; an 8-block MLP and a 6-block, 8-channel CNN instead of the papers' ResNets; no ViT or MLP-Mixer",
-        "full": "Fashion-MNIST; a small CNN, ViT and MLP-Mixer (one seed for the token models), not the papers' models; 2 epochs; the probes are the cpu ones",
+        "full": "Fashion-MNIST; a small CNN, ViT and MLP-Mixer (one seed for the token models), not the papers' models; 2 epochs; the probes are the cpu ones; no stemless MLP control (it needs width = 784)",
         "paper": "CIFAR-10 with small models; the papers' probe architectures not recovered",
     },
     shared=dict(workers=1, dataset="digits", shortcuts=["identity", "projection", "none"],
@@ -868,7 +868,7 @@ CHAPTER = Chapter(
             tf_depth=2, probe_budgets=["80x32"]),
         "cpu": dict(workers=2, depth=8, epochs=30, snapshots=7, probe_steps=300, probe_hidden=64,
             seeds=list(PRIMARIES["04"].seeds), cnn_seeds=5, tf_seeds=0),
-        "full": dict(dataset="fashionmnist", workers=2, depth=8, width=128, epochs=2, snapshots=5,
+        "full": dict(dataset="fashionmnist", controls=["orthogonal"], workers=2, depth=8, width=128, epochs=2, snapshots=5,
             probe_steps=300, probe_hidden=64, probe_budgets=["600x64"], seeds=list(FULL_PRIMARIES["04"].seeds), cnn_seeds=3,
             cnn_width=8, tf_seeds=1, tf_width=32),
         "paper": dict(dataset="cifar10", controls=["orthogonal"], depth=8, width=256, epochs=60, snapshots=16,
