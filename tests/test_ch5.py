@@ -316,3 +316,35 @@ def test_every_estimator_runs_on_the_quantized_layers(activation):
         for ly in ch5.LAYERS:
             v = rs[0].estimates[est][ly]
             assert v.shape == (2, 2) and np.isfinite(v).all(), (est, ly)
+
+
+def test_chapter_verdicts_are_the_metrics_of_their_own_runs():
+    fall = lambda d: [5, 5 + d, 5 + d, 5 + d / 2, 5]  # noqa: E731  (window 1, tail 1: d)
+
+    def arm(act, reals, nulls):
+        return {"true": [_result(s, "true", act, {"T6_exact": fall(c), "T6_theirs": fall(2 * c),
+                                                  "T5": fall(c / 2)}) for s, c in enumerate(reals)],
+                "permuted": [_result(s, "permuted", act, {"T6_exact": fall(c)})
+                             for s, c in enumerate(nulls)]}  # fmt: skip
+
+    runs = {
+        "tanh": arm("tanh", [2, 1, 3], [0, 0.5, 1]),
+        "relu": arm("relu", [1, 3, 0], [0.5, 0, 1]),
+    }
+    params = {"scale": "cpu", "tail": 1, "window": 1}
+    vs = ch5.chapter_verdicts(runs, params, [0, 1, 2], device="cpu", runtime_s=0.0)
+    by = {v.claim: v for v in vs}
+    assert vs[0].kind == "primary" and vs[0].claim == "ch5-primary"
+    assert by["ch5-primary"].per_seed == pytest.approx(ch5.primary_values(runs, 1, 1).tolist())
+    assert by["ch5-output-exact-relu"].per_seed == pytest.approx([0.5, 3.0, -1.0])  # real − twin
+    assert by["ch5-output-theirs-tanh"].per_seed == pytest.approx([4.0, 2.0, 6.0])  # twin 12: 0
+    assert by["ch5-t5-vs-null-tanh"].per_seed == pytest.approx([1.0, 0.5, 1.5])
+    assert by["ch5-activation-t5"].per_seed == pytest.approx([0.5, -1.0, 1.5])  # tanh − relu
+    assert by["ch5-accuracy"].kind == "check"
+    # the sensitivity grid holds the settings five snapshots allow (tail 4; window 1 and 5)
+    assert [(g["tail"], g["window"]) for g in by["ch5-primary"].sensitivity["settings"]] == [
+        (4, 1),
+        (4, 5),
+    ]
+    one = ch5.chapter_verdicts({"tanh": runs["tanh"]}, params, [0, 1, 2], "cpu", 0.0)
+    assert not any(v.kind == "primary" or v.claim == "ch5-activation-t5" for v in one)

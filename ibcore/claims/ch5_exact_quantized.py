@@ -17,6 +17,7 @@ the parameter schema.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -207,14 +208,11 @@ class ExactResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def _estimates(
-    acts: Sequence[np.ndarray], y: np.ndarray, names: Sequence[str], activation: str
-) -> np.ndarray:
+def _estimates(acts: Sequence[np.ndarray], y: np.ndarray, names: Sequence[str]) -> np.ndarray:
     """E × L × 2: every estimator of :data:`ESTIMATORS` on each hidden layer's activations (the
     fixed grid on [-1, 1] as in chapter 0; EBAB with its lowest edge just below the layer's
     minimum, since the nudged 8-bit grid can put a quantized tanh value just below −1, where
-    chapters 0 and 2 put the edge; KDE and aKDE on all 4096 inputs). ``activation`` is kept for
-    the record."""
+    chapters 0 and 2 put the edge; KDE and aKDE on all 4096 inputs)."""
     out = np.empty((len(names), len(acts), 2))
     for e, name in enumerate(names):
         kind, _, bins = name.partition("-")
@@ -281,7 +279,7 @@ def exact_group(
             layers = [*codes, out, exact.rebin(soft[k], b)]
             info = [exact.information(c, ys[k]) for c in layers]
             inj = [float(exact.injective(c)) for c in layers[:-1]]
-            est = (_estimates([h[k] for h in hidden], ys[k], estimators, activation) if run_est
+            est = (_estimates([h[k] for h in hidden], ys[k], estimators) if run_est
                    else np.full((len(estimators), n_layers, 2), np.nan))  # fmt: skip
             rows.append(np.concatenate([np.ravel(info), inj, est.ravel()]))
         return np.stack(rows)
@@ -488,6 +486,7 @@ def fitting_values(
     return {"per_layer": per, "saturated": sat, "testable": testable, "least": least}
 
 
+@functools.cache
 def h_of_y() -> float:
     """H(Y) of the 12-bit task's labels over all 4096 inputs, in bits (0.99916; permuting the
     labels keeps it)."""
@@ -585,6 +584,109 @@ def estimator_overview(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
             "same_verdict": float(np.mean(same)) if len(same) else float("nan"),
             "tracks": bool(np.isfinite(med) and med >= TRACK_RHO and abs_bias < TRACK_BIAS),
         })  # fmt: skip
+    return out
+
+
+PAPER = "Lorenzen, Igel & Nielsen 2022"
+_COMPRESSION_RECORDS = (
+    ("ch5-output-exact-{a}", "T6_exact", "the output", "counted exactly"),
+    ("ch5-output-theirs-{a}", "T6_theirs", "the output", "measured their way"),
+    ("ch5-t5-vs-null-{a}", "T5", "the last hidden layer", "T5, counted exactly"),
+)
+
+
+def chapter_verdicts(
+    runs: Mapping[str, Mapping[str, Sequence[ExactResult]]],
+    params: Mapping[str, Any],
+    seeds: Sequence[int],
+    device: str,
+    runtime_s: float,
+) -> list[Any]:
+    """Chapter 5's records from its runs (Lorenzen et al. 2022, abstract): the primary (when both
+    activations ran; first), per activation the output's and T5's compression against the null,
+    the fitting and ceiling secondaries, the tanh − ReLU contrast, and the accuracy check; each
+    compression with its status over the ``tail`` × ``window`` settings the run's snapshots
+    allow. ``params``: the chapter's resolved parameters."""
+    from ibcore.claims import primaries
+    from ibcore.verdicts import make_primary, make_verdict, sensitivity_record
+
+    scale, tail, window = params["scale"], params["tail"], params["window"]
+    common = dict(chapter="05_exact_quantized", paper=PAPER, params=params, device=device,
+                  runtime_s=runtime_s)  # fmt: skip
+    n_snap = len(next(iter(runs.values()))["true"][0].epochs)
+    tails = [t for t in TAILS if t <= n_snap]
+    grid = [{"tail": t, "window": w} for t in tails for w in WINDOWS if w <= n_snap]
+
+    def sens(values_of: Any, v: Any) -> dict[str, Any]:
+        return sensitivity_record(grid, [values_of(g["tail"], g["window"]) for g in grid],
+                                  v.threshold, v.direction, scale, v.status)  # fmt: skip
+
+    out = []
+    both = "tanh" in runs and "relu" in runs
+    if both:
+        pri = primaries.for_scale("05", scale)
+        per_act = {a: output_compression(runs[a]["true"], runs[a]["permuted"], tail, window)
+                   for a in ("tanh", "relu")}  # fmt: skip
+        v = make_primary(
+            pri, values=primary_values(runs, tail, window), seeds=seeds, params=params,
+            device=device, runtime_s=runtime_s, record=primaries.record(pri.claim, scale),
+            null={"name": pri.null + " (per seed: the twin of the activation that gives the "
+                  "value)", "per_seed": primary_null(runs, tail, window).tolist()},
+            note="; ".join(f"{a}: real {np.round(m['real'], 2).tolist()}, twins "
+                           f"{np.round(m['null'], 2).tolist()} bits" for a, m in per_act.items()),
+        )  # fmt: skip
+        v.sensitivity = sens(lambda t, w: primary_values(runs, t, w), v)
+        out.append(v)
+    for a, arm in runs.items():
+        real, null = arm["true"], arm["permuted"]
+        for cid, layer, which, what in _COMPRESSION_RECORDS:
+            cid = cid.format(a=a)
+            oc = output_compression(real, null, tail, window, layer)
+            v = make_verdict(
+                claim=cid, values=oc["difference"], prereg=PREREGISTERED[cid],
+                statement=f"{a} net: {which} ({what}) compresses further than its "
+                "permuted-label twin",
+                null={"name": PREREGISTERED[cid].null, "per_seed": oc["null"].tolist()},
+                note=f"real: {np.round(oc['real'], 2).tolist()} bits", **common,
+            )  # fmt: skip
+            v.sensitivity = sens(lambda t, w, ly=layer, r=real, n=null: output_compression(
+                r, n, t, w, ly)["difference"], v)  # fmt: skip
+            out.append(v)
+        fv = fitting_values(real, tail)
+        v = make_verdict(
+            claim=f"ch5-fitting-{a}", values=fv["least"], prereg=PREREGISTERED[f"ch5-fitting-{a}"],
+            statement=f"{a} net: every testable layer fits (its I(T;Y) rises)",
+            note=f"untestable (saturated at H(Y) from the start): {fv['saturated'] or 'none'}; "
+            f"tested: {fv['testable']}", **common,
+        )  # fmt: skip
+        v.sensitivity = sensitivity_record(
+            [{"tail": t} for t in tails], [fitting_values(real, t)["least"] for t in tails],
+            v.threshold, v.direction, scale, v.status,
+        )  # fmt: skip
+        out.append(v)
+        out.append(make_verdict(
+            claim=f"ch5-ceiling-{a}", values=ceiling_values(real),
+            prereg=PREREGISTERED[f"ch5-ceiling-{a}"],
+            statement=f"{a} net: the wide layers T1–T3 sit at H(X) = 12 bits, keeping every "
+            "input apart", **common,
+        ))  # fmt: skip
+    if both:
+        tanh, relu = runs["tanh"]["true"], runs["relu"]["true"]
+        v = make_verdict(
+            claim="ch5-activation-t5", prereg=PREREGISTERED["ch5-activation-t5"],
+            values=activation_contrast(tanh, relu, tail, window),
+            statement="The tanh net's last hidden layer compresses more than the ReLU net's",
+            **common,
+        )  # fmt: skip
+        v.sensitivity = sens(lambda t, w: activation_contrast(tanh, relu, t, w), v)
+        out.append(v)
+    accs = np.min([[r.metrics["train_acc"][-1] for r in arm["true"]] for arm in runs.values()],
+                  axis=0)  # fmt: skip
+    out.append(make_verdict(
+        claim="ch5-accuracy", kind="check", values=accs, prereg=PREREGISTERED["ch5-accuracy"],
+        statement="The quantized nets learn the task (final training accuracy above the authors' "
+        "restart level)", **common,
+    ))  # fmt: skip
     return out
 
 
