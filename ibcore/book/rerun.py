@@ -178,19 +178,12 @@ def glue_values(nb: Any) -> dict[str, str]:
     return out
 
 
-def html_page(notebook: Path, out: Path) -> Path:
-    """A standalone HTML page of an executed chapter: nbconvert's lab template, the inputs the
-    book hides left out (its ``remove-*``, ``hide-*`` tags), MyST as plain Markdown
-    (:func:`ibcore.book.plainmd.plain_markdown`) and the book's verdict-card and forest styles
-    inlined, so the verdict boxes look as in the book."""
-    import nbformat
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
-    from traitlets.config import Config
-
+def plain_cells(nb: Any) -> Any:
+    """``nb`` (in place) as a notebook outside the book shows it: glued values where they are
+    cited (their glue outputs dropped) and MyST as plain Markdown
+    (:func:`ibcore.book.plainmd.plain_markdown`); returns ``nb``."""
     from ibcore.book.plainmd import plain_markdown
 
-    nb = nbformat.read(notebook, as_version=4)
     glued = glue_values(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":  # a glued value shows where it is cited, not where glued
@@ -198,6 +191,33 @@ def html_page(notebook: Path, out: Path) -> Path:
         if cell.cell_type == "markdown":
             text = GLUE_ROLE.sub(lambda m: glued.get(m.group(1), m.group(0)), cell.source)
             cell.source = plain_markdown(text)
+    return nb
+
+
+def export_with_book_css(exporter: Any, nb: Any, config: Any) -> str:
+    """``exporter``'s page of ``nb``, the inputs the book hides left out (its ``remove-input``,
+    ``hide-*`` tags, as set in ``config``) and the book's styles (``book/_assets/*.css``)
+    inlined, so verdict cards look as in the book."""
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    exporter.register_preprocessor(TagRemovePreprocessor(config=config), True)
+    with warnings.catch_warnings():  # papermill's glue records have no HTML form: skipped
+        warnings.simplefilter("ignore", UserWarning)
+        body, _ = exporter.from_notebook_node(nb)
+    css = "".join(p.read_text() for p in sorted((REPO_ROOT / "book" / "_assets").glob("*.css")))
+    return body.replace("</head>", f"<style>{css}</style></head>", 1)
+
+
+def html_page(notebook: Path, out: Path) -> Path:
+    """A standalone HTML page of an executed chapter: nbconvert's lab template, the inputs the
+    book hides left out (its ``remove-*``, ``hide-*`` tags), MyST as plain Markdown
+    (:func:`plain_cells`) and the book's verdict-card and forest styles inlined, so the verdict
+    boxes look as in the book."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    nb = plain_cells(nbformat.read(notebook, as_version=4))
     c = Config()
     c.TagRemovePreprocessor.enabled = True
     c.TagRemovePreprocessor.remove_cell_tags = ("remove-cell",)
@@ -205,12 +225,5 @@ def html_page(notebook: Path, out: Path) -> Path:
     c.TagRemovePreprocessor.remove_all_outputs_tags = ("remove-output",)
     c.HTMLExporter.exclude_input_prompt = True
     c.HTMLExporter.exclude_output_prompt = True
-    exporter = HTMLExporter(config=c, template_name="lab")
-    exporter.register_preprocessor(TagRemovePreprocessor(config=c), True)
-    with warnings.catch_warnings():  # papermill's glue records have no HTML form: skipped
-        warnings.simplefilter("ignore", UserWarning)
-        body, _ = exporter.from_notebook_node(nb)
-    css = "".join(p.read_text() for p in sorted((REPO_ROOT / "book" / "_assets").glob("*.css")))
-    body = body.replace("</head>", f"<style>{css}</style></head>", 1)
-    atomic_write_text(out, body)
+    atomic_write_text(out, export_with_book_css(HTMLExporter(config=c, template_name="lab"), nb, c))
     return out

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,13 +34,11 @@ def story_cells(nb: Any) -> list[Any]:
     """The cells of an executed chapter that make its slides, each with its reveal.js
     ``slide_type``: a heading opens a slide, a figure or a paragraph a sub-slide, code
     continues the slide it is on."""
-    from ibcore.book.plainmd import plain_markdown
-    from ibcore.book.rerun import GLUE_ROLE, glue_values
+    from ibcore.book.rerun import plain_cells
 
-    glued = glue_values(nb)
     out = []
     in_setup = False
-    for cell in nb.cells:
+    for cell in plain_cells(nb).cells:
         tags = set(cell.get("metadata", {}).get("tags", []))
         if cell.cell_type == "markdown" and STORY_END.search(cell.source):
             break
@@ -52,13 +49,10 @@ def story_cells(nb: Any) -> list[Any]:
         if tags & DROP_TAGS or (cell.cell_type == "markdown" and EVIDENCE.match(cell.source)):
             continue
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if "scrapbook" not in o.get("metadata", {})]
             if not cell.outputs and tags & {"remove-input", "hide-input"}:
                 continue
             kind = "subslide" if _has_figure(cell) else "-"
         else:
-            text = GLUE_ROLE.sub(lambda m: glued.get(m.group(1), m.group(0)), cell.source)
-            cell.source = plain_markdown(text)
             kind = "slide" if re.match(r"^#{1,2} ", cell.source) else "subslide"
         cell.metadata["slideshow"] = {"slide_type": kind}
         out.append(cell)
@@ -69,8 +63,9 @@ def chapter_slides(notebook: Path, out: Path) -> Path:
     """Write the reveal.js deck of one executed chapter ``notebook`` to ``out``."""
     import nbformat
     from nbconvert import SlidesExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
     from traitlets.config import Config
+
+    from ibcore.book.rerun import export_with_book_css
 
     nb = nbformat.read(notebook, as_version=4)
     nb.cells = story_cells(nb)
@@ -80,13 +75,7 @@ def chapter_slides(notebook: Path, out: Path) -> Path:
     c.SlidesExporter.exclude_input_prompt = True
     c.SlidesExporter.exclude_output_prompt = True
     c.SlidesExporter.reveal_scroll = True  # a long claim box scrolls instead of being cut
-    exporter = SlidesExporter(config=c)
-    exporter.register_preprocessor(TagRemovePreprocessor(config=c), True)
-    with warnings.catch_warnings():  # glue records have no HTML form: skipped
-        warnings.simplefilter("ignore", UserWarning)
-        body, _ = exporter.from_notebook_node(nb)
-    css = "".join(p.read_text() for p in sorted((REPO_ROOT / "book" / "_assets").glob("*.css")))
-    atomic_write_text(out, body.replace("</head>", f"<style>{css}</style></head>", 1))
+    atomic_write_text(out, export_with_book_css(SlidesExporter(config=c), nb, c))
     return out
 
 

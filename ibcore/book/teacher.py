@@ -48,21 +48,8 @@ def count_exercises(text: str) -> dict[str, int]:
     tagged ``exercise`` follows its heading ``**N. ...**``), *predict-then-check* (its heading
     says "predict") and *pen-and-paper* (the others)."""
     counts = dict.fromkeys(KINDS, 0)
-    m = re.search(r"^## Exercises\s*$", text, flags=re.MULTILINE)
-    if m is None:
-        return counts
-    section = text[m.end() :]
-    end = re.search(r"^## ", section, flags=re.MULTILINE)
-    section = section[: end.start()] if end else section
-    heads = list(_NUMBER.finditer(section))
-    for i, head in enumerate(heads):
-        body = section[head.end() : heads[i + 1].start() if i + 1 < len(heads) else len(section)]
-        if _EXERCISE_CELL.search(body):
-            counts["coding"] += 1
-        elif "predict" in head.group(2).lower():
-            counts["predict-then-check"] += 1
-        else:
-            counts["pen-and-paper"] += 1
+    for e in exercises_of(text):
+        counts[e["kind"]] += 1
     return counts
 
 
@@ -388,9 +375,9 @@ def two_week_calendar(notebooks: Sequence[Path]) -> list[str]:
     load = {}
     for nb in notebooks:
         text = nb.read_text()
-        read = story_words(text) / WORDS_PER_MINUTE
+        words = story_words(text)
         work = sum(MINUTES[e["kind"]] for e in exercises_of(text))
-        load[nb] = (story_words(text), read, work)
+        load[nb] = (words, words / WORDS_PER_MINUTE, work)
     days = dict.fromkeys(notebooks, 1)
     for nb in sorted(notebooks, key=lambda n: -(load[n][1] + load[n][2]))[
         : max(0, TEACHING_DAYS - len(notebooks))
